@@ -1,0 +1,5 @@
+import sys
+
+from symroof.cli import main
+
+sys.exit(main())

@@ -1,0 +1,88 @@
+"""Turn user-supplied numbers into exact SymPy values, or fail with one clear line.
+
+Counts (tokens, layers, heads, widths) become positive ``Integer``; amounts
+(bytes per element, FLOP/s, bytes/s) become positive ``Rational`` (a float is
+read as the decimal it prints as, so ``0.5`` is ``1/2`` and ``1.5e12`` is
+``1500000000000``). Symbolic values pass through; a symbolic value that SymPy
+can prove non-positive is rejected.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from numbers import Integral
+from numbers import Rational as _RationalABC
+
+import sympy
+
+Value = int | float | Fraction | sympy.Expr
+
+
+def as_count(value: object, field: str, *, allow_zero: bool = False) -> sympy.Expr:
+    """A positive integer (or zero when ``allow_zero``), kept exact; or a symbolic expression."""
+    lower = "a non-negative" if allow_zero else "a positive"
+    if isinstance(value, bool):
+        raise ValueError(f"{field}={value!r} must be {lower} integer, not a bool")
+    if isinstance(value, sympy.Basic):
+        expr = value
+    elif isinstance(value, Integral):
+        expr = sympy.Integer(int(value))
+    elif isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError(f"{field}={value!r} must be {lower} integer")
+        expr = sympy.Integer(int(value))
+    else:
+        raise ValueError(
+            f"{field}={value!r} must be {lower} integer or a SymPy expression, "
+            f"not {type(value).__name__}"
+        )
+    if not isinstance(expr, sympy.Expr):
+        raise ValueError(f"{field}={value!r} must be a SymPy expression")
+    if expr.is_number:
+        if expr.is_integer is not True:
+            raise ValueError(f"{field}={value!r} must be {lower} integer")
+        if expr.is_negative or (expr.is_zero and not allow_zero):
+            raise ValueError(f"{field}={value!r} must be {lower} integer")
+    elif expr.is_nonpositive or (expr.is_zero and not allow_zero) or expr.is_negative:
+        raise ValueError(f"{field}={value!r} must be {lower} integer")
+    return expr
+
+
+def as_amount(value: object, field: str, *, allow_zero: bool = False) -> sympy.Expr:
+    """A positive exact rational (floats read as their decimal repr), or a symbolic expression."""
+    lower = "non-negative" if allow_zero else "positive"
+    if isinstance(value, bool):
+        raise ValueError(f"{field}={value!r} must be a {lower} number, not a bool")
+    if isinstance(value, sympy.Basic):
+        expr = value
+    elif isinstance(value, Integral):
+        expr = sympy.Integer(int(value))
+    elif isinstance(value, _RationalABC):
+        expr = sympy.Rational(int(value.numerator), int(value.denominator))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{field}={value!r} must be a finite {lower} number")
+        expr = sympy.Rational(repr(value))
+    else:
+        raise ValueError(
+            f"{field}={value!r} must be a {lower} number or a SymPy expression, "
+            f"not {type(value).__name__}"
+        )
+    if not isinstance(expr, sympy.Expr):
+        raise ValueError(f"{field}={value!r} must be a SymPy expression")
+    if expr.is_number:
+        if expr.is_extended_real is not True or expr.is_finite is False:
+            raise ValueError(f"{field}={value!r} must be a finite {lower} number")
+        if expr.is_negative or (expr.is_zero and not allow_zero):
+            raise ValueError(f"{field}={value!r} must be a {lower} number")
+    elif expr.is_negative or (expr.is_zero and not allow_zero):
+        raise ValueError(f"{field}={value!r} must be a {lower} number")
+    return expr
+
+
+def choice(value: object, field: str, allowed: tuple[str, ...]) -> str:
+    """One of ``allowed`` (strings), or a ``ValueError`` listing them."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{field}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}")
+    return value

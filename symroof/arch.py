@@ -1,0 +1,172 @@
+"""`Arch`: a decoder-only transformer's shape. Every size may be a number or a symbol.
+
+Examples
+--------
+>>> from symroof.symbols import H, n_h
+>>> gpt = Arch.symbolic()
+>>> gpt.q_width, gpt.kv_width, gpt.ffn_dim
+(H, H, 4*H)
+>>> Arch(hidden=4096, layers=32, heads=32, kv_heads=8, ffn_dim=14336, ffn_kind="gated").kv_width
+1024
+>>> Arch(hidden=4096, layers=32, heads=32, kv_heads=5)
+Traceback (most recent call last):
+...
+ValueError: kv_heads=5 must divide heads=32
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import sympy
+
+from symroof import symbols as sym
+from symroof._values import as_amount, as_count, choice
+
+__all__ = ["FFN_KINDS", "NORM_KINDS", "Arch"]
+
+FFN_KINDS = ("dense", "gated")      # dense: up/down (GELU MLP); gated: gate/up/down (SwiGLU, GeGLU)
+NORM_KINDS = ("layernorm", "rmsnorm")
+
+_COUNT_FIELDS = ("hidden", "layers", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab",
+                 "experts", "experts_per_token", "expert_ffn_dim")
+_ZERO_OK_FIELDS = ("shared_experts", "max_positions")
+_AMOUNT_FIELDS = ("weight_bytes", "act_bytes", "kv_bytes")
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A decoder-only transformer.
+
+    Sizes are positive integers or SymPy expressions; bytes per element are
+    positive rationals (``Fraction(1, 2)`` for int4) or expressions.
+
+    ``head_dim`` defaults to ``hidden / heads`` (which must then divide exactly);
+    ``kv_heads`` defaults to ``heads`` (multi-head attention); ``ffn_dim``
+    defaults to ``4 * hidden``. A mixture-of-experts FFN has ``experts > 1``
+    routed experts of width ``expert_ffn_dim`` (default ``ffn_dim``), of which
+    ``experts_per_token`` are active per token, plus ``shared_experts``
+    always-active experts of the same width.
+    """
+
+    hidden: Any
+    layers: Any
+    heads: Any
+    kv_heads: Any = None
+    head_dim: Any = None
+    ffn_dim: Any = None
+    ffn_kind: Literal["dense", "gated"] = "dense"
+    vocab: Any = 50257
+    tied_embeddings: bool = True
+    weight_bytes: Any = 2
+    act_bytes: Any = 2
+    kv_bytes: Any = 2
+    params_b: Any = None               # nominal size in billions (the seeds' Z); None: from the count
+    norm: Literal["layernorm", "rmsnorm"] = "rmsnorm"
+    qkv_bias: bool = False             # bias on the Q, K, V projections (GPT-2, Qwen2)
+    out_bias: bool = False             # bias on the attention output projection (GPT-2)
+    mlp_bias: bool = False             # biases on the FFN matrices (GPT-2)
+    max_positions: Any = 0             # learned absolute position embeddings (GPT-2: 1024); 0 for RoPE
+    experts: Any = 1
+    experts_per_token: Any = 1
+    shared_experts: Any = 0
+    expert_ffn_dim: Any = None
+    name: str = ""
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        put = lambda k, v: object.__setattr__(self, k, v)
+        heads = as_count(self.heads, "heads")
+        hidden = as_count(self.hidden, "hidden")
+        put("heads", heads)
+        put("hidden", hidden)
+        if self.head_dim is None:
+            if hidden.is_Integer and heads.is_Integer and hidden % heads != 0:
+                raise ValueError(
+                    f"heads={heads} must divide hidden={hidden} (or give head_dim explicitly)"
+                )
+            put("head_dim", hidden / heads)
+        if self.kv_heads is None:
+            put("kv_heads", heads)
+        if self.ffn_dim is None:
+            put("ffn_dim", 4 * hidden)
+        if self.expert_ffn_dim is None:
+            put("expert_ffn_dim", self.ffn_dim)
+        for name in _COUNT_FIELDS:
+            put(name, as_count(getattr(self, name), name))
+        for name in _ZERO_OK_FIELDS:
+            put(name, as_count(getattr(self, name), name, allow_zero=True))
+        for name in _AMOUNT_FIELDS:
+            put(name, as_amount(getattr(self, name), name))
+        if self.params_b is not None:
+            put("params_b", as_amount(self.params_b, "params_b"))
+        choice(self.ffn_kind, "ffn_kind", FFN_KINDS)
+        choice(self.norm, "norm", NORM_KINDS)
+        for flag in ("tied_embeddings", "qkv_bias", "out_bias", "mlp_bias"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag}={getattr(self, flag)!r} must be True or False")
+        kv, h = self.kv_heads, self.heads
+        if kv.is_Integer and h.is_Integer and h % kv != 0:
+            raise ValueError(f"kv_heads={kv} must divide heads={h}")
+        if sympy.simplify(kv - h).is_positive:
+            raise ValueError(f"kv_heads={kv} must not exceed heads={h}")
+        e, k = self.experts, self.experts_per_token
+        if (e - k).is_negative:
+            raise ValueError(f"experts_per_token={k} must not exceed experts={e}")
+        if e == 1 and self.shared_experts != 0:
+            raise ValueError(f"shared_experts={self.shared_experts} needs experts > 1")
+
+    # ---- derived widths -----------------------------------------------------------
+    @property
+    def q_width(self) -> sympy.Expr:
+        """Width of all query heads together, ``n_h·d_h`` (= H for GPT-style models)."""
+        return self.heads * self.head_dim
+
+    @property
+    def kv_width(self) -> sympy.Expr:
+        """Width of one of K or V over all KV heads, ``n_kv·d_h``."""
+        return self.kv_heads * self.head_dim
+
+    @property
+    def is_moe(self) -> bool:
+        return self.experts != 1
+
+    @property
+    def kv_elements_per_token(self) -> sympy.Expr:
+        """K and V elements cached per token over all layers: ``2·N·n_kv·d_h``."""
+        return 2 * self.layers * self.kv_width
+
+    def replace(self, **changes: Any) -> Arch:
+        """A copy with some fields changed, validated again.
+
+        Fields that were derived from others (``head_dim = hidden/heads``,
+        ``kv_heads = heads``, ``ffn_dim = 4·hidden``, ``expert_ffn_dim = ffn_dim``)
+        are derived again from the new values unless given.
+        """
+        derived = {
+            "head_dim": self.hidden / self.heads,
+            "kv_heads": self.heads,
+            "ffn_dim": 4 * self.hidden,
+            "expert_ffn_dim": self.ffn_dim,
+        }
+        for name, rule in derived.items():
+            if name not in changes and sympy.simplify(getattr(self, name) - rule) == 0:
+                changes[name] = None
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def symbolic(cls, **overrides: Any) -> Arch:
+        """The all-symbol GPT-style architecture: MHA (``n_kv = n_h``, ``d_h = H/n_h``), FFN 4H.
+
+        Bytes per element are the symbols ``b_w``, ``b_a``, ``b_kv``; the nominal size is ``Z``.
+        Pass overrides to pin some of them: ``Arch.symbolic(weight_bytes=2)``.
+        """
+        base: dict[str, Any] = dict(
+            hidden=sym.H, layers=sym.N, heads=sym.n_h, vocab=sym.V,
+            weight_bytes=sym.b_w, act_bytes=sym.b_a, kv_bytes=sym.b_kv,
+            params_b=sym.Z, name="symbolic",
+        )
+        base.update(overrides)
+        return cls(**base)

@@ -1,0 +1,169 @@
+"""`Conventions`: the accounting choices on which the source documents differ.
+
+Each document is a named preset that reproduces it exactly:
+
+=======================  ==========================================================
+``arithmetic-intensity``  000/001 (jamesnulliu): MHA, 2·Z·10^9 weight bytes, layer
+                          input+output activations, dense scores, KV read of one
+                          of K/V (an erratum kept for fidelity)
+``roofline-notes``        002: weights from the architecture's own parameter count,
+                          fused-kernel activations, dense scores
+``inference-arithmetic``  003 (kipply): FLOPs and weight bytes both from the
+                          parameter count (2·P per token), nothing else
+``matmul``                what a framework matmul FLOP counter reports for a
+                          Hugging Face causal LM (every linear incl. the LM head at
+                          every position, scores and values dense)
+``exact``                 symroof's own best estimate: causal pairs, K and V read,
+                          LM head on the last position only, fused activations
+=======================  ==========================================================
+
+Examples
+--------
+>>> get("arithmetic-intensity").kv_read
+'one'
+>>> get("nonsense")
+Traceback (most recent call last):
+...
+ValueError: unknown conventions 'nonsense'; presets: arithmetic-intensity, roofline-notes, ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+from symroof._values import choice
+
+__all__ = ["PRESETS", "Conventions", "get", "resolve"]
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "flops": ("components", "params"),
+    "scores": ("dense", "causal", "none"),
+    "keys": ("cached+new", "cached"),
+    "lm_head": ("none", "all", "last"),
+    "weights": ("nominal", "matrices", "all", "none"),
+    "activations": ("layer-io", "fused", "none"),
+    "kv_read": ("k+v", "one", "none"),
+    "kv_write": ("always", "decode", "none"),
+    "latency": ("max", "sum"),
+    "units": ("decimal", "binary"),
+}
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """What to count.
+
+    Attributes
+    ----------
+    flops:
+        ``components`` sums the matmuls of each block; ``params`` counts
+        ``2·P`` FLOPs per token with P the nominal parameter count (003's
+        ``2·P``: 2·Z·10^9 per token).
+    scores:
+        attention scores and values (``QK^T`` and ``AV``): ``dense`` counts
+        every query-key pair; ``causal`` only pairs a causal mask keeps
+        (``S_i·S_c + S_i(S_i+1)/2`` per sequence); ``none`` leaves them out.
+    keys:
+        which keys the ``S_i`` new tokens attend to. ``cached+new``: the S_c
+        cached tokens and the new ones (what a kernel does once the new K, V are
+        appended). ``cached``: only the S_c cached tokens, as 000's decode formula
+        ``4·B·S_i·S_c·H`` counts; with an empty cache (prefill) the prompt attends
+        to itself, as 000's prefill ``4·B·S^2·H`` does.
+    lm_head:
+        the output projection: ``none``; ``all`` positions (a forward pass of a
+        Hugging Face model); ``last`` position of each sequence (what a serving
+        engine computes).
+    weights:
+        weight bytes, each weight read once per forward pass. ``nominal``:
+        ``b_w·Z·10^9`` from the nominal size in billions (000, 003's ``2·P``);
+        ``matrices``: the layers' weight matrices only, no norms, biases or
+        embeddings (002's per-layer figure, 003's ``12·N·d^2``); ``all``: every
+        parameter of the model (embedding table, LM head unless tied, norms,
+        biases); ``none``.
+    activations:
+        ``layer-io``: each layer reads its input and writes its output
+        (000: ``4·N·B·S·H`` bytes in fp16); ``fused``: well-fused kernels
+        read the attention input and write the attention and FFN outputs
+        (002: ``3·B·S·H·b_a`` per layer); ``none``.
+    kv_read:
+        ``k+v``: both cached K and V are read; ``one``: only one of them, as
+        000's formula ``N(B·S_c·H + 2·B·S_i·H)·2`` does (an erratum); ``none``.
+    kv_write:
+        new K and V written: ``always``; ``decode``: only when the cache is not
+        empty (000 counts no KV bytes in prefill); ``none``.
+    latency:
+        ``max(compute, memory)`` (roofline) or their ``sum`` (003).
+    units:
+        ``decimal`` (GB = 10^9) or ``binary`` (GiB = 2^30) when printing.
+    """
+
+    flops: Literal["components", "params"] = "components"
+    scores: Literal["dense", "causal", "none"] = "dense"
+    keys: Literal["cached+new", "cached"] = "cached+new"
+    lm_head: Literal["none", "all", "last"] = "none"
+    weights: Literal["nominal", "matrices", "all", "none"] = "matrices"
+    activations: Literal["layer-io", "fused", "none"] = "layer-io"
+    kv_read: Literal["k+v", "one", "none"] = "k+v"
+    kv_write: Literal["always", "decode", "none"] = "always"
+    latency: Literal["max", "sum"] = "max"
+    units: Literal["decimal", "binary"] = "decimal"
+    name: str = "custom"
+
+    def __post_init__(self) -> None:
+        for field, allowed in _CHOICES.items():
+            choice(getattr(self, field), field, allowed)
+
+    def replace(self, **changes: str) -> Conventions:
+        """A copy with some choices changed (and named ``custom`` unless a name is given)."""
+        changes.setdefault("name", "custom")
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, Conventions] = {
+    "arithmetic-intensity": Conventions(
+        scores="dense", keys="cached", lm_head="none", weights="nominal",
+        activations="layer-io", kv_read="one", kv_write="decode", latency="max",
+        name="arithmetic-intensity",
+    ),
+    "roofline-notes": Conventions(
+        scores="dense", keys="cached+new", lm_head="none", weights="matrices",
+        activations="fused", kv_read="k+v", kv_write="always", latency="max",
+        name="roofline-notes",
+    ),
+    "inference-arithmetic": Conventions(
+        flops="params", scores="none", lm_head="none", weights="nominal",
+        activations="none", kv_read="none", kv_write="none", latency="sum",
+        name="inference-arithmetic",
+    ),
+    "matmul": Conventions(
+        scores="dense", keys="cached+new", lm_head="all", weights="all",
+        activations="none", kv_read="k+v", kv_write="always", latency="max", name="matmul",
+    ),
+    "exact": Conventions(
+        scores="causal", keys="cached+new", lm_head="last", weights="all",
+        activations="fused", kv_read="k+v", kv_write="always", latency="max", name="exact",
+    ),
+}
+
+_ALIASES = {"000": "arithmetic-intensity", "001": "arithmetic-intensity",
+            "002": "roofline-notes", "003": "inference-arithmetic"}
+
+
+def get(name: str) -> Conventions:
+    """The preset called ``name`` (or a seed number ``"000"``, ``"002"``, ``"003"``)."""
+    key = _ALIASES.get(name, name) if isinstance(name, str) else name
+    try:
+        return PRESETS[key]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown conventions {name!r}; presets: {', '.join(PRESETS)}") from None
+
+
+def resolve(conventions: Conventions | str | None) -> Conventions:
+    """Accept a `Conventions`, a preset name, or None (the ``exact`` preset)."""
+    if conventions is None:
+        return PRESETS["exact"]
+    if isinstance(conventions, Conventions):
+        return conventions
+    return get(conventions)

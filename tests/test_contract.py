@@ -1,0 +1,68 @@
+"""The Python names fixed by the design note's contract exist and behave as it says."""
+
+import pytest
+import sympy
+
+import symroof
+from symroof.symbols import B, H, N, S, S_c, S_i, Z
+
+
+def test_symbols_are_positive_and_counts_are_integers():
+    for s in (B, S, S_i, S_c, H, N):
+        assert s.is_positive and s.is_integer
+    assert Z.is_positive and not Z.is_integer
+
+
+def test_phases_keep_workload_symbols():
+    arch = symroof.Arch.symbolic()
+    assert {B, S} <= symroof.prefill(arch, "roofline-notes").flops.free_symbols
+    assert {B, S_i, S_c} <= symroof.step(arch, "roofline-notes").flops.free_symbols
+    assert S_i not in symroof.decode(arch, "roofline-notes").flops.free_symbols
+
+
+@pytest.mark.parametrize("name", ["arithmetic-intensity", "roofline-notes", "inference-arithmetic", "matmul"])
+def test_presets_by_name(name):
+    assert symroof.conventions.get(name).name == name
+    cost = symroof.decode(symroof.models.get("llama-3-8b"), conventions=name)
+    assert isinstance(cost.subs(B=8, S_c=1024).flops, sympy.Integer)
+
+
+def test_cost_subs_terms_and_shares():
+    cost = symroof.decode(symroof.models.get("llama-3-8b"), "roofline-notes").subs(B=32, S_c=1024)
+    # 002: KV cache READ per layer = 32 x 1024 x 8 x 128 x 2 x 2 = 134,217,728 bytes
+    assert cost.terms["bytes"]["kv/read"] == 32 * 134_217_728
+    assert 0 < cost.bytes_of("kv") / cost.bytes < 1
+    assert set(cost.terms) == {"flops", "bytes"}
+
+
+def test_cost_algebra():
+    a = symroof.Cost(flops={"x": B}, bytes={"w": H})
+    assert (a + a).flop_terms == {"x": 2 * B}
+    assert (N * a).bytes == N * H
+    assert sum([a, a, a]).flops == 3 * B
+    with pytest.raises(TypeError):
+        a + 1
+
+
+def test_models_and_hardware():
+    assert symroof.models.get("LLAMA-3-8B").kv_heads == 8
+    gpu = symroof.hardware.get("A100-80GB")
+    assert gpu.balance == sympy.Rational(312 * 10**12, 2039 * 10**9)
+    with pytest.raises(ValueError, match="did you mean"):
+        symroof.models.get("llama-3-8")
+    with pytest.raises(ValueError, match="did you mean"):
+        symroof.hardware.get("A100-80G")
+
+
+def test_substitution_by_unknown_name_is_refused():
+    with pytest.raises(KeyError, match="unknown symbol 'Q'"):
+        symroof.Cost(flops={"x": B}).subs(Q=3)
+
+
+def test_ci_runs_the_readme_test_command():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme, ci = (root / "README.md").read_text(), (root / ".ci" / "run").read_text()
+    assert "```bash\npython -m pytest\n```" in readme
+    assert ci.rstrip().splitlines()[-1] == "python -m pytest"
