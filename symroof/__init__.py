@@ -11,7 +11,19 @@ numeric evaluators.
 134217728
 """
 
-from symroof import conventions, hardware, models, params, symbols
+from symroof import analysis, conventions, hardware, models, params, symbols
+from symroof.analysis import (
+    balance,
+    crossover,
+    crossover_batch,
+    intensity_limit,
+    kv_capacity,
+    latency,
+    regime,
+    time_per_output_token,
+    time_to_first_token,
+    tp_communication,
+)
 from symroof.arch import Arch
 from symroof.components import Step
 from symroof.conventions import Conventions
@@ -27,15 +39,26 @@ __all__ = [
     "Cost",
     "Hardware",
     "Step",
+    "analysis",
+    "balance",
     "conventions",
+    "crossover",
+    "crossover_batch",
     "decode",
     "hardware",
+    "intensity_limit",
+    "kv_capacity",
+    "latency",
     "models",
     "params",
     "prefill",
+    "regime",
     "step",
     "symbols",
+    "time_per_output_token",
+    "time_to_first_token",
     "to_latex",
     "total_parameters",
+    "tp_communication",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,405 @@
+"""Analysis of a `Cost` on an accelerator: balance, regime, limits and crossover points.
+
+The roofline compares a step's arithmetic intensity ``I`` (FLOPs per byte) with
+the machine balance ``π/β`` (peak FLOP/s over memory bandwidth): ``I ≥ π/β`` is
+compute-bound, ``I < π/β`` memory-bound. For the models of symroof ``I`` is a
+ratio of polynomials in each workload size (linear over linear in ``B``), so
+limits come from leading coefficients and crossovers from a polynomial equation
+``FLOPs·q_β − bytes·p_π = 0``, solved exactly, never by a general ``solve``.
+
+Latency, tensor-parallel communication and KV-cache capacity are in
+`symroof.timing` and re-exported here.
+
+Examples
+--------
+>>> import symroof
+>>> from symroof.symbols import B, S_c
+>>> balance("A100-80GB")
+312000/2039
+>>> cost = symroof.decode(symroof.models.get("llama-3-8b"), "roofline-notes", S_c=0)
+>>> c = crossover_batch(cost, "A100-80GB")
+>>> c.exists, c.ceiling
+(True, 155)
+>>> long = symroof.decode(symroof.models.get("llama-3-8b"), "roofline-notes", S_c=32768)
+>>> crossover_batch(long, "A100-80GB").exists                  # GQA: the limit in B is ≈ 7.5
+False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sympy
+
+from symroof import hardware as _hw
+from symroof import symbols as sym
+from symroof._values import as_amount, as_count
+from symroof.cost import Cost, substitutions
+from symroof.hardware import Hardware
+from symroof.timing import (
+    Capacity,
+    Comm,
+    Latency,
+    kv_capacity,
+    latency,
+    time_per_output_token,
+    time_to_first_token,
+    tp_communication,
+)
+
+__all__ = [
+    "Capacity",
+    "Comm",
+    "Crossover",
+    "Latency",
+    "Limit",
+    "balance",
+    "crossover",
+    "crossover_batch",
+    "intensity_limit",
+    "kv_capacity",
+    "latency",
+    "regime",
+    "time_per_output_token",
+    "time_to_first_token",
+    "tp_communication",
+]
+
+Regime = Literal["compute", "memory"]
+
+
+# ---- balance and regime ----------------------------------------------------------------------
+def hardware_of(hardware: Hardware | str, dtype: str | None = None) -> Hardware:
+    """A `Hardware` from itself or a catalogue name, at ``dtype`` if given."""
+    hw = _hw.get(hardware) if isinstance(hardware, str) else hardware
+    if not isinstance(hw, Hardware):
+        raise ValueError(f"hardware={hardware!r} must be a Hardware or a GPU name from symroof.hardware.names()")
+    if dtype is not None:
+        if dtype not in hw.peak_flops_per_s:
+            raise ValueError(f"dtype={dtype!r}: {hw.name} has peaks for {', '.join(hw.peak_flops_per_s)}")
+        hw = hw.with_dtype(dtype)
+    return hw
+
+
+def balance(hardware: Hardware | str, dtype: str | None = None) -> sympy.Expr:
+    """Machine balance, FLOPs per byte: peak FLOP/s over memory bandwidth, exact.
+
+    >>> balance("A100-80GB"), round(balance("A100-80GB"))      # 000: "≈ 153 FLOPs/Byte"
+    (312000/2039, 153)
+    >>> a100_003 = Hardware("A100 (003)", {"bf16": 312e12}, 1.5e12)  # 003's 312e12 and 1.5e12
+    >>> balance(a100_003)
+    208
+    """
+    return hardware_of(hardware, dtype).balance
+
+
+def _balance_of(hardware_or_balance: Any, dtype: str | None) -> sympy.Expr:
+    if isinstance(hardware_or_balance, (Hardware, str)):
+        return balance(hardware_or_balance, dtype)
+    return as_amount(hardware_or_balance, "balance")
+
+
+def _table(values: Mapping[str, Any]) -> dict[sympy.Symbol, sympy.Expr]:
+    """Validated substitutions: counts are integers (S_c may be 0), amounts positive."""
+    try:
+        table = substitutions(values)
+    except KeyError as err:
+        raise ValueError(err.args[0]) from None
+    return {s: (as_count(v, s.name, allow_zero=s is sym.S_c) if s.is_integer else as_amount(v, s.name))
+            for s, v in table.items()}
+
+
+def _intensity(cost_or_expr: Cost | sympy.Expr, table: Mapping[sympy.Symbol, Any]) -> sympy.Expr:
+    if isinstance(cost_or_expr, Cost):
+        expr = cost_or_expr.intensity
+    elif isinstance(cost_or_expr, sympy.Expr):
+        expr = cost_or_expr
+    else:
+        raise ValueError(f"expected a Cost or a SymPy expression, not {type(cost_or_expr).__name__}")
+    return expr.subs(table) if table else expr
+
+
+def _decide(relation: Any) -> bool | None:
+    """True or False when SymPy can decide a relation, else None."""
+    if relation in (sympy.true, True):
+        return True
+    if relation in (sympy.false, False):
+        return False
+    return None
+
+
+def regime(cost: Cost, hardware: Hardware | str | Any, *, dtype: str | None = None, **values: Any) -> Regime:
+    """``"compute"`` if the intensity is at or above the balance, else ``"memory"``.
+
+    ``hardware`` may also be a balance (a number or an expression such as ``pi/beta``).
+
+    >>> import symroof
+    >>> cost = symroof.decode(symroof.models.get("llama-3-8b"), "roofline-notes")
+    >>> regime(cost, "A100-80GB", B=1, S_c=1024), regime(cost, "A100-80GB", B=512, S_c=0)
+    ('memory', 'compute')
+    """
+    table = _table(values)
+    expr, bal = _intensity(cost, table), _balance_of(hardware, dtype).subs(table)
+    decided = _decide(sympy.Ge(expr, bal))
+    if decided is None:
+        free = sorted(s.name for s in (expr - bal).free_symbols)
+        raise ValueError(f"regime needs values for {', '.join(free)} (intensity {expr}, balance {bal})")
+    return "compute" if decided else "memory"
+
+
+# ---- limits ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Limit:
+    """The limit of the intensity as ``symbol`` grows without bound, with a readable reason."""
+
+    symbol: sympy.Symbol
+    value: sympy.Expr
+    explanation: str
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+
+def _polys(expr: sympy.Expr, x: sympy.Symbol) -> tuple[sympy.Poly, sympy.Poly]:
+    """Numerator and denominator of ``expr`` as polynomials in ``x``, denominator kept positive."""
+    num, den = sympy.fraction(sympy.together(expr))
+    try:
+        p, q = sympy.Poly(num, x), sympy.Poly(den, x)
+    except sympy.PolynomialError:
+        raise ValueError(f"the intensity is not a ratio of polynomials in {x}: {expr}") from None
+    if q.LC().is_negative:
+        p, q = -p, -q
+    return p, q
+
+
+def _limit(p: sympy.Poly, q: sympy.Poly) -> sympy.Expr:
+    """Limit of p/q at +∞ (leading coefficients of cost polynomials are positive)."""
+    if p.is_zero or p.degree() < q.degree():
+        return sympy.Integer(0)
+    if p.degree() > q.degree():
+        return sympy.oo
+    return sympy.cancel(p.LC() / q.LC())
+
+
+def _degree(term: sympy.Expr, x: sympy.Symbol) -> int:
+    try:
+        return int(sympy.degree(sympy.together(term).as_numer_denom()[0], x))
+    except (sympy.PolynomialError, TypeError):
+        return -1
+
+
+def _growth(d: int, x: sympy.Symbol) -> str:
+    return "stay constant" if d <= 0 else f"grow like {x}" if d == 1 else f"grow like {x}^{d}"
+
+
+def _explain(x: sympy.Symbol, value: sympy.Expr, dp: int, dq: int, cost: Cost | None,
+             table: Mapping[sympy.Symbol, Any]) -> str:
+    text = f"as {x} → ∞ the FLOPs {_growth(dp, x)} and the bytes {_growth(dq, x)}"
+    if cost is not None and dq > 0:
+        degrees = {n: _degree(t.subs(table), x) for n, t in cost.byte_terms.items()}
+        group = lambda d: list(dict.fromkeys(n.split("/")[0] for n, k in degrees.items() if k == d))
+        top, fixed = group(dq), group(0)
+        text += f" (bytes led by {', '.join(top)}"
+        text += f"; {', '.join(fixed)} no longer matter)" if fixed else ")"
+    if value is sympy.oo:
+        return text + f", so the intensity grows without bound: a large enough {x} is compute-bound"
+    if value == 0:
+        return text + f", so the intensity falls to 0: a large enough {x} is memory-bound"
+    approx = f" ≈ {float(value):.4g}" if value.is_number else ""
+    return (text + f", so the intensity tends to the constant {value}{approx} FLOP/byte: "
+            f"no {x} takes it beyond that")
+
+
+def _symbol(unknown: sympy.Symbol | str) -> sympy.Symbol:
+    if isinstance(unknown, str):
+        try:
+            return sym.by_name(unknown)
+        except KeyError as err:
+            raise ValueError(err.args[0]) from None
+    if not isinstance(unknown, sympy.Symbol):
+        raise ValueError(f"unknown={unknown!r} must be a symbol or a symbol name")
+    return unknown
+
+
+def intensity_limit(cost_or_expr: Cost | sympy.Expr, symbol: sympy.Symbol | str = sym.B,
+                    **values: Any) -> Limit:
+    """The limit of the intensity as ``symbol`` → ∞ (other symbols fixed, or given in ``values``).
+
+    Exact: the intensity is a ratio of polynomials in ``symbol``, so the limit
+    is ∞, 0, or the ratio of the leading coefficients.
+
+    >>> import symroof
+    >>> from symroof.symbols import B, S_c
+    >>> arch = symroof.Arch.symbolic(weight_bytes=2, act_bytes=2, kv_bytes=2)
+    >>> lim = intensity_limit(symroof.decode(arch, "000"), B)
+    >>> lim.value
+    (12*H + 2*S_c)/(S_c + 4)
+    >>> intensity_limit(symroof.decode(symroof.models.get("llama-3-8b"), "roofline-notes"), S_c).value
+    4
+    """
+    x = _symbol(symbol)
+    table = _table(values)
+    if x in table:
+        raise ValueError(f"{x} is the variable of the limit; do not also give it a value")
+    expr = _intensity(cost_or_expr, table)
+    p, q = _polys(expr, x)
+    value = _limit(p, q)
+    cost = cost_or_expr if isinstance(cost_or_expr, Cost) else None
+    dp = -1 if p.is_zero else p.degree()
+    return Limit(x, value, _explain(x, value, dp, q.degree(), cost, table))
+
+
+# ---- crossover -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Crossover:
+    """Where the intensity meets the balance, as ``unknown`` varies.
+
+    ``value`` is exact: a number, or a closed form when symbols remain (then
+    ``condition`` says when it is a crossover: e.g. ``limit > balance``).
+    ``above`` is the regime for ``unknown`` beyond ``value``.
+    """
+
+    unknown: sympy.Symbol
+    value: sympy.Expr | None
+    exists: bool
+    reason: str
+    limit: sympy.Expr
+    balance: sympy.Expr
+    condition: sympy.Basic = sympy.true
+    above: Regime | None = None
+
+    def __float__(self) -> float:
+        if not self.exists or self.value is None or not self.value.is_number:
+            raise ValueError(f"no numeric crossover in {self.unknown}: {self.reason}")
+        return float(self.value)
+
+    @property
+    def ceiling(self) -> sympy.Expr | None:
+        """The first integer at or beyond the crossover (the smallest compute-bound batch)."""
+        return None if self.value is None else sympy.ceiling(self.value)
+
+    def latex(self) -> str:
+        from symroof.latex import to_latex
+
+        rhs = r"\text{none}" if self.value is None else to_latex(self.value)
+        return f"{to_latex(self.unknown)}^* = {rhs}"
+
+    def _repr_latex_(self) -> str:
+        return f"${self.latex()}$"
+
+
+def _lower(x: sympy.Symbol, lower: Any) -> sympy.Expr:
+    if lower is not None:
+        return as_amount(lower, "lower", allow_zero=True)
+    return sympy.Integer(0 if x is sym.S_c or not x.is_integer else 1)
+
+
+def _fmt(v: sympy.Expr) -> str:
+    return f"{v} (≈ {float(v):.6g})" if v.is_number and not v.is_Integer and v.is_finite else str(v)
+
+
+def crossover(cost: Cost | sympy.Expr, hardware_or_balance: Any, unknown: sympy.Symbol | str = sym.B, *,
+              dtype: str | None = None, lower: Any = None, **values: Any) -> Crossover:
+    """Solve intensity = balance for ``unknown`` (``B`` by default), exactly.
+
+    ``hardware_or_balance`` is a `Hardware`, a GPU name, or a balance such as
+    ``pi/beta``; ``values`` fix other symbols (``S_c=4096``, ``b_kv=1``).
+    ``lower`` is the smallest meaningful value of ``unknown`` (1; 0 for ``S_c``).
+
+    With numbers only, the answer is the first sign change of ``I − balance``
+    beyond ``lower`` (a root of a polynomial, exact); when there is none, the
+    reason says why: the limit stays below the balance, or the step is already
+    compute-bound at ``lower``. With symbols left, a closed form (linear, or a
+    quadratic with one positive root) and the ``condition`` under which it is
+    positive.
+
+    >>> import symroof
+    >>> from symroof.symbols import S_c, S_i
+    >>> cost = symroof.step(symroof.models.get("llama-3-8b"), "roofline-notes")
+    >>> c = crossover(cost, "A100-80GB", S_c, B=256, S_i=1)    # the cache that turns B=256 memory-bound
+    >>> c.above, int(c.value)
+    ('memory', 280)
+    >>> crossover(cost, "A100-80GB", S_i, B=1, S_c=4096).ceiling   # draft length of a compute-bound step
+    139
+    """
+    x = _symbol(unknown)
+    table = _table(values)
+    if x in table:
+        raise ValueError(f"{x} is the unknown; do not also give it a value")
+    bal = _balance_of(hardware_or_balance, dtype).subs(table)
+    expr = _intensity(cost, table)
+    lo = _lower(x, lower)
+    if x not in expr.free_symbols:
+        return Crossover(x, None, False, f"the intensity {expr} does not depend on {x}", expr, bal)
+    p, q = _polys(expr, x)
+    limit = _limit(p, q)
+    bp, bq = sympy.fraction(sympy.together(bal))
+    # sign(g) = sign(I − balance), since q > 0 and bq > 0
+    g = sympy.Poly(sympy.expand(p.as_expr() * bq - q.as_expr() * bp), x)
+    if g.free_symbols - {x}:
+        return _symbolic(x, g, limit, bal, lo)
+    return _numeric(x, expr, g, limit, bal, lo)
+
+
+def _numeric(x: sympy.Symbol, expr: sympy.Expr, g: sympy.Poly, limit: sympy.Expr, bal: sympy.Expr,
+             lo: sympy.Expr) -> Crossover:
+    at_lo = expr.subs(x, lo)
+    start: Regime = "compute" if g.eval(lo) >= 0 else "memory"
+    if g.is_zero:
+        return Crossover(x, None, False, f"the intensity equals the balance {bal} for every {x}", limit, bal)
+    roots = [r for r in sympy.real_roots(g) if r > lo]
+    crossing = next((r for r in roots if roots.count(r) % 2 == 1), None)
+    if crossing is None:
+        if start == "memory":
+            reason = (f"no crossover: memory-bound for every {x} ≥ {lo}, since the intensity tends to "
+                      f"{_fmt(limit)} as {x} → ∞, not above the balance {_fmt(bal)}")
+        else:
+            reason = (f"no crossover: compute-bound already at {x} = {lo} (intensity {_fmt(at_lo)} ≥ "
+                      f"balance {_fmt(bal)}) and for every larger {x}")
+        return Crossover(x, None, False, reason, limit, bal)
+    above: Regime = "memory" if start == "compute" else "compute"
+    value = sympy.nsimplify(crossing) if crossing.is_Rational else crossing
+    reason = f"{start}-bound for {x} < {_fmt(value)}, {above}-bound beyond (balance {_fmt(bal)})"
+    return Crossover(x, value, True, reason, limit, bal, sympy.true, above)
+
+
+def _symbolic(x: sympy.Symbol, g: sympy.Poly, limit: sympy.Expr, bal: sympy.Expr,
+              lo: sympy.Expr) -> Crossover:
+    c = g.all_coeffs()[::-1]          # c[k] multiplies x**k
+    if g.degree() == 1:
+        value = sympy.factor(-c[0] / c[1])
+        if c[0].is_negative:          # I(0) < balance: positive exactly when the limit exceeds the balance
+            condition, above = sympy.Gt(limit, bal), "compute"
+        elif c[0].is_positive:
+            condition, above = sympy.Lt(limit, bal), "memory"
+        else:
+            condition, above = sympy.Gt(value, lo), None
+        proof = f"{x}* > 0 exactly when {condition}"
+    elif g.degree() == 2 and c[0].is_negative and c[2].is_positive:
+        # product of the roots c0/c2 < 0: exactly one positive root
+        value = (-c[1] + sympy.sqrt(c[1] ** 2 - 4 * c[2] * c[0])) / (2 * c[2])
+        condition, above, proof = sympy.true, "compute", f"exactly one positive root in {x} (c0/c2 < 0)"
+    else:
+        raise ValueError(f"no closed form for the crossover in {x}: intensity − balance has degree "
+                         f"{g.degree()} in {x}; substitute numbers for {sorted(map(str, g.free_symbols - {x}))}")
+    if condition is sympy.false:
+        return Crossover(x, None, False, f"no crossover: {proof}, which is false", limit, bal, condition)
+    reason = f"intensity = {bal} at {x} = {value}; {proof}"
+    if lo > 0:
+        reason += f" (if {x}* < {lo}, the step is {above}-bound already at {x} = {lo})"
+    return Crossover(x, value, True, reason, limit, bal, condition, above)  # type: ignore[arg-type]
+
+
+def crossover_batch(cost: Cost | sympy.Expr, hardware: Any, **values: Any) -> Crossover:
+    """The batch size at which the step turns compute-bound: ``crossover(cost, hardware, B, ...)``.
+
+    >>> import symroof
+    >>> from symroof.symbols import pi, beta
+    >>> arch = symroof.Arch.symbolic(weight_bytes=2, act_bytes=2, kv_bytes=2)
+    >>> c = crossover_batch(symroof.step(arch, "000"), pi / beta)
+    >>> c.value
+    1000000000*Z*pi/(H*N*(12*H*S_i*beta + 2*S_c*S_i*beta - S_c*pi - 4*S_i*pi))
+    """
+    return crossover(cost, hardware, sym.B, **values)
