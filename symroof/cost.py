@@ -37,7 +37,10 @@ def _frozen(terms: Mapping[str, Any] | None, what: str) -> Mapping[str, sympy.Ex
     for name, value in (terms or {}).items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"{what} term name {name!r} must be a non-empty string")
-        expr = sympy.sympify(value, strict=True) if not isinstance(value, sympy.Basic) else value
+        try:
+            expr = sympy.sympify(value, strict=True) if not isinstance(value, sympy.Basic) else value
+        except sympy.SympifyError:
+            raise ValueError(f"{what} term {name!r}={value!r} must be a number or a SymPy expression") from None
         if expr != 0:
             out[name] = expr
     return MappingProxyType(out)
@@ -57,10 +60,10 @@ def substitutions(values: Mapping[Any, Any] | None = None, /, **named: Any) -> d
             raise TypeError(f"substitution key {key!r} must be a symbol or a symbol name")
         if isinstance(value, bool):
             raise ValueError(f"{key}={value!r}: a bool is not a size")
-        if isinstance(value, float):
-            from symroof._values import as_amount
+        from symroof._values import as_amount
 
-            value = as_amount(value, str(key), allow_zero=True)
+        # check every value: text would reach SymPy's parser, and B=-1 a silently wrong cost
+        value = as_amount(value, str(key), allow_zero=True)
         out[key] = value
     return out
 
