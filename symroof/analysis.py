@@ -339,7 +339,7 @@ def crossover(cost: Cost | sympy.Expr, hardware_or_balance: Any, unknown: sympy.
     # sign(g) = sign(I − balance), since q > 0 and bq > 0
     g = sympy.Poly(sympy.expand(p.as_expr() * bq - q.as_expr() * bp), x)
     if g.free_symbols - {x}:
-        return _symbolic(x, g, limit, bal, lo)
+        return _symbolic(x, g, limit, bal, sympy.cancel(p.eval(0) / q.eval(0)), lo)
     return _numeric(x, expr, g, limit, bal, lo)
 
 
@@ -365,30 +365,36 @@ def _numeric(x: sympy.Symbol, expr: sympy.Expr, g: sympy.Poly, limit: sympy.Expr
     return Crossover(x, value, True, reason, limit, bal, sympy.true, above)
 
 
-def _symbolic(x: sympy.Symbol, g: sympy.Poly, limit: sympy.Expr, bal: sympy.Expr,
+def _symbolic(x: sympy.Symbol, g: sympy.Poly, limit: sympy.Expr, bal: sympy.Expr, at0: sympy.Expr,
               lo: sympy.Expr) -> Crossover:
-    c = g.all_coeffs()[::-1]          # c[k] multiplies x**k
+    """Closed form of the crossover when symbols remain; ``at0`` is the intensity at ``x = 0``."""
+    c = g.all_coeffs()[::-1]          # c[k] multiplies x**k; sign(g) = sign(I − balance)
+    below, beyond = sympy.Lt(at0, bal), sympy.Gt(limit, bal)
     if g.degree() == 1:
         value = sympy.factor(-c[0] / c[1])
-        if c[0].is_negative:          # I(0) < balance: positive exactly when the limit exceeds the balance
-            condition, above = sympy.Gt(limit, bal), "compute"
-        elif c[0].is_positive:
+        if c[0].is_negative:          # I(0) < balance, proved: positive exactly when the limit exceeds it
+            condition, above = beyond, "compute"
+        elif c[0].is_positive:        # I(0) > balance, proved: positive exactly when the limit is below it
             condition, above = sympy.Lt(limit, bal), "memory"
-        else:
-            condition, above = sympy.Gt(value, lo), None
+        else:                         # a positive root is a sign change between x = 0 and x → ∞
+            condition = sympy.Or(sympy.And(below, beyond), sympy.And(sympy.Not(below), sympy.Not(beyond)))
+            above = "compute" if beyond is sympy.true else "memory" if beyond is sympy.false else None
         proof = f"{x}* > 0 exactly when {condition}"
-    elif g.degree() == 2 and c[0].is_negative and c[2].is_positive:
-        # product of the roots c0/c2 < 0: exactly one positive root
+    elif g.degree() == 2 and c[2].is_positive:
+        # the larger root: I − balance > 0 beyond it; when I(0) < balance (c0 < 0) the product of the
+        # roots c0/c2 is negative, so it is the only positive root
         value = (-c[1] + sympy.sqrt(c[1] ** 2 - 4 * c[2] * c[0])) / (2 * c[2])
-        condition, above, proof = sympy.true, "compute", f"exactly one positive root in {x} (c0/c2 < 0)"
+        condition, above = (sympy.true if c[0].is_negative else below), "compute"
+        proof = f"the only positive root of a quadratic in {x} when {below}"
     else:
         raise ValueError(f"no closed form for the crossover in {x}: intensity − balance has degree "
                          f"{g.degree()} in {x}; substitute numbers for {sorted(map(str, g.free_symbols - {x}))}")
     if condition is sympy.false:
         return Crossover(x, None, False, f"no crossover: {proof}, which is false", limit, bal, condition)
     reason = f"intensity = {bal} at {x} = {value}; {proof}"
-    if lo > 0:
-        reason += f" (if {x}* < {lo}, the step is {above}-bound already at {x} = {lo})"
+    if lo > 0 and above is not None:
+        other = "memory" if above == "compute" else "compute"
+        reason += f" (if {x}* < {lo}, the step is {above}-bound already at {x} = {lo}; {other}-bound below {x}*)"
     return Crossover(x, value, True, reason, limit, bal, condition, above)  # type: ignore[arg-type]
 
 

@@ -160,3 +160,159 @@ def test_limits_of_seed000_intensity():
     assert intensity_limit(symroof.prefill(arch, "arithmetic-intensity"), "S").value is sympy.oo
     # H → ∞ with Z fixed (000 keeps the weights at 2Z·10⁹): FLOPs ~ H², bytes ~ H
     assert intensity_limit(decode, H).value is sympy.oo
+
+
+def test_symbolic_crossover_in_draft_length_is_a_quadratic_root():
+    # exact conventions: causal scores make FLOPs quadratic in S_i (S_i·S_c + S_i(S_i+1)/2 pairs)
+    cost = symroof.step(symroof.Arch.symbolic(), "exact")
+    c = crossover(cost, pi / beta, S_i)
+    assert c.exists and c.above == "compute"
+    # back-substitution at numbers where the condition holds (Llama-like sizes, A100-80GB)
+    at = {B: 1, S_c: 4096, H: 4096, N: 32, symroof.symbols.V: 128256, symroof.symbols.n_h: 32,
+          symroof.symbols.b_w: 2, symroof.symbols.b_a: 2, symroof.symbols.b_kv: 2,
+          pi: 312 * 10**12, beta: 2039 * 10**9}
+    assert c.condition.subs(at) is sympy.true
+    root = c.value.subs(at)
+    assert sympy.simplify(cost.intensity.subs(at).subs(S_i, root) - sympy.Rational(312_000, 2039)) == 0
+    numeric = crossover(cost.subs(at), sympy.Rational(312_000, 2039), S_i)
+    assert sympy.simplify(numeric.value - root) == 0
+
+
+# ---- 003: latency and capacity, with the document's rounding ------------------------------------
+GOPHER = symroof.models.get("gopher-280b").replace(params_b=260)   # 003: "drop 20B ... for 260B"
+KIPPLY = symroof.models.get("kipply-52b")
+
+
+def test_003_kv_cache_intensity_crosses_at_208():
+    # 003: decode under 2·P FLOPs per token and 2·P weight bytes: intensity = B, so the
+    # "min batch size for memory bandwidth bound" is the balance, 208
+    c = crossover_batch(symroof.decode(KIPPLY, "inference-arithmetic"), A100_003)
+    assert c.exists and c.value == 208 and c.ceiling == 208
+    assert intensity_limit(symroof.decode(KIPPLY, "inference-arithmetic"), B).value is sympy.oo
+    # 003: "if we're going to compute kv for one token ... For 52B this is 11.4 milliseconds":
+    # reading the K, V weights, 2·2·n_layers·d_model² bytes, at 1.5e12 B/s
+    kv = symroof.Cost(flops={"kv": B * 2 * 2 * 64 * 8192**2}, bytes={"weights": 2 * 2 * 64 * 8192**2})
+    assert crossover_batch(kv, A100_003).value == 208
+    t = symroof.latency(kv.subs(B=1), A100_003)
+    assert math.floor(float(t.memory_s) * 1e4) / 10 == 11.4   # 11.45 ms, printed 11.4
+
+
+def test_003_gopher_small_batch():
+    t = symroof.time_per_output_token(GOPHER, "inference-arithmetic", A100_003, B=1, S_c=0, tp=16)
+    # 003: compute = 2·P/(N·A_bm) = 2·260e9/(16·1.5e12) ≈ 0.0217 ≈ 22 ms (a memory time)
+    assert t.memory_s == sympy.Rational(2 * 260 * 10**9, 16 * 15 * 10**11)
+    assert round(float(t.memory_s), 4) == 0.0217 and round(float(t.memory_s) * 1e3) == 22
+    assert t.bound == "memory"
+    comm = symroof.tp_communication(GOPHER, A100_003, tp=16, tokens=1)
+    # comms = n_layers·4·10 µs = 80·4·10 µs = 3.2 ms. 003 writes "128·4·10µs = 5120µs ≈ 5 ms"
+    # with n_layers = 128 (an erratum: it gives n_layers = 80 a few lines above), and its
+    # "total of 27 ms" is 22 + 5 from that slip
+    assert comm.latency_s == sympy.Rational(80 * 4, 100_000)
+    doc = symroof.tp_communication(GOPHER.replace(layers=128), A100_003, tp=16, tokens=1)
+    assert doc.latency_s * 10**6 == 5120 and round(float(t.memory_s + doc.latency_s) * 1e3) == 27
+
+
+def test_003_gopher_large_batch():
+    t = symroof.time_per_output_token(GOPHER, "inference-arithmetic", A100_003, B=512, S_c=0, tp=16)
+    # 003: compute = B·2·P/(N·A_f) = 512·2·260e9/(16·312e12) ≈ 0.053 ≈ 53 ms
+    assert t.compute_s == sympy.Rational(512 * 2 * 260 * 10**9, 16 * 312 * 10**12)
+    assert round(float(t.compute_s), 3) == 0.053 and round(float(t.compute_s) * 1e3) == 53
+    assert t.bound == "compute"
+    # comms = B·n_layers·4·d_model/A_c = 512·80·4·16384/300e9 ≈ 9 ms (elements over bytes/s)
+    comm = symroof.tp_communication(GOPHER, A100_003, tp=16, tokens=512)
+    assert comm.throughput_s == sympy.Rational(512 * 80 * 4 * 16384, 300 * 10**9)
+    assert round(float(comm.throughput_s) * 1e3) == 9
+    # 003's total, 62 ms, is compute + throughput comms: max(compute, memory) + comms, not a sum of
+    # compute and memory (that would be 53 + 22 + 9 ≈ 84 ms)
+    assert round(float(t.compute_s + comm.throughput_s) * 1e3) == 62
+    assert t.comm_s == comm.total_s
+    assert t.total_s == t.compute_s + t.memory_s + comm.total_s      # the preset's latency = "sum"
+    roof = symroof.time_per_output_token(GOPHER, "inference-arithmetic", A100_003, B=512, S_c=0, tp=16,
+                                         model="max")
+    assert roof.total_s == t.compute_s + comm.total_s                # 003's way, plus the 3.2 ms latency
+    # in bytes (2 per bf16 element) the throughput part doubles: ≈ 18 ms
+    as_bytes = symroof.tp_communication(GOPHER, A100_003, tp=16, tokens=512, bytes_per_element=2)
+    assert as_bytes.throughput_s == 2 * comm.throughput_s
+
+
+def test_003_exercise_52b_on_4_gpus_at_batch_256():
+    t = symroof.time_per_output_token(KIPPLY, "inference-arithmetic", "A100-40GB", B=256, S_c=0, tp=4,
+                                      model="max")
+    # 003: "The compute should be about 21ms and comms should be about 2ms"
+    # 256·2·52e9/(4·312e12) = 0.02133 s;  256·64·4·8192/300e9 = 0.00179 s
+    assert t.compute_s == sympy.Rational(256 * 2 * 52 * 10**9, 4 * 312 * 10**12)
+    assert round(float(t.compute_s) * 1e3) == 21
+    comm = symroof.tp_communication(KIPPLY, "A100-40GB", tp=4, tokens=256)
+    assert round(float(comm.throughput_s) * 1e3) == 2
+
+
+def test_time_to_first_token_by_hand():
+    # 003 conventions, 52B on 4 × A100 (003's figures), one prompt of 2048 tokens:
+    # compute 2·52e9·2048/(4·312e12), memory 2·52e9/(4·1.5e12), comms 64·4·10 µs + 2048·64·4·8192/300e9
+    t = symroof.time_to_first_token(KIPPLY, "inference-arithmetic", A100_003, B=1, S=2048, tp=4, model="max")
+    compute = sympy.Rational(2 * 52 * 10**9 * 2048, 4 * 312 * 10**12)
+    comms = sympy.Rational(64 * 4, 100_000) + sympy.Rational(2048 * 64 * 4 * 8192, 300 * 10**9)
+    assert t.compute_s == compute and t.memory_s == sympy.Rational(2 * 52 * 10**9, 4 * 15 * 10**11)
+    assert t.comm_s == comms and t.total_s == compute + comms and t.bound == "compute"
+    summed = symroof.time_to_first_token(KIPPLY, "inference-arithmetic", A100_003, B=1, S=2048, tp=4)
+    assert summed.total_s == compute + t.memory_s + comms     # the preset's latency = "sum"
+
+
+def test_latency_with_symbols():
+    hw = symroof.Hardware("symbolic", {"bf16": pi}, beta)
+    t = symroof.latency(symroof.decode(symroof.Arch.symbolic(), "inference-arithmetic"), hw, tp=symroof.symbols.T)
+    T, b_w = symroof.symbols.T, symroof.symbols.b_w
+    assert t.compute_s == 2 * 10**9 * Z * B / (T * pi)
+    assert t.memory_s == 10**9 * Z * b_w / (T * beta)
+    assert t.total_s == sympy.Max(t.compute_s, t.memory_s) and t.bound == "undetermined"
+
+
+def test_003_kv_capacity():
+    cap = symroof.kv_capacity(KIPPLY, "A100-40GB", gpus=3, context=200)
+    # 003: 120 − 104 = 16 GB left; 2·n_layers·n_heads·d_head·2 = 2·64·8192·2 = 2,097,152 bytes ≈ 0.002 GB
+    assert cap.free_bytes == 16 * 10**9
+    assert cap.kv_bytes_per_token == 2 * 64 * 8192 * 2 == 2_097_152
+    assert round(float(cap.kv_bytes_per_token) / 10**9, 3) == 0.002
+    # 16e9 / 2,097,152 = 7629.39…: 7629 tokens; 003 rounds the per-token size to 0.002 GB: 16/0.002 = 8000
+    assert cap.tokens == 16 * 10**9 // 2_097_152 == 7629
+    assert sympy.Rational(16, 1) / sympy.Rational(2, 1000) == 8000
+    # "up to a batch size 40 where each item is 200 tokens" (8000/200); exactly, 7629 // 200 = 38
+    assert cap.batch == 38
+    # four GPUs: 160 − 104 = 56 GB; 003 prints "56/0.002 ≈ 23000", but 56/0.002 = 28000 (an erratum);
+    # exactly 56e9 // 2,097,152 = 26702
+    four = symroof.kv_capacity(KIPPLY, "A100-40GB", gpus=4)
+    assert four.free_bytes == 56 * 10**9 and four.tokens == 56 * 10**9 // 2_097_152 == 26702
+    assert sympy.Rational(56) / sympy.Rational(2, 1000) == 28000
+
+
+def test_kv_capacity_with_symbols():
+    arch = symroof.Arch.symbolic()
+    cap = symroof.kv_capacity(arch, "A100-80GB", gpus=symroof.symbols.T)
+    # K and V of every layer per token: 2·N·H·b_kv (MHA); weights b_w·Z·10⁹
+    assert cap.kv_bytes_per_token == 2 * N * H * symroof.symbols.b_kv
+    assert cap.free_bytes == 80 * 10**9 * symroof.symbols.T - 10**9 * Z * symroof.symbols.b_w
+
+
+# ---- bad input ---------------------------------------------------------------------------------
+def test_bad_input_is_one_clear_value_error():
+    cost = symroof.decode(LLAMA, "exact")
+    with pytest.raises(ValueError, match="B is the unknown"):
+        crossover_batch(cost, "A100-80GB", B=4)
+    with pytest.raises(ValueError, match="unknown symbol 'Q'"):
+        crossover_batch(cost, "A100-80GB", Q=4)
+    with pytest.raises(ValueError, match="S_c=-1"):
+        crossover_batch(cost, "A100-80GB", S_c=-1)
+    with pytest.raises(ValueError, match="regime needs values for B, S_c"):
+        regime(cost, "A100-80GB")
+    with pytest.raises(ValueError, match="model='avg'"):
+        symroof.latency(cost.subs(B=1, S_c=0), "A100-80GB", model="avg")
+    with pytest.raises(ValueError, match="tp=0"):
+        symroof.latency(cost.subs(B=1, S_c=0), "A100-80GB", tp=0)
+    with pytest.raises(ValueError, match="do not fit"):
+        symroof.kv_capacity(KIPPLY, "A100-40GB", gpus=2)
+    with pytest.raises(ValueError, match="no interconnect"):
+        symroof.tp_communication(KIPPLY, symroof.Hardware("x", {"bf16": 1e12}, 1e9), tp=2, tokens=1)
+    with pytest.raises(ValueError, match="not a ratio of polynomials"):
+        crossover_batch(sympy.Max(B, 3) / (B + 1), 2)
+    with pytest.raises(ValueError, match=r"hardware=3\.5"):
+        symroof.balance(3.5)
