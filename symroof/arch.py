@@ -12,6 +12,19 @@ Examples
 Traceback (most recent call last):
 ...
 ValueError: kv_heads=5 must divide heads=32
+
+Multi-head latent attention (DeepSeek-V2/V3) caches one latent vector of
+``kv_lora_rank + qk_rope_head_dim`` elements per token and layer:
+
+>>> mla = Arch(hidden=7168, layers=61, heads=128, kv_lora_rank=512, q_lora_rank=1536,
+...            qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128)
+>>> mla.is_mla, mla.q_width, mla.kv_cache_width, mla.kv_elements_per_token
+(True, 24576, 576, 35136)
+
+Bytes per element may be given as dtype names (`symroof.precision.BYTES`):
+
+>>> Arch(hidden=64, layers=2, heads=4, weight_bytes="int4", kv_bytes="fp8").weight_bytes
+1/2
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ from typing import Any, Literal
 
 import sympy
 
+from symroof import precision as _precision
 from symroof import symbols as sym
 from symroof._values import as_amount, as_count, choice
 
@@ -32,7 +46,10 @@ NORM_KINDS = ("layernorm", "rmsnorm")
 
 _COUNT_FIELDS = ("hidden", "layers", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab",
                  "experts", "experts_per_token", "expert_ffn_dim")
-_ZERO_OK_FIELDS = ("shared_experts", "max_positions")
+_ZERO_OK_FIELDS = ("shared_experts", "max_positions", "dense_layers")
+# multi-head latent attention (DeepSeek-V2, arXiv 2405.04434 §2.1): all None for ordinary attention
+_MLA_FIELDS = ("kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+_MLA_REQUIRED = ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 _AMOUNT_FIELDS = ("weight_bytes", "act_bytes", "kv_bytes")
 
 
@@ -48,7 +65,20 @@ class Arch:
     defaults to ``4 * hidden``. A mixture-of-experts FFN has ``experts > 1``
     routed experts of width ``expert_ffn_dim`` (default ``ffn_dim``), of which
     ``experts_per_token`` are active per token, plus ``shared_experts``
-    always-active experts of the same width.
+    always-active experts of the same width. The first ``dense_layers`` layers
+    of a MoE model have a dense FFN of width ``ffn_dim`` instead (DeepSeek-V3's
+    ``first_k_dense_replace = 3``).
+
+    Multi-head latent attention (MLA, DeepSeek-V2/V3) is on when
+    ``kv_lora_rank`` is given: keys and values are compressed to a latent of
+    ``kv_lora_rank`` elements plus a shared RoPE key of ``qk_rope_head_dim``;
+    each head's query and key have ``qk_nope_head_dim + qk_rope_head_dim``
+    elements and its value ``v_head_dim``; queries go through a
+    ``q_lora_rank`` bottleneck unless it is None. ``head_dim`` then defaults
+    to ``qk_nope_head_dim + qk_rope_head_dim``; ``kv_heads`` is unused.
+
+    Bytes per element are numbers or dtype names (``"bf16"``, ``"int4"``; see
+    `symroof.precision`).
     """
 
     hidden: Any
@@ -75,6 +105,12 @@ class Arch:
     expert_ffn_dim: Any = None
     name: str = ""
     source: str = field(default="", compare=False)
+    dense_layers: Any = 0              # MoE: the first layers with a dense FFN (DeepSeek: first_k_dense_replace)
+    kv_lora_rank: Any = None           # MLA: latent width of the compressed keys and values
+    q_lora_rank: Any = None            # MLA: latent width of the compressed queries (None: no compression)
+    qk_nope_head_dim: Any = None       # MLA: per-head query/key width without RoPE
+    qk_rope_head_dim: Any = None       # MLA: per-head query/key width with RoPE (the key part is shared)
+    v_head_dim: Any = None             # MLA: per-head value width
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)
@@ -82,6 +118,16 @@ class Arch:
         hidden = as_count(self.hidden, "hidden")
         put("heads", heads)
         put("hidden", hidden)
+        given = [n for n in _MLA_FIELDS if getattr(self, n) is not None]
+        if given:
+            missing = [n for n in _MLA_REQUIRED if getattr(self, n) is None]
+            if missing:
+                raise ValueError(f"multi-head latent attention ({', '.join(given)} given) also needs "
+                                 f"{', '.join(missing)}")
+            for name in given:
+                put(name, as_count(getattr(self, name), name))
+        if self.head_dim is None and given:
+            put("head_dim", self.qk_nope_head_dim + self.qk_rope_head_dim)   # MLA: the query/key head width
         if self.head_dim is None:
             if hidden.is_Integer and heads.is_Integer and hidden % heads != 0:
                 raise ValueError(
@@ -99,7 +145,10 @@ class Arch:
         for name in _ZERO_OK_FIELDS:
             put(name, as_count(getattr(self, name), name, allow_zero=True))
         for name in _AMOUNT_FIELDS:
-            put(name, as_amount(getattr(self, name), name))
+            value = getattr(self, name)
+            if isinstance(value, str) and value in _precision.BYTES:
+                value = _precision.BYTES[value]
+            put(name, as_amount(value, name))
         if self.params_b is not None:
             put("params_b", as_amount(self.params_b, "params_b"))
         choice(self.ffn_kind, "ffn_kind", FFN_KINDS)
@@ -117,17 +166,45 @@ class Arch:
             raise ValueError(f"experts_per_token={k} must not exceed experts={e}")
         if e == 1 and self.shared_experts != 0:
             raise ValueError(f"shared_experts={self.shared_experts} needs experts > 1")
+        if self.dense_layers != 0:
+            if e == 1:
+                raise ValueError(f"dense_layers={self.dense_layers} needs experts > 1")
+            if (self.layers - self.dense_layers).is_negative:
+                raise ValueError(f"dense_layers={self.dense_layers} must not exceed layers={self.layers}")
 
     # ---- derived widths -----------------------------------------------------------
     @property
+    def is_mla(self) -> bool:
+        """Multi-head latent attention (``kv_lora_rank`` given)."""
+        return self.kv_lora_rank is not None
+
+    @property
     def q_width(self) -> sympy.Expr:
-        """Width of all query heads together, ``n_h·d_h`` (= H for GPT-style models)."""
+        """Width of all query heads together, ``n_h·d_h`` (= H for GPT-style models).
+
+        MLA: ``n_h·(qk_nope_head_dim + qk_rope_head_dim)``.
+        """
+        if self.is_mla:
+            return self.heads * (self.qk_nope_head_dim + self.qk_rope_head_dim)
         return self.heads * self.head_dim
 
     @property
     def kv_width(self) -> sympy.Expr:
-        """Width of one of K or V over all KV heads, ``n_kv·d_h``."""
+        """Width of one of K or V over all KV heads, ``n_kv·d_h`` (MLA: see `kv_cache_width`)."""
         return self.kv_heads * self.head_dim
+
+    @property
+    def kv_cache_width(self) -> sympy.Expr:
+        """Elements cached per token and layer: K and V, ``2·n_kv·d_h``; MLA: the latent and the
+        shared RoPE key, ``kv_lora_rank + qk_rope_head_dim``."""
+        if self.is_mla:
+            return self.kv_lora_rank + self.qk_rope_head_dim
+        return 2 * self.kv_width
+
+    @property
+    def moe_layers(self) -> sympy.Expr:
+        """Layers with a mixture-of-experts FFN: ``layers - dense_layers`` (0 for a dense model)."""
+        return self.layers - self.dense_layers if self.is_moe else sympy.Integer(0)
 
     @property
     def is_moe(self) -> bool:
@@ -135,7 +212,9 @@ class Arch:
 
     @property
     def kv_elements_per_token(self) -> sympy.Expr:
-        """K and V elements cached per token over all layers: ``2·N·n_kv·d_h``."""
+        """K and V elements cached per token over all layers: ``2·N·n_kv·d_h`` (MLA: ``N·kv_cache_width``)."""
+        if self.is_mla:
+            return self.layers * self.kv_cache_width
         return 2 * self.layers * self.kv_width
 
     def replace(self, **changes: Any) -> Arch:
@@ -146,7 +225,7 @@ class Arch:
         are derived again from the new values unless given.
         """
         derived = {
-            "head_dim": self.hidden / self.heads,
+            "head_dim": (self.qk_nope_head_dim + self.qk_rope_head_dim) if self.is_mla else self.hidden / self.heads,
             "kv_heads": self.heads,
             "ffn_dim": 4 * self.hidden,
             "expert_ffn_dim": self.ffn_dim,

@@ -13,6 +13,17 @@ Examples
 >>> c = attention_projections(Arch.symbolic(), get("000"), Step(B, S, 0))
 >>> c.flops
 8*B*H**2*S
+
+Beyond the seeds: mixture-of-experts FFNs (`symroof.moe`), multi-head latent
+attention (`symroof.mla`, dispatched from `attention_projections`,
+`attention_scores` and `attention_values`), and the memory traffic of the
+attention kernel (`attention_kernel`: ``flash`` re-reads K and V once per query
+block; ``unfused`` writes and reads the score matrix).
+
+>>> flash = get("exact").replace(attention_kernel="flash", query_block=64)
+>>> # causal: block 1 reads 64 keys, block 2 reads 128; each key 2·8 elements of 2 bytes
+>>> attention_kernel(Arch(hidden=8, layers=1, heads=2), flash, Step(1, 128, 0)).byte_terms["attention/kv"]
+6144
 """
 
 from __future__ import annotations
@@ -31,11 +42,14 @@ __all__ = [
     "Step",
     "activations",
     "attention",
+    "attention_kernel",
     "attention_projections",
     "attention_scores",
     "attention_values",
     "embeddings",
     "ffn",
+    "flash_query_block",
+    "key_count",
     "kv_cache",
     "layer",
     "lm_head",
@@ -63,17 +77,23 @@ class Step:
         return sympy.sympify(self.cached) == 0
 
 
-def _weights(arch: Arch, conv: Conventions, names: tuple[str, ...]) -> dict[str, sympy.Expr]:
+def _weights(arch: Arch, conv: Conventions, names: tuple[str, ...], *,
+             dense: bool = False) -> dict[str, sympy.Expr]:
     """Weight bytes of the named per-layer tensors under ``conv.weights``."""
     if conv.weights not in ("matrices", "all"):
         return {}
     full = conv.weights == "all"
-    counts = _params.layer_parameters(arch, biases=full, norms=full)
+    counts = _params.layer_parameters(arch, biases=full, norms=full, dense=dense)
     return {f"weights/{n}": counts[n] * arch.weight_bytes for n in names if n in counts}
 
 
 def attention_projections(arch: Arch, conv: Conventions, step: Step) -> Cost:
-    """Q, K, V and output projections."""
+    """Q, K, V and output projections (MLA: its down-, up- and output projections, `symroof.mla`)."""
+    if arch.is_mla:
+        from symroof import mla
+
+        full = mla.attention(arch, conv, step)
+        return Cost({k: v for k, v in full.flop_terms.items() if k not in _SCORE_TERMS}, full.byte_terms)
     t, H = step.tokens, arch.hidden
     flops = {
         "attention/q": 2 * t * H * arch.q_width,     # (B·S_i, H) @ (H, n_h·d_h) -> Q
@@ -82,6 +102,17 @@ def attention_projections(arch: Arch, conv: Conventions, step: Step) -> Cost:
         "attention/out": 2 * t * arch.q_width * H,   # (B·S_i, n_h·d_h) @ (n_h·d_h, H) -> O
     }
     return Cost(flops, _weights(arch, conv, tuple(flops)))
+
+
+_SCORE_TERMS = ("attention/scores", "attention/values")
+
+
+def key_count(conv: Conventions, step: Step) -> sympy.Expr:
+    """Keys each sequence's new tokens attend to: ``S_c + S_i``; with ``keys="cached"`` and a
+    non-empty cache, ``S_c`` (000's decode formula)."""
+    if conv.keys == "cached" and not step.empty_cache:
+        return step.cached
+    return step.cached + step.new
 
 
 def query_key_pairs(conv: Conventions, step: Step) -> sympy.Expr:
@@ -100,16 +131,26 @@ def query_key_pairs(conv: Conventions, step: Step) -> sympy.Expr:
     return s_i * (s_c + s_i)
 
 
+def _head_widths(arch: Arch, conv: Conventions) -> tuple[sympy.Expr, sympy.Expr]:
+    if arch.is_mla:
+        from symroof import mla
+
+        return mla.head_widths(arch, conv)
+    return arch.head_dim, arch.head_dim
+
+
 def attention_scores(arch: Arch, conv: Conventions, step: Step) -> Cost:
     """``Q K^T``: per head (S_i, d_h) @ (d_h, keys) for each of the pairs scored."""
     pairs = query_key_pairs(conv, step)
-    return Cost({"attention/scores": 2 * step.batch * arch.heads * pairs * arch.head_dim})
+    width = _head_widths(arch, conv)[0]
+    return Cost({"attention/scores": 2 * step.batch * arch.heads * pairs * width})
 
 
 def attention_values(arch: Arch, conv: Conventions, step: Step) -> Cost:
     """``A V``: per head (S_i, keys) @ (keys, d_h)."""
     pairs = query_key_pairs(conv, step)
-    return Cost({"attention/values": 2 * step.batch * arch.heads * pairs * arch.head_dim})
+    width = _head_widths(arch, conv)[1]
+    return Cost({"attention/values": 2 * step.batch * arch.heads * pairs * width})
 
 
 def attention(arch: Arch, conv: Conventions, step: Step) -> Cost:
@@ -118,23 +159,35 @@ def attention(arch: Arch, conv: Conventions, step: Step) -> Cost:
             + attention_values(arch, conv, step))
 
 
-def ffn(arch: Arch, conv: Conventions, step: Step) -> Cost:
+def ffn(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False) -> Cost:
     """The feed-forward block: dense (up, down) or gated (gate, up, down); MoE uses active experts.
 
     A MoE layer routes each token to ``experts_per_token`` of the ``experts``
     (plus the ``shared_experts``); FLOPs count the active ones and the router
-    ``(B·S_i, H) @ (H, E)``; weight bytes count every expert.
+    ``(B·S_i, H) @ (H, E)``; weight bytes count the shared experts, the router
+    and the routed experts read under ``conv.experts_read`` and
+    ``conv.expert_parallel`` (`symroof.moe.routed_experts_read`; by default every
+    expert). ``dense=True``: one of a MoE model's first ``dense_layers``, whose
+    FFN is dense of width ``ffn_dim``.
     """
     t, H = step.tokens, arch.hidden
-    width = arch.expert_ffn_dim if arch.is_moe else arch.ffn_dim
-    active = arch.experts_per_token + arch.shared_experts if arch.is_moe else 1
+    moe = arch.is_moe and not dense
+    width = arch.expert_ffn_dim if moe else arch.ffn_dim
+    active = arch.experts_per_token + arch.shared_experts if moe else 1
     names = ("ffn/gate", "ffn/up", "ffn/down") if arch.ffn_kind == "gated" else ("ffn/up", "ffn/down")
     # each matrix: (B·S_i, H) @ (H, F) per active expert (down: (B·S_i, F) @ (F, H))
     flops = {n: 2 * t * active * H * width for n in names}
-    if arch.is_moe:
-        flops["ffn/router"] = 2 * t * H * arch.experts
-        names = (*names, "ffn/router")
-    return Cost(flops, _weights(arch, conv, names))
+    if not moe:
+        return Cost(flops, _weights(arch, conv, names, dense=dense))
+    flops["ffn/router"] = 2 * t * H * arch.experts
+    weights = _weights(arch, conv, ("ffn/router",))
+    if weights or conv.weights == "matrices":
+        from symroof import moe as _moe
+
+        read = _moe.routed_experts_read(arch, conv, t) + arch.shared_experts
+        one = _params.expert_parameters(arch, biases=conv.weights == "all")
+        weights.update({f"weights/{n}": read * one[n] * arch.weight_bytes for n in names})
+    return Cost(flops, weights)
 
 
 def norms(arch: Arch, conv: Conventions, step: Step) -> Cost:
@@ -149,14 +202,81 @@ def activations(arch: Arch, conv: Conventions, step: Step) -> Cost:
 
 
 def kv_cache(arch: Arch, conv: Conventions, step: Step) -> Cost:
-    """KV-cache traffic of one layer: read the S_c cached K, V; write the S_i new ones."""
-    read_tensors = {"k+v": 2, "one": 1, "none": 0}[conv.kv_read]
+    """KV-cache traffic of one layer: read the S_c cached K, V; write the S_i new ones.
+
+    MLA caches one latent of ``kv_cache_width`` elements per token (``one``: half of it).
+    """
     write = conv.kv_write == "always" or (conv.kv_write == "decode" and not step.empty_cache)
+    if arch.is_mla:
+        per_token = arch.kv_cache_width * arch.kv_bytes          # the latent and RoPE key, one token, one layer
+        return Cost(bytes={
+            "kv/read": _READ_SHARE[conv.kv_read] * step.batch * step.cached * per_token,
+            "kv/write": (step.tokens * per_token) if write else 0,
+        })
+    read_tensors = {"k+v": 2, "one": 1, "none": 0}[conv.kv_read]
     per_token = arch.kv_width * arch.kv_bytes   # one of K or V, one token, one layer
     return Cost(bytes={
         "kv/read": read_tensors * step.batch * step.cached * per_token,
         "kv/write": (2 * step.tokens * per_token) if write else 0,
     })
+
+
+_READ_SHARE = {"k+v": sympy.Integer(1), "one": sympy.Rational(1, 2), "none": sympy.Integer(0)}
+
+
+def flash_query_block(sram_bytes: object, head_dim: object, bytes_per_element: object = 2) -> sympy.Expr:
+    """Queries per block that fit on chip, as FlashAttention sets them (arXiv 2205.14135,
+    Algorithm 1: ``B_r = min(ceil(M / 4d), d)`` for ``M`` elements of on-chip memory).
+
+    >>> flash_query_block(228 * 1024, 128)      # H100: 228 KiB of shared memory per SM, bf16
+    128
+    >>> flash_query_block(16 * 1024, 128)
+    16
+    """
+    from symroof._values import as_amount, as_count
+
+    elements = sympy.floor(as_amount(sram_bytes, "sram_bytes") / as_amount(bytes_per_element, "bytes_per_element"))
+    d = as_count(head_dim, "head_dim")
+    return sympy.Min(sympy.ceiling(elements / (4 * d)), d)
+
+
+def _kernel_key_reads(conv: Conventions, step: Step) -> sympy.Expr:
+    """Key tokens whose K and V the attention kernel reads, per sequence and KV head."""
+    keys = key_count(conv, step)
+    if conv.attention_kernel == "unfused":
+        return keys                      # Q K^T reads each key once, A V each value once
+    blocks = sympy.ceiling(step.new / conv.query_block)
+    if conv.scores == "causal" and not (conv.keys == "cached" and not step.empty_cache):
+        # query block j = 1..n needs keys up to its last query, S_c + min(j·b, S_i):
+        # sum = n·S_c + b·n(n−1)/2 + S_i (only the last block is cut by S_i)
+        return blocks * step.cached + conv.query_block * blocks * (blocks - 1) / 2 + step.new
+    return blocks * keys
+
+
+def attention_kernel(arch: Arch, conv: Conventions, step: Step) -> Cost:
+    """Memory traffic of the attention kernel beyond the ideal one (see `Conventions.attention_kernel`).
+
+    ``attention/kv``: K and V bytes the kernel reads beyond the one read of the
+    cache counted in ``kv/read`` (``flash``: once per query block, per KV head,
+    i.e. a GQA group shares its K/V loads; ``unfused``: one pass, which adds the
+    new tokens' K and V). Naive MLA attends over up-projected K and V that are
+    activations, not cache: written once and read by the kernel, at ``b_a``.
+    ``attention/scores``: the unfused kernel's ``S_i × keys`` matrix per head,
+    written, read by the softmax, written as probabilities and read by ``A·V``.
+    """
+    if conv.attention_kernel == "ideal" or conv.scores == "none":
+        return Cost()
+    B, keys = step.batch, key_count(conv, step)
+    reads = _kernel_key_reads(conv, step)
+    if arch.is_mla and conv.mla == "naive":
+        expanded = arch.heads * (arch.qk_nope_head_dim + arch.qk_rope_head_dim + arch.v_head_dim)
+        kv = B * (reads + keys) * expanded * arch.act_bytes
+    else:
+        kv = _READ_SHARE[conv.kv_read] * B * (reads - step.cached) * arch.kv_cache_width * arch.kv_bytes
+    out = {"attention/kv": kv}
+    if conv.attention_kernel == "unfused":
+        out["attention/scores"] = 4 * B * arch.heads * step.new * keys * arch.act_bytes
+    return Cost(bytes=out)
 
 
 def embeddings(arch: Arch, conv: Conventions, step: Step) -> Cost:
@@ -177,9 +297,11 @@ def lm_head(arch: Arch, conv: Conventions, step: Step) -> Cost:
     return Cost(flops, weights)
 
 
-def layer(arch: Arch, conv: Conventions, step: Step) -> Cost:
-    """One decoder layer: attention, FFN, norms, activations and KV cache."""
-    return sum(
-        (part(arch, conv, step) for part in (attention, ffn, norms, activations, kv_cache)),
-        Cost(),
-    )
+def layer(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False) -> Cost:
+    """One decoder layer: attention, FFN, norms, activations, KV cache and attention-kernel traffic.
+
+    ``dense=True``: one of a MoE model's first ``dense_layers`` (a dense FFN).
+    """
+    parts = (attention(arch, conv, step), ffn(arch, conv, step, dense=dense), norms(arch, conv, step),
+             activations(arch, conv, step), kv_cache(arch, conv, step), attention_kernel(arch, conv, step))
+    return sum(parts, Cost())

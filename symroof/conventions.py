@@ -17,10 +17,17 @@ Each document is a named preset that reproduces it exactly:
                           LM head on the last position only, fused activations
 =======================  ==========================================================
 
+Beyond the seeds (every default leaves the presets' numbers as they are):
+``experts_read`` and ``expert_parallel`` (mixture of experts, `symroof.moe`),
+``mla`` (multi-head latent attention, `symroof.mla`), ``attention_kernel`` and
+``query_block`` (how attention's K, V and scores reach memory).
+
 Examples
 --------
 >>> get("arithmetic-intensity").kv_read
 'one'
+>>> get("exact").replace(attention_kernel="flash", query_block=64).query_block
+64
 >>> get("nonsense")
 Traceback (most recent call last):
 ...
@@ -31,9 +38,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from symroof._values import choice
+from symroof._values import as_count, choice
 
 __all__ = ["PRESETS", "Conventions", "get", "resolve"]
 
@@ -48,7 +55,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "kv_write": ("always", "decode", "none"),
     "latency": ("max", "sum"),
     "units": ("decimal", "binary"),
+    "experts_read": ("all", "touched"),
+    "mla": ("naive", "absorbed"),
+    "attention_kernel": ("ideal", "flash", "unfused"),
 }
+_COUNTS = ("expert_parallel", "query_block")
 
 
 @dataclass(frozen=True)
@@ -97,6 +108,29 @@ class Conventions:
         ``max(compute, memory)`` (roofline) or their ``sum`` (003).
     units:
         ``decimal`` (GB = 10^9) or ``binary`` (GiB = 2^30) when printing.
+    experts_read:
+        routed experts whose weights a MoE layer reads: ``all`` of them (large
+        batch), or the expected number ``touched`` by the pass's ``B·S_i`` tokens
+        under uniform routing, ``E·(1 − (1 − k/E)^(B·S_i))`` (`symroof.moe`).
+    expert_parallel:
+        EP degree: routed experts split over EP GPUs; the cost is one GPU's, each
+        GPU running attention for its own ``B`` sequences (`symroof.moe`). 1: none.
+    mla:
+        multi-head latent attention: ``naive`` up-projects every cached latent in
+        each pass; ``absorbed`` folds the up-projections into the query and the
+        output and scores in the latent space (`symroof.mla`).
+    attention_kernel:
+        ``ideal``: scores never reach memory and the cached K, V are read once
+        (the seeds' accounting). ``flash``: FlashAttention-2-style, scores stay on
+        chip but K and V of every key are read once per block of ``query_block``
+        queries, ``ceil(S_i/query_block)`` times (with causal ``scores``, blocks
+        above the diagonal are skipped). ``unfused``: the ``S_i × keys`` score
+        matrix of every head is written, read by the softmax, written as
+        probabilities and read by ``A·V`` (four passes of ``b_a`` bytes each).
+    query_block:
+        queries per block of the ``flash`` kernel (default 128, FlashAttention-2's
+        block size, arXiv 2307.08691 §3.3; `symroof.components.flash_query_block`
+        derives it from the on-chip memory as FlashAttention does). A number or a symbol.
     """
 
     flops: Literal["components", "params"] = "components"
@@ -110,12 +144,19 @@ class Conventions:
     latency: Literal["max", "sum"] = "max"
     units: Literal["decimal", "binary"] = "decimal"
     name: str = "custom"
+    experts_read: Literal["all", "touched"] = "all"
+    expert_parallel: Any = 1
+    mla: Literal["naive", "absorbed"] = "naive"
+    attention_kernel: Literal["ideal", "flash", "unfused"] = "ideal"
+    query_block: Any = 128
 
     def __post_init__(self) -> None:
         for field, allowed in _CHOICES.items():
             choice(getattr(self, field), field, allowed)
+        for field in _COUNTS:
+            object.__setattr__(self, field, as_count(getattr(self, field), field))
 
-    def replace(self, **changes: str) -> Conventions:
+    def replace(self, **changes: Any) -> Conventions:
         """A copy with some choices changed (and named ``custom`` unless a name is given)."""
         changes.setdefault("name", "custom")
         return dataclasses.replace(self, **changes)

@@ -44,15 +44,23 @@ def step(arch: Arch, conventions: Conventions | str | None = None, *,
     """One forward pass of ``B`` sequences, each ``S_i`` new tokens over ``S_c`` cached.
 
     Returns the whole model's `Cost`: ``N`` layers, plus the LM head and
-    embeddings as the conventions say.
+    embeddings as the conventions say. A MoE model's first ``dense_layers``
+    layers are counted with their dense FFN.
     """
     conv = resolve(conventions)
     st = C.Step(as_count(B, "B"), as_count(S_i, "S_i"), as_count(S_c, "S_c", allow_zero=True))
     layer = C.layer(arch, conv, st)
-    cost = arch.layers * layer + C.lm_head(arch, conv, st) + C.embeddings(arch, conv, st)
+    if arch.is_moe and arch.dense_layers != 0:
+        layers = arch.moe_layers * layer + arch.dense_layers * C.layer(arch, conv, st, dense=True)
+    else:
+        layers = arch.layers * layer
+    cost = layers + C.lm_head(arch, conv, st) + C.embeddings(arch, conv, st)
     if conv.flops == "params":
         # 003: every parameter is one multiply-add per token: 2·P FLOPs per token.
-        cost = Cost({"params": 2 * nominal_parameters(arch) * st.tokens}, cost.byte_terms)
+        # A MoE token only multiplies its active parameters (when no nominal size is given).
+        used = (_params.active_parameters(arch) if arch.is_moe and arch.params_b is None
+                else nominal_parameters(arch))
+        cost = Cost({"params": 2 * used * st.tokens}, cost.byte_terms)
     if conv.weights == "nominal":
         cost = cost + Cost(bytes={"weights": arch.weight_bytes * nominal_parameters(arch)})
     return cost
