@@ -48,6 +48,8 @@ def step(arch: Arch, conventions: Conventions | str | None = None, *,
     layers are counted with their dense FFN.
     """
     conv = resolve(conventions)
+    if not isinstance(arch, Arch):
+        raise ValueError(f"arch={arch!r} must be a symroof.Arch (e.g. symroof.models.get(name))")
     st = C.Step(as_count(B, "B"), as_count(S_i, "S_i"), as_count(S_c, "S_c", allow_zero=True))
     layer = C.layer(arch, conv, st)
     if arch.is_moe and arch.dense_layers != 0:
