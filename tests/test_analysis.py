@@ -8,6 +8,8 @@ import math
 
 import pytest
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symroof
 from symroof.analysis import crossover, crossover_batch, intensity_limit, regime
@@ -316,3 +318,52 @@ def test_bad_input_is_one_clear_value_error():
         crossover_batch(sympy.Max(B, 3) / (B + 1), 2)
     with pytest.raises(ValueError, match=r"hardware=3\.5"):
         symroof.balance(3.5)
+
+
+def test_precision_enters_through_the_arch_and_the_dtype():
+    # fp8 KV cache halves the KV bytes: with S_c = 32768 the B → ∞ limit becomes (by hand, as above)
+    # flops / (KV read 2·32·1024·1·32768 + KV write 2·32·1024·1 + activations 32·3·4096·2)
+    flops = 2 * (32 * 218_103_808 + 4096 * 128256) + 32 * 4 * 32 * 128 * 32769
+    fp8 = LLAMA.replace(kv_bytes=1)
+    c = crossover_batch(symroof.decode(fp8, "exact", S_c=32768), "H100-SXM", dtype="fp8")
+    assert c.limit == sympy.Rational(flops, 2 * 32 * 1024 * 32768 + 2 * 32 * 1024 + 32 * 3 * 4096 * 2)
+    assert c.balance == sympy.Rational(1979 * 10**12, 3350 * 10**9) and not c.exists
+    # and a symbolic precision is a value like any other
+    sym_arch = symroof.Arch.symbolic(weight_bytes=2, act_bytes=2)
+    kv = symroof.symbols.b_kv
+    one = crossover_batch(symroof.decode(sym_arch, "000"), "A100-80GB", S_c=0, Z=8, H=4096, N=32, b_kv=1)
+    two = crossover_batch(symroof.decode(sym_arch, "000"), "A100-80GB", S_c=0, Z=8, H=4096, N=32, b_kv=2)
+    assert kv in symroof.decode(sym_arch, "000").free_symbols
+    assert one.value < two.value       # the new tokens' K, V writes are cheaper in fp8
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    heads=st.sampled_from([4, 8, 16, 32, 64]),
+    group=st.sampled_from([1, 2, 4, 8]),
+    head_dim=st.sampled_from([32, 64, 128]),
+    layers=st.integers(1, 48),
+    ffn_mult=st.integers(2, 4),
+    cached=st.integers(0, 100_000),
+    gpu=st.sampled_from(sorted(symroof.hardware.catalogue())),
+    conv=st.sampled_from(["exact", "roofline-notes", "matmul"]),
+)
+def test_crossover_matches_bisection_on_random_models(heads, group, head_dim, layers, ffn_mult, cached, gpu, conv):
+    kv_heads = max(1, heads // group)
+    arch = symroof.Arch(hidden=heads * head_dim, layers=layers, heads=heads, kv_heads=kv_heads,
+                        ffn_dim=ffn_mult * heads * head_dim, ffn_kind="gated", vocab=32000, tied_embeddings=False)
+    cost = symroof.decode(arch, conv, S_c=cached)
+    hw = symroof.hardware.get(gpu)
+    bal = float(hw.balance)
+    intensity = sympy.lambdify(B, cost.intensity, "numpy")
+    f = lambda b: float(intensity(float(b))) - bal
+    c = crossover_batch(cost, hw)
+    # the limit bounds the intensity from above at every batch (it increases with B)
+    lim = float(c.limit)
+    assert all(float(intensity(float(b))) <= lim * (1 + 1e-12) for b in (1, 64, 4096, 2**20))
+    if f(1) >= 0:
+        assert not c.exists
+    elif lim <= bal:
+        assert not c.exists and c.value is None
+    else:
+        assert c.exists and math.isclose(float(c), _bisect(f, 1.0, 1e18), rel_tol=1e-9)
