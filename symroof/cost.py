@@ -29,7 +29,14 @@ import sympy
 
 from symroof import symbols as _symbols
 
-__all__ = ["Cost", "substitutions"]
+__all__ = ["Cost", "UnknownSymbol", "substitutions"]
+
+
+class UnknownSymbol(KeyError, ValueError):
+    """An unknown symbol name: a ``KeyError`` (as `symbols.by_name` raises) and a ``ValueError`` (bad input)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 def _frozen(terms: Mapping[str, Any] | None, what: str) -> Mapping[str, sympy.Expr]:
@@ -55,7 +62,10 @@ def substitutions(values: Mapping[Any, Any] | None = None, /, **named: Any) -> d
     out: dict[sympy.Symbol, Any] = {}
     for key, value in {**dict(values or {}), **named}.items():
         if isinstance(key, str):
-            key = _symbols.by_name(key)
+            try:
+                key = _symbols.by_name(key)
+            except KeyError as err:
+                raise UnknownSymbol(err.args[0]) from None
         elif not isinstance(key, sympy.Symbol):
             raise TypeError(f"substitution key {key!r} must be a symbol or a symbol name")
         if isinstance(value, bool):
