@@ -277,7 +277,7 @@ class Crossover:
 
     @property
     def ceiling(self) -> sympy.Expr | None:
-        """The first integer at or beyond the crossover (the smallest compute-bound batch)."""
+        """The first integer at or beyond the crossover (for ``B``: the smallest compute-bound batch)."""
         return None if self.value is None else sympy.ceiling(self.value)
 
     def latex(self) -> str:
@@ -370,6 +370,8 @@ def _symbolic(x: sympy.Symbol, g: sympy.Poly, limit: sympy.Expr, bal: sympy.Expr
     """Closed form of the crossover when symbols remain; ``at0`` is the intensity at ``x = 0``."""
     c = g.all_coeffs()[::-1]          # c[k] multiplies x**k; sign(g) = sign(I − balance)
     below, beyond = sympy.Lt(at0, bal), sympy.Gt(limit, bal)
+    above: Regime | None
+    condition: sympy.Basic
     if g.degree() == 1:
         value = sympy.factor(-c[0] / c[1])
         if c[0].is_negative:          # I(0) < balance, proved: positive exactly when the limit exceeds it
@@ -395,7 +397,7 @@ def _symbolic(x: sympy.Symbol, g: sympy.Poly, limit: sympy.Expr, bal: sympy.Expr
     if lo > 0 and above is not None:
         other = "memory" if above == "compute" else "compute"
         reason += f" (if {x}* < {lo}, the step is {above}-bound already at {x} = {lo}; {other}-bound below {x}*)"
-    return Crossover(x, value, True, reason, limit, bal, condition, above)  # type: ignore[arg-type]
+    return Crossover(x, value, True, reason, limit, bal, condition, above)
 
 
 def crossover_batch(cost: Cost | sympy.Expr, hardware: Any, **values: Any) -> Crossover:
