@@ -156,6 +156,9 @@ class Arch:
         for flag in ("tied_embeddings", "qkv_bias", "out_bias", "mlp_bias"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag}={getattr(self, flag)!r} must be True or False")
+        for text in ("name", "source"):
+            if not isinstance(getattr(self, text), str):
+                raise ValueError(f"{text}={getattr(self, text)!r} must be a string")
         kv, h = self.kv_heads, self.heads
         if kv.is_Integer and h.is_Integer and h % kv != 0:
             raise ValueError(f"kv_heads={kv} must divide heads={h}")

@@ -153,6 +153,8 @@ class Conventions:
     def __post_init__(self) -> None:
         for field, allowed in _CHOICES.items():
             choice(getattr(self, field), field, allowed)
+        if not isinstance(self.name, str):
+            raise ValueError(f"name={self.name!r} must be a string")
         for field in _COUNTS:
             object.__setattr__(self, field, as_count(getattr(self, field), field))
 
