@@ -1,0 +1,256 @@
+"""Seed 000 (and 001, its text rendering), "Arithmetic Intensity Estimation of Large Language
+Models" (jamesnulliu), rebuilt with symroof.
+
+The document's formulas are typed in from its LaTeX and compared with symroof's expressions
+under its own conventions (preset ``arithmetic-intensity``: MHA, FFN of width 4H, weights
+``2·Z·10^9`` bytes, layer input and output activations, KV cache as the document counts it).
+The intensity curves the document links to (GeoGebra, prefill and speculative decoding) are
+printed as tables for a 13B-like model and Llama-3-8B; ``--plot PATH`` draws them.
+
+    python derivations/seed_000.py              # the derivation as text
+    python derivations/seed_000.py --latex      # as a LaTeX document
+    python derivations/seed_000.py --plot curves.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import sympy
+
+import symroof
+from symroof import analysis, components, models
+from symroof.derivation import Derivation, format_number, run
+from symroof.params import layer_parameters, total_parameters
+from symroof.symbols import B, H, N, S, S_c, S_i, T, Z
+
+SOURCE = "/work/shared/seeds/000_60cb4ee960dc9edb.txt (and 001_6af930a71aa4655c.txt)"
+TITLE = "Seed 000/001: Arithmetic Intensity Estimation of Large Language Models"
+E9 = sympy.Integer(10) ** 9
+
+# 000's HTML comment sizes a model with hidden size 5120 and 40 layers ("40 * 12 * 5120² * 2"), a
+# 13B model (Z = 13). Its shape is Llama-2-13B's (huggingface.co/meta-llama/Llama-2-13b-hf config.json:
+# hidden_size 5120, num_hidden_layers 40, num_attention_heads 40, vocab_size 32000, untied LM head),
+# with the GPT-style FFN of width 4H that 000 assumes ("8 * hidden_size² from FFN").
+MODEL_13B = symroof.Arch(hidden=5120, layers=40, heads=40, vocab=32000, tied_embeddings=False, params_b=13,
+                         norm="rmsnorm", name="13B-like (H=5120, N=40, Z=13)",
+                         source="000's HTML comment; Llama-2-13B config.json with a 4H GPT-style FFN")
+
+PREFILL_S = (1, 16, 64, 128, 256, 512, 1024, 4096, 16384, 32768)
+DRAFT_S_I = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+CACHED = 1024          # tokens in the cache for the speculative-decoding curve
+GPU = "A100-80GB"      # 000: "A100-80GB has ... 312 × 10^12 FLOPs/s ... 2039 × 10^9 B/s"
+
+
+def curves_models() -> list[symroof.Arch]:
+    return [MODEL_13B, models.get("llama-3-8b")]
+
+
+def build() -> Derivation:
+    conv = symroof.conventions.get("arithmetic-intensity")
+    fixed = conv.replace(kv_read="k+v", name="000 with K and V read")
+    fp16 = symroof.Arch.symbolic(weight_bytes=2, act_bytes=2, kv_bytes=2)
+    d = Derivation(TITLE, SOURCE)
+
+    # ---- 1. FLOPs ------------------------------------------------------------------------------
+    d.section("1. Estimating total FLOPs (per layer, then N layers)")
+    st = components.Step(B, S, 0)
+    att = components.attention(fp16, conv, st).flop_terms
+    ffn = components.ffn(fp16, conv, st).flop_terms
+    for label, words, printed, value in [
+        ("flops/qkv", "Q, K, V projections: FLOPs = 3 × (2 × B × S × H × H) = 6 × B × S × H^2", 6 * B * S * H**2,
+         att["attention/q"] + att["attention/k"] + att["attention/v"]),
+        ("flops/scores", "S = QK^T: FLOPs = 2 × B × S × S × H = 2 × B × S^2 × H", 2 * B * S**2 * H,
+         att["attention/scores"]),
+        ("flops/values", "L = S · V: FLOPs = 2 × B × S × H × S", 2 * B * S * H * S, att["attention/values"]),
+        ("flops/out", "O = L · W_O: FLOPs = 2 × B × S × H^2", 2 * B * S * H**2, att["attention/out"]),
+        ("flops/attention", "Total attention FLOPs per Transformer layer = 8 × B × S × H^2 + 4 × B × S^2 × H",
+         8 * B * S * H**2 + 4 * B * S**2 * H, sum(att.values())),
+        ("flops/ffn", "FFN: 2 × B × S × H × (4 × H) + 2 × B × S × (4 × H) × H = 16 × B × S × H^2",
+         16 * B * S * H**2, sum(ffn.values())),
+    ]:
+        d.claim(label, words, printed, value)
+    d.remark("The document calls the score matrix S, the same letter as the sequence length; symroof "
+             "names the term attention/scores.")
+    pre, dec = symroof.prefill(fp16, conv), symroof.step(fp16, conv)
+    d.formula("FLOPs_prefill", sympy.factor(pre.flops))
+    d.claim("flops/prefill", "When prefilling, FLOPs_total = N (24 B S H^2 + 4 B S^2 H)",
+            N * (24 * B * S * H**2 + 4 * B * S**2 * H), pre.flops)
+    doc_decode_flops = N * (24 * B * S_i * H**2 + 4 * B * S_i * S_c * H)
+    d.claim("flops/decode", "When decoding (input (B, S_i, H), KV cache (B, S_c, H)): FLOPs_total = "
+            "N (24 B S_i H^2 + 4 B S_i S_c H)", doc_decode_flops, dec.flops,
+            note="reproduced by the preset's keys='cached': each new token scores only the S_c cached keys")
+    both = symroof.step(fp16, conv.replace(keys="cached+new"))
+    d.claim("flops/decode-own-keys", "(the same formula, for S_i > 1 as in speculative decoding)",
+            doc_decode_flops, both.flops, kind="approximation",
+            cause="the S_i new tokens' K and V are appended before attention, so they also score one "
+                  "another: 4·N·B·S_i·(S_c + S_i)·H dense (S_c + (S_i+1)/2 with a causal mask); the gap "
+                  "4·N·B·S_i²·H is small only while S_i ≪ S_c")
+
+    # ---- 2. Bytes ------------------------------------------------------------------------------
+    d.section("2. Estimating total bytes transferred")
+    d.claim("bytes/weights", "Bytes_weights = Z × 10^9 × 2 Bytes = 2 × Z GBytes", 2 * Z * E9,
+            pre.bytes_of("weights"))
+    d.claim("bytes/act-layer", "Bytes_act-layer = B × S × H × 2 Bytes", B * S * H * 2,
+            pre.bytes_of("activations") / (2 * N), note="one (B, S, H) tensor; symroof counts the read and the write")
+    d.claim("bytes/act-total", "Bytes_act-total = 2 × N × Bytes_act-layer = 4 × N × B × S × H", 4 * N * B * S * H,
+            pre.bytes_of("activations"))
+    doc_kv = N * (B * S_c * H + 2 * B * S_i * H) * 2
+    d.formula("Bytes_KV (symroof, 000 preset)", dec.bytes_of("kv"),
+              note="the preset reproduces the document's formula, kv_read='one'")
+    good = symroof.step(fp16, fixed)
+    d.formula("Bytes_KV (K and V read)", sympy.factor(good.bytes_of("kv")),
+              note="Conventions.replace(kv_read='k+v')")
+    d.claim("bytes/kv", "each layer would load cached K and V both of shape (B, Sc, H) ... "
+            "Bytes_KV = N × (B × S_c × H + 2 × B × S_i × H) × 2", doc_kv, good.bytes_of("kv"),
+            cause="the text loads K and V, two (B, S_c, H) tensors, but the formula counts B·S_c·H elements "
+                  "once: it should read N × (2·B·S_c·H + 2·B·S_i·H) × 2 = 4·N·B·S_c·H + 4·N·B·S_i·H")
+    d.claim("bytes/prefill", "When prefilling, Bytes_total = 2 Z e^9 + 4 N B S H", 2 * Z * E9 + 4 * N * B * S * H,
+            pre.bytes, note="no KV term in prefill (the preset's kv_write='decode')")
+    d.claim("bytes/decode", "When decoding, Bytes_total = 2 Z e^9 + 8 N B S_i H + 2 N B S_c H",
+            2 * Z * E9 + 8 * N * B * S_i * H + 2 * N * B * S_c * H, good.bytes,
+            cause="follows from the KV term: reading K and V makes the cache term 4·N·B·S_c·H, "
+                  "so Bytes_total = 2Ze9 + 8NBS_iH + 4NBS_cH")
+
+    # ---- 3. Arithmetic intensity --------------------------------------------------------------
+    d.section("3. Arithmetic intensity")
+    d.claim("ai/prefill", "prefill: N (24 B S H^2 + 4 B S^2 H) / (2 Z 10^9 + 4 N B S H)",
+            N * (24 * B * S * H**2 + 4 * B * S**2 * H) / (2 * Z * E9 + 4 * N * B * S * H), pre.intensity)
+    d.claim("ai/decode", "decoding: N (24 B S_i H^2 + 4 B S_i S_c H) / (2 Z e^9 + 8 N B S_i H + 2 N B S_c H)",
+            doc_decode_flops / (2 * Z * E9 + 8 * N * B * S_i * H + 2 * N * B * S_c * H), good.intensity,
+            cause="the denominator carries the KV erratum: 4·N·B·S_c·H, not 2·N·B·S_c·H")
+    lim = analysis.intensity_limit(dec, B)
+    d.formula("limit of the decode intensity as B grows (000 preset)", lim.value,
+              note="decode never turns compute-bound where this limit is below the balance")
+
+    # ---- 4. Roofline ---------------------------------------------------------------------------
+    d.section("4. Roofline model: A100-80GB")
+    gpu = symroof.hardware.get(GPU)
+    d.claim("roofline/peak", "Peak FLOPs (π): 312 × 10^12 FLOPs/s", "312", gpu.peak_flops, unit="TFLOP/s")
+    d.claim("roofline/bandwidth", "Memory Bandwidth (β): 2039 × 10^9 B/s", "2039", gpu.bandwidth, unit="GB/s")
+    d.claim("roofline/balance", "Machine Balance (I_max): 312 × 10^12 / (2039 × 10^9) ≈ 153 FLOPs/Byte", "153",
+            analysis.balance(gpu), unit="FLOPs/byte", note=f"exactly {analysis.balance(gpu)}")
+
+    # ---- the HTML comment ------------------------------------------------------------------------
+    d.section("The HTML comment under 'Model Weights' (000 only; 001 drops it)")
+    per = layer_parameters(symroof.Arch.symbolic(), biases=False, norms=False)
+    attn = sum(v for k, v in per.items() if k.startswith("attention"))
+    mlp = sum(v for k, v in per.items() if k.startswith("ffn"))
+    d.claim("comment/layer", "Per layer: 12 * hidden_size² parameters", 12 * H**2, attn + mlp)
+    d.claim("comment/attention", "(4 * hidden_size² from attention, ...", 4 * H**2, attn)
+    d.claim("comment/ffn", "... 8 * hidden_size² from FFN)", 8 * H**2, mlp)
+    m = MODEL_13B
+    layers_bytes = total_parameters(m, embeddings=False, biases=False, norms=False) * m.weight_bytes
+    d.formula("N · 12 · H² · 2", f"40 · 12 · 5120² · 2 = {format_number(layers_bytes)} bytes")
+    d.claim("comment/layers-bytes", "so 40 * 12 * 5120² * 2 ≈ 25.17 GB", "25.17", layers_bytes, unit="GB")
+    every = total_parameters(m, biases=False, norms=False) * m.weight_bytes
+    d.claim("comment/total", "plus embeddings, totaling ~26 GB", "26", every, unit="GB",
+            note=f"{m.name}: embedding and untied LM head of 32,000 × 5,120 each; 000's own 2·Z GB "
+                 f"with Z = 13 is 26 GB too")
+
+    # ---- curves ----------------------------------------------------------------------------------
+    d.section(f"The intensity curves (000 links two GeoGebra plots), B = 1, on {GPU}")
+    bal = analysis.balance(gpu)
+    d.remark(f"Balance {format_number(bal)} FLOPs/byte: above it a step is compute-bound. "
+             "Intensity under 000's conventions; 'k+v' reads both K and V (the corrected KV term).")
+    rows = []
+    archs = curves_models()
+    costs = [symroof.prefill(a, conv, B=1) for a in archs]
+    for s in PREFILL_S:
+        rows.append((s, *(format_number(c.intensity.subs(S, s)) for c in costs)))
+    d.table("prefill intensity vs prompt length S", ("S", *(a.name for a in archs)), rows)
+    for a, c in zip(archs, costs, strict=True):
+        x = analysis.crossover(c, gpu, S)
+        d.formula(f"S* ({a.name})", format_number(x.value) if x.exists else "none", note=x.reason)
+
+    rows = []
+    spec = [(a, k) for a in archs for k in (conv, fixed)]
+    spec_costs = [symroof.step(a, k, B=1, S_c=CACHED) for a, k in spec]
+    for s in DRAFT_S_I:
+        rows.append((s, *(format_number(c.intensity.subs(S_i, s)) for c in spec_costs)))
+    headers = ("S_i", *(f"{a.name} [{'000' if k is conv else 'k+v'}]" for a, k in spec))
+    d.table(f"speculative decoding: intensity vs new tokens S_i per step, S_c = {CACHED}", headers, rows)
+    for (a, k), c in zip(spec, spec_costs, strict=True):
+        x = analysis.crossover(c, gpu, S_i)
+        tag = "000" if k is conv else "k+v"
+        d.formula(f"S_i* ({a.name}, {tag})", format_number(x.value) if x.exists else "none", note=x.reason)
+
+    # ---- 001 and tensor parallelism --------------------------------------------------------------
+    d.section("5. Discussion: tensor parallelism (001 completes the sentence)")
+    d.remark("001 is a text rendering of 000: no front matter, no HTML comment, no GeoGebra links, some "
+             "sentences split around their formulas, '2 Z 10^9' for '2 Z e^{9}' in the decode intensity (the "
+             "same number), and one sentence that 000 leaves unfinished: 'If the model is split across "
+             "multiple GPUs using TP, the hidden size H and the model weight is divided by the number of GPUs.'")
+    # symroof's tensor-parallel model (analysis.latency with tp=T): FLOPs and all bytes but the
+    # activations are split over the T GPUs; time × rate gives the per-GPU FLOPs and bytes
+    tp = analysis.latency(pre, gpu, tp=T)
+    per_gpu_flops = sympy.factor(tp.compute_s * gpu.peak_flops)
+    per_gpu_weights = sympy.expand(tp.memory_s * gpu.bandwidth - pre.bytes_of("activations"))
+    d.formula("prefill FLOPs per GPU (symroof, tp = T)", per_gpu_flops)
+    d.formula("prefill bytes per GPU (symroof, tp = T)", sympy.expand(tp.memory_s * gpu.bandwidth),
+              note="weights split, activations whole")
+    literal = pre.flops.subs(H, H / T)
+    d.claim("tp/flops", "(001) the hidden size H ... is divided by the number of GPUs: prefill FLOPs per GPU",
+            sympy.factor(literal), per_gpu_flops, kind="ambiguity",
+            cause="read literally, H → H/T divides the 24·B·S·H² matmul terms by T²; tensor parallelism "
+                  "splits each weight matrix along one dimension, so every FLOP term is divided by T once "
+                  "(and the weights 2Z·10^9 by T), while each GPU still reads and writes the full (B, S, H) "
+                  "activations")
+    d.claim("tp/weights", "(001) ... and the model weight is divided by the number of GPUs", 2 * Z * E9 / T,
+            per_gpu_weights)
+    return d
+
+
+def plot(path: str) -> None:
+    """Both curves on log axes with the balance line, saved to ``path`` (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    conv = symroof.conventions.get("arithmetic-intensity")
+    fixed = conv.replace(kv_read="k+v")
+    bal = float(analysis.balance(GPU))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    s_grid = np.unique(np.logspace(0, 15, 61, base=2).round())
+    i_grid = np.arange(1, 257)
+    for n, a in enumerate(curves_models()):
+        pre = symroof.prefill(a, conv, B=1)
+        f = sympy.lambdify(S, pre.intensity, "numpy")
+        left.plot(s_grid, f(s_grid.astype(float)), color=f"C{n}", label=a.name)
+        for k, style in ((conv, "-"), (fixed, "--")):
+            g = sympy.lambdify(S_i, symroof.step(a, k, B=1, S_c=CACHED).intensity, "numpy")
+            tag = "000" if k is conv else "K and V read"
+            right.plot(i_grid, g(i_grid.astype(float)), style, color=f"C{n}", label=f"{a.name} ({tag})")
+    for ax, xlabel, title in ((left, "prompt length S", "Prefill, B = 1"),
+                              (right, "new tokens per step S_i", f"Speculative decoding, B = 1, S_c = {CACHED}")):
+        ax.axhline(bal, color="k", lw=0.8, ls=":", label=f"{GPU} balance {bal:.0f}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("FLOPs / byte")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _extra(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plot", metavar="PATH", help="save the intensity curves to PATH (PNG, PDF, SVG)")
+
+
+def _after(args: argparse.Namespace, _: Derivation) -> None:
+    if args.plot:
+        plot(args.plot)
+        print(f"saved {args.plot}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build, argv, description=__doc__.splitlines()[0], extra=_extra, after=_after)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,523 @@
+"""Derivations: a document's numeric claims beside symroof's exact values, printed as text or LaTeX.
+
+A `Claim` holds what a document prints (its words, its number as printed, the rounding that
+number stands for) next to symroof's exact value. When the two disagree the claim is an
+**erratum** and must say why (``cause``); when they agree it must not. A `Derivation` is a
+document's argument rebuilt step by step: sections, remarks, formulas, tables and claims,
+rendered as plain text or as a LaTeX document, with the errata collected.
+
+Examples
+--------
+>>> w_q = Claim("W_q", "W_q = d_model × d_model (32MB)", printed="32", unit="MiB", value=4096 * 4096 * 2)
+>>> w_q.holds, w_q.correct
+(True, '32 MiB (33,554,432 bytes)')
+>>> gate = Claim("W_gate", "W_gate = d_model × d_ffn (128MB)", printed="128", unit="MiB",
+...              value=4096 * 14336 * 2, cause="4096·14336·2 = 117,440,512 bytes = 112 MiB")
+>>> gate.holds, gate.correct
+(False, '112 MiB (117,440,512 bytes)')
+>>> Claim("approx", "≈ 10,000 FLOPs/byte", printed="10,000", rounding="sig:1",
+...       value=sympy.Rational(10788)).holds      # 10,788 rounds to 10,000 at one significant figure
+True
+>>> d = Derivation("demo", "doc.txt")
+>>> d.add(w_q, gate) and d.problems()
+[]
+>>> [c.label for c in d.errata]
+['W_gate']
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy
+
+from symroof.latex import to_latex
+
+__all__ = [
+    "KINDS",
+    "UNITS",
+    "Claim",
+    "Derivation",
+    "Formula",
+    "Remark",
+    "Section",
+    "Table",
+    "errata_markdown",
+    "format_number",
+    "run",
+]
+
+#: Units a document prints a number in, and their size in base units (bytes, FLOPs, seconds, 1).
+UNITS: dict[str, sympy.Expr] = {
+    "": sympy.Integer(1),
+    "bytes": sympy.Integer(1),
+    "FLOPs": sympy.Integer(1),
+    "FLOPs/byte": sympy.Integer(1),
+    "params": sympy.Integer(1),
+    "tokens": sympy.Integer(1),
+    "GPUs": sympy.Integer(1),
+    "sequences": sympy.Integer(1),
+    "kB": sympy.Integer(10) ** 3,
+    "MB": sympy.Integer(10) ** 6,
+    "GB": sympy.Integer(10) ** 9,
+    "TB": sympy.Integer(10) ** 12,
+    "MiB": sympy.Integer(2) ** 20,
+    "GiB": sympy.Integer(2) ** 30,
+    "billion": sympy.Integer(10) ** 9,
+    "GFLOPs": sympy.Integer(10) ** 9,
+    "TFLOPs": sympy.Integer(10) ** 12,
+    "TFLOP/s": sympy.Integer(10) ** 12,
+    "GB/s": sympy.Integer(10) ** 9,
+    "s": sympy.Integer(1),
+    "ms": sympy.Rational(1, 10**3),
+    "µs": sympy.Rational(1, 10**6),
+    "%": sympy.Rational(1, 100),
+}
+
+#: What kind of mistake an erratum is.
+KINDS: dict[str, str] = {
+    "error": "wrong value",
+    "rounding": "rounding",
+    "label": "mislabelled",
+    "approximation": "approximation",
+    "ambiguity": "ambiguous wording",
+}
+
+# quantities (not rates) whose exact count in base units is worth printing beside the rounded value
+_SHOW_BASE = {"kB": "bytes", "MB": "bytes", "GB": "bytes", "TB": "bytes", "MiB": "bytes", "GiB": "bytes",
+              "GFLOPs": "FLOPs", "TFLOPs": "FLOPs", "billion": "params"}
+
+
+# ---- numbers ---------------------------------------------------------------------------------
+def _parse(printed: str) -> sympy.Rational:
+    """A number as a document prints it: ``"10,000"``, ``"0.0217"``, ``"1/6"``, ``"25.17"``."""
+    text = printed.replace(",", "").replace(" ", "")
+    if not re.fullmatch(r"\d+(\.\d+)?(/\d+)?", text):
+        raise ValueError(f"printed={printed!r} is not a plain number (digits, commas, '.', '/')")
+    return sympy.Rational(text)
+
+
+def _tolerance(printed: str, rounding: str) -> sympy.Rational:
+    """Half a unit in the last place the document printed (``digit``), or of the n-th
+    significant figure (``sig:n``), or zero (``exact``)."""
+    if rounding == "exact" or "/" in printed:
+        return sympy.Integer(0)
+    text = printed.replace(",", "").replace(" ", "")
+    if rounding == "digit":
+        decimals = len(text.split(".")[1]) if "." in text else 0
+        return sympy.Rational(1, 2 * 10**decimals)
+    match = re.fullmatch(r"sig:(\d)", rounding)
+    if not match:
+        raise ValueError(f"rounding={rounding!r} is not allowed; choose 'digit', 'exact' or 'sig:<n>'")
+    value = _parse(printed)
+    if value == 0:
+        return sympy.Integer(0)
+    exponent = math.floor(math.log10(value))
+    if sympy.Integer(10) ** (exponent + 1) <= value:   # guard log10's float rounding
+        exponent += 1
+    return sympy.Integer(10) ** (exponent - int(match.group(1)) + 1) / 2
+
+
+def format_number(value: Any, digits: int = 4) -> str:
+    """Exact integers with thousands separators, other numbers to ``digits`` significant figures.
+
+    >>> format_number(117440512), format_number(sympy.Rational(65, 6)), format_number(0.0021)
+    ('117,440,512', '10.83', '0.0021')
+    """
+    value = sympy.nsimplify(value) if isinstance(value, float) else sympy.sympify(value)
+    if value.is_Integer:
+        return f"{int(value):,}"
+    x = float(value)
+    if x == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(x)))
+    decimals = max(digits - 1 - exponent, 0)
+    text = f"{round(x, decimals):,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _text(expr: sympy.Expr) -> str:
+    """A formula as plain text: ``24·B·S·H^2``."""
+    return sympy.sstr(expr).replace("**", "^").replace("*", "·")
+
+
+# ---- blocks ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Section:
+    title: str
+
+
+@dataclass(frozen=True)
+class Remark:
+    text: str
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A named step: ``name = expr``, optionally with the ``steps`` that lead to it."""
+
+    name: str
+    expr: Any
+    note: str = ""
+    latex_name: str = ""
+
+    def text(self) -> str:
+        body = self.expr if isinstance(self.expr, str) else _text(sympy.sympify(self.expr))
+        return f"{self.name} = {body}" + (f"    ({self.note})" if self.note else "")
+
+    def latex(self) -> str:
+        name = self.latex_name or r"\text{" + _latex_text(self.name) + "}"
+        body = self.expr if isinstance(self.expr, str) else to_latex(sympy.sympify(self.expr))
+        note = r" \qquad \text{(" + _latex_text(self.note) + ")}" if self.note else ""
+        return rf"\[ {name} = {body}{note} \]"
+
+
+@dataclass(frozen=True)
+class Table:
+    caption: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", tuple(tuple(map(str, r)) for r in self.rows))
+        for row in self.rows:
+            if len(row) != len(self.headers):
+                raise ValueError(f"table {self.caption!r}: row {row} has {len(row)} cells, "
+                                 f"the header has {len(self.headers)}")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One numeric (or formula) statement of a document, checked against symroof.
+
+    Attributes
+    ----------
+    label:
+        a short identifier, unique within its document (``"weights/W_gate"``).
+    text:
+        the document's words, quoted.
+    printed:
+        the document's value: a number as printed (``"10,000"``, ``"0.0217"``, ``"1/6"``),
+        a SymPy formula, or a word (``"compute-bound"``) compared with a word ``value``.
+    value:
+        symroof's exact value in base units (bytes, FLOPs, seconds), or a formula, or a word.
+    unit:
+        the unit ``printed`` is in (a key of `UNITS`): ``"MiB"``, ``"ms"``, ``"TFLOPs"``.
+    rounding:
+        what the printed number stands for: ``"digit"`` (default: ± half a unit in its last
+        printed place), ``"sig:n"`` (± half a unit of its n-th significant figure, for "≈"
+        figures), ``"exact"``.
+    cause:
+        why the document's value is wrong; required exactly when the claim does not hold.
+    kind:
+        a key of `KINDS`: ``error``, ``rounding``, ``label``, ``approximation``, ``ambiguity``.
+    note:
+        a remark printed with the claim whether or not it holds.
+    """
+
+    label: str
+    text: str
+    printed: Any
+    value: Any
+    unit: str = ""
+    rounding: str = "digit"
+    cause: str = ""
+    kind: str = "error"
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNITS:
+            raise ValueError(f"{self.label}: unit={self.unit!r} is not allowed; choose one of {', '.join(UNITS)}")
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.label}: kind={self.kind!r} is not allowed; choose one of {', '.join(KINDS)}")
+        if self.is_number:
+            _tolerance(self.printed, self.rounding)   # validates both
+        elif not self.is_word and not isinstance(self.printed, sympy.Expr):
+            raise ValueError(f"{self.label}: printed={self.printed!r} must be a number as text, a word "
+                             "(with a word value) or a SymPy expression")
+
+    # ---- what kind of claim ----
+    @property
+    def is_word(self) -> bool:
+        return isinstance(self.value, str)
+
+    @property
+    def is_number(self) -> bool:
+        return isinstance(self.printed, str) and not self.is_word
+
+    @property
+    def is_formula(self) -> bool:
+        return not self.is_number and not self.is_word
+
+    # ---- the comparison ----
+    @property
+    def printed_value(self) -> sympy.Expr:
+        """The document's number in its unit (or its formula)."""
+        return _parse(self.printed) if self.is_number else self.printed
+
+    @property
+    def value_in_unit(self) -> sympy.Expr:
+        """symroof's value in the document's unit, exact."""
+        return sympy.nsimplify(self.value) / UNITS[self.unit] if self.is_number else self.value
+
+    @property
+    def tolerance(self) -> sympy.Rational:
+        return _tolerance(self.printed, self.rounding) if self.is_number else sympy.Integer(0)
+
+    @property
+    def holds(self) -> bool:
+        """True when symroof's value is what the document printed, within its rounding."""
+        if self.is_word:
+            return self.printed == self.value
+        if self.is_formula:
+            difference = sympy.expand(sympy.sympify(self.printed) - sympy.sympify(self.value))
+            return difference == 0 or sympy.simplify(difference) == 0
+        return bool(abs(self.value_in_unit - self.printed_value) <= self.tolerance)
+
+    @property
+    def is_erratum(self) -> bool:
+        return not self.holds
+
+    # ---- printing ----
+    @property
+    def shown(self) -> str:
+        """The document's value as it prints it, with the unit."""
+        if self.is_word:
+            return str(self.printed)
+        if self.is_formula:
+            return _text(self.printed)
+        return f"{self.printed} {self.unit}".rstrip()
+
+    @property
+    def correct(self) -> str:
+        """symroof's value in the document's unit (and exact in base units when that helps)."""
+        if self.is_word:
+            return str(self.value)
+        if self.is_formula:
+            return _text(sympy.sympify(self.value))
+        in_unit = format_number(self.value_in_unit)
+        text = f"{in_unit} {self.unit}".rstrip()
+        exact = sympy.nsimplify(self.value)
+        if self.unit in _SHOW_BASE and exact.is_Integer:
+            text += f" ({format_number(exact)} {_SHOW_BASE[self.unit]})"
+        return text
+
+    def text_lines(self) -> list[str]:
+        mark = "ok" if self.holds else "ERRATUM"
+        lines = [f"[{mark}] {self.text}", f"      document: {self.shown}   symroof: {self.correct}"]
+        if self.is_erratum:
+            lines.append(f"      {KINDS[self.kind]}: {self.cause}")
+        if self.note:
+            lines.append(f"      note: {self.note}")
+        return lines
+
+    def latex(self) -> str:
+        if self.is_formula:
+            doc, ours = to_latex(sympy.sympify(self.printed)), to_latex(sympy.sympify(self.value))
+            values = rf"document: ${doc}$; symroof: ${ours}$"
+        else:
+            values = f"document: {_latex_text(self.shown)}; symroof: {_latex_text(self.correct)}"
+        mark = r"\textsc{ok}" if self.holds else r"\textbf{erratum}"
+        out = rf"\item[{mark}] ``{_latex_text(self.text)}'' \\ {values}"
+        if self.is_erratum:
+            out += rf" \\ \emph{{{KINDS[self.kind]}:}} {_latex_text(self.cause)}"
+        if self.note:
+            out += rf" \\ \emph{{note:}} {_latex_text(self.note)}"
+        return out
+
+
+Block = Section | Remark | Formula | Table | Claim
+
+
+# ---- the derivation --------------------------------------------------------------------------
+@dataclass
+class Derivation:
+    """A document's argument rebuilt with symroof: an ordered list of blocks (built in place)."""
+
+    title: str
+    source: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def add(self, *blocks: Block) -> Derivation:
+        for block in blocks:
+            if not isinstance(block, Block):
+                raise ValueError(f"cannot add {type(block).__name__} to a derivation")
+            self.blocks.append(block)
+        return self
+
+    def section(self, title: str) -> Derivation:
+        return self.add(Section(title))
+
+    def remark(self, text: str) -> Derivation:
+        return self.add(Remark(text))
+
+    def formula(self, name: str, expr: Any, note: str = "", latex_name: str = "") -> Derivation:
+        return self.add(Formula(name, expr, note, latex_name))
+
+    def table(self, caption: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Derivation:
+        return self.add(Table(caption, tuple(headers), tuple(tuple(r) for r in rows)))
+
+    def claim(self, label: str, text: str, printed: Any, value: Any, **options: Any) -> Claim:
+        claim = Claim(label, text, printed, value, **options)
+        self.add(claim)
+        return claim
+
+    @property
+    def claims(self) -> list[Claim]:
+        return [b for b in self.blocks if isinstance(b, Claim)]
+
+    @property
+    def errata(self) -> list[Claim]:
+        return [c for c in self.claims if c.is_erratum]
+
+    def __getitem__(self, label: str) -> Claim:
+        for claim in self.claims:
+            if claim.label == label:
+                return claim
+        raise KeyError(f"no claim {label!r} in {self.title!r}")
+
+    def problems(self) -> list[str]:
+        """Claims whose status disagrees with their ``cause``, and repeated labels."""
+        out, seen = [], set()
+        for c in self.claims:
+            if c.label in seen:
+                out.append(f"{c.label}: label used twice")
+            seen.add(c.label)
+            if c.holds and c.cause:
+                out.append(f"{c.label}: holds (document {c.shown}, symroof {c.correct}) but names a cause")
+            if not c.holds and not c.cause:
+                out.append(f"{c.label}: document {c.shown} but symroof {c.correct}, and no cause is given")
+        return out
+
+    # ---- rendering ----
+    def text(self) -> str:
+        rule = "=" * len(self.title)
+        out = [self.title, rule, f"source: {self.source}", ""]
+        for block in self.blocks:
+            if isinstance(block, Section):
+                out += ["", block.title, "-" * len(block.title)]
+            elif isinstance(block, Remark):
+                out.append(block.text)
+            elif isinstance(block, Formula):
+                out.append("  " + block.text())
+            elif isinstance(block, Table):
+                out += _text_table(block)
+            else:
+                out += ["  " + line for line in block.text_lines()]
+        n, e = len(self.claims), len(self.errata)
+        out += ["", f"{n} claims checked: {n - e} hold, {e} errata."]
+        return "\n".join(out) + "\n"
+
+    def latex(self) -> str:
+        out = [r"\documentclass{article}", r"\usepackage[utf8]{inputenc}", r"\usepackage{amsmath,amssymb}",
+               r"\begin{document}", rf"\section*{{{_latex_text(self.title)}}}",
+               rf"Source: \texttt{{{_latex_text(self.source)}}}."]
+        items_open = False
+        for block in self.blocks:
+            is_item = isinstance(block, Claim)
+            if items_open and not is_item:
+                out.append(r"\end{description}")
+                items_open = False
+            if isinstance(block, Section):
+                out.append(rf"\subsection*{{{_latex_text(block.title)}}}")
+            elif isinstance(block, Remark):
+                out.append(_latex_text(block.text) + "\n")
+            elif isinstance(block, Formula):
+                out.append(block.latex())
+            elif isinstance(block, Table):
+                out += _latex_table(block)
+            else:
+                if not items_open:
+                    out.append(r"\begin{description}")
+                    items_open = True
+                out.append(block.latex())
+        if items_open:
+            out.append(r"\end{description}")
+        n, e = len(self.claims), len(self.errata)
+        out += [rf"\paragraph{{Summary.}} {n} claims checked: {n - e} hold, {e} errata.", r"\end{document}"]
+        return "\n".join(out) + "\n"
+
+
+def _text_table(table: Table) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in table.rows)) for i, h in enumerate(table.headers)]
+    line = lambda cells: "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
+    return ["", f"  {table.caption}", line(table.headers), "  " + "  ".join("-" * w for w in widths),
+            *map(line, table.rows), ""]
+
+
+def _latex_table(table: Table) -> list[str]:
+    cols = "r" * len(table.headers)
+    row = lambda cells: " & ".join(map(_latex_text, cells)) + r" \\"
+    return [r"\begin{center}", rf"\textit{{{_latex_text(table.caption)}}}\\[2pt]", rf"\begin{{tabular}}{{{cols}}}",
+            r"\hline", row(table.headers), r"\hline", *map(row, table.rows), r"\hline", r"\end{tabular}",
+            r"\end{center}"]
+
+
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                   "·": r"$\cdot$", "×": r"$\times$", "≈": r"$\approx$", "≤": r"$\le$", "≥": r"$\ge$",
+                   "µ": r"$\mu$", "→": r"$\to$", "≠": r"$\ne$", "²": r"$^2$", "−": "-", "÷": r"$\div$",
+                   "<": r"$<$", ">": r"$>$"}
+
+
+def _latex_text(text: str) -> str:
+    """Plain text made safe for LaTeX (specials escaped, math symbols set in math mode)."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+
+
+# ---- errata across documents -----------------------------------------------------------------
+def errata_markdown(derivations: Sequence[Derivation], *, generator: str = "") -> str:
+    """A Markdown list of every erratum, one table per document, with the correct values."""
+    out = ["# Errata of the seed documents", ""]
+    if generator:
+        out += [f"Generated by `{generator}` from the derivation scripts; do not edit by hand.", ""]
+    total = sum(len(d.errata) for d in derivations)
+    out += [f"{total} errata in {sum(len(d.claims) for d in derivations)} checked claims. ",
+            "*document* is the value as the document prints it; *correct* is symroof's exact value "
+            "in the same unit.", ""]
+    cell = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    for d in derivations:
+        out += [f"## {d.title}", "", f"Source: `{d.source}`. {len(d.claims)} claims checked, "
+                f"{len(d.errata)} errata.", ""]
+        if not d.errata:
+            out += ["No errata.", ""]
+            continue
+        out += ["| claim | document | correct | kind | cause |", "|---|---|---|---|---|"]
+        for c in d.errata:
+            out.append(f"| {cell(c.text)} | {cell(c.shown)} | {cell(c.correct)} | {KINDS[c.kind]} | {cell(c.cause)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+# ---- command line shared by the scripts ------------------------------------------------------
+def run(build: Callable[[], Derivation], argv: Sequence[str] | None = None, *,
+        description: str = "", extra: Callable[[argparse.ArgumentParser], None] | None = None,
+        after: Callable[[argparse.Namespace, Derivation], None] | None = None) -> int:
+    """The command line of a derivation script: text (default), ``--latex``, ``--errata``.
+
+    Exit status 0 when every claim is consistent (holds, or is an erratum with its cause);
+    1 with one line per problem otherwise.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--latex", action="store_true", help="print a LaTeX document instead of text")
+    parser.add_argument("--errata", action="store_true", help="print only the errata")
+    if extra is not None:
+        extra(parser)
+    args = parser.parse_args(argv)
+    derivation = build()
+    if args.errata:
+        sys.stdout.write(errata_markdown([derivation]))
+    else:
+        sys.stdout.write(derivation.latex() if args.latex else derivation.text())
+    if after is not None:
+        after(args, derivation)
+    problems = derivation.problems()
+    for problem in problems:
+        print(f"inconsistent claim: {problem}", file=sys.stderr)
+    return 1 if problems else 0
