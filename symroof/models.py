@@ -17,8 +17,9 @@ from importlib import resources
 from typing import Any
 
 from symroof.arch import Arch
+from symroof.hf import from_hf_config
 
-__all__ = ["UnknownName", "catalogue", "get", "names"]
+__all__ = ["UnknownName", "catalogue", "from_hf_config", "get", "names", "suggest"]
 
 
 class UnknownName(ValueError):
@@ -58,8 +59,10 @@ def names() -> list[str]:
 
 
 def suggest(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(_norm(name), known, n=3, cutoff=0.4)
-    return f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(known)}"
+    """``"; did you mean a, b?"`` with the closest of ``known`` (or the whole list if none is close)."""
+    keys = {_norm(k): k for k in known}
+    close = difflib.get_close_matches(_norm(name), list(keys), n=3, cutoff=0.4)
+    return f"; did you mean {', '.join(keys[c] for c in close)}?" if close else f"; known: {', '.join(known)}"
 
 
 def get(name: str) -> Arch:

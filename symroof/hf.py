@@ -1,0 +1,334 @@
+"""Build an `Arch` from a Hugging Face ``config.json``, without ``transformers``.
+
+The file is parsed with :mod:`json` (never evaluated) and mapped key by key:
+
+==========================  =========================================================
+``Arch`` field              ``config.json`` keys (first one present wins)
+==========================  =========================================================
+``hidden``                  ``hidden_size``, ``n_embd``, ``d_model``
+``layers``                  ``num_hidden_layers``, ``n_layer``
+``heads``                   ``num_attention_heads``, ``n_head``
+``kv_heads``                ``num_key_value_heads`` (absent or null: ``heads``, MHA)
+``head_dim``                ``head_dim`` (absent or null: ``hidden / heads``)
+``ffn_dim``                 ``intermediate_size``, ``n_inner`` (GPT-2: null is ``4·n_embd``)
+``ffn_kind``                the family: gated (Llama, Mistral, Mixtral, Qwen2/3, Gemma)
+                            or dense (GPT-2, GPT-NeoX); ``hidden_act`` changes no matmul
+``vocab``                   ``vocab_size``
+``tied_embeddings``         ``tie_word_embeddings``, else the family's default in
+                            ``transformers`` (GPT-2 and Gemma tie; the others do not)
+``*_bytes``                 ``torch_dtype`` or ``dtype`` (absent: 2 bytes, fp16/bf16)
+``qkv_bias``, ``out_bias``  ``attention_bias`` (Llama, Qwen3, Gemma, GPT-NeoX), or fixed
+                            by the family (Qwen2: q/k/v only; GPT-2: all)
+``mlp_bias``                ``mlp_bias`` (Llama), or fixed (GPT-2, GPT-NeoX: biased)
+``max_positions``           ``n_positions`` (GPT-2's learned positions; 0 for RoPE)
+``experts``, ...            ``num_local_experts`` / ``num_experts``,
+                            ``num_experts_per_tok``, ``moe_intermediate_size``
+==========================  =========================================================
+
+The family comes from ``model_type`` (or, if absent, ``architectures``). What the
+`Arch` cannot express and symroof therefore leaves out (a sliding attention window,
+Qwen3's per-head q/k norms, Gemma-2's extra norms) is listed in the `Arch`'s
+``source``, never dropped silently. A bad file raises one ``ValueError`` naming
+the key.
+
+Examples
+--------
+>>> arch = from_hf_config({"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
+...                        "num_attention_heads": 32, "num_key_value_heads": 8,
+...                        "intermediate_size": 14336, "vocab_size": 128256})
+>>> arch.kv_width, arch.ffn_kind, arch.tied_embeddings
+(1024, 'gated', False)
+>>> from_hf_config({"model_type": "gpt2", "n_embd": 768, "n_layer": 12, "n_head": 12,
+...                 "vocab_size": 50257}).ffn_dim
+3072
+>>> from_hf_config({"model_type": "llama", "hidden_size": -1})
+Traceback (most recent call last):
+...
+ValueError: config.json: hidden_size=-1 must be a positive integer
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from symroof.arch import Arch
+
+__all__ = ["DTYPE_BYTES", "FAMILIES", "HF_DTYPES", "Family", "dtype_bytes", "dtype_name", "from_hf_config",
+           "read_config"]
+
+# The dtype names Hugging Face writes (``torch_dtype`` / ``dtype``) -> symroof's short names,
+# which are also the keys of the hardware catalogue's peaks.
+HF_DTYPES: dict[str, str] = {
+    "float32": "fp32", "float": "fp32", "bfloat16": "bf16", "float16": "fp16", "half": "fp16",
+    "float8_e4m3fn": "fp8", "float8_e5m2": "fp8", "int8": "int8",
+}
+# Bytes per element of each short name (int4 and fp4 pack two elements per byte).
+DTYPE_BYTES: dict[str, Fraction] = {
+    "fp32": Fraction(4), "tf32": Fraction(4), "bf16": Fraction(2), "fp16": Fraction(2),
+    "fp8": Fraction(1), "int8": Fraction(1), "int4": Fraction(1, 2), "fp4": Fraction(1, 2),
+}
+
+
+def dtype_name(name: object, key: str = "dtype") -> str:
+    """symroof's short name of a dtype (``"torch.bfloat16"`` -> ``"bf16"``; short names pass).
+
+    >>> dtype_name("torch.bfloat16"), dtype_name("float8_e4m3fn"), dtype_name("int4")
+    ('bf16', 'fp8', 'int4')
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"{key}={name!r} must be a dtype name such as 'bfloat16'")
+    short = name.strip().lower().removeprefix("torch.")
+    short = HF_DTYPES.get(short, short)
+    if short not in DTYPE_BYTES:
+        known = ", ".join([*DTYPE_BYTES, *HF_DTYPES])
+        raise ValueError(f"{key}={name!r} is not a known dtype; known: {known}")
+    return short
+
+
+def dtype_bytes(name: object, key: str = "dtype") -> Fraction:
+    """Bytes per element of a dtype name.
+
+    >>> dtype_bytes("bfloat16"), dtype_bytes("int4")
+    (Fraction(2, 1), Fraction(1, 2))
+    """
+    return DTYPE_BYTES[dtype_name(name, key)]
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one ``model_type`` of ``transformers`` lays out its decoder layer.
+
+    ``attention_bias``: the key that switches the biases of q, k, v and o together
+    (None: fixed by ``qkv_bias`` / ``out_bias``). Defaults are those of the family's
+    ``transformers`` config class, which ``save_pretrained`` leaves out of the file
+    when a value equals them.
+    """
+
+    ffn_kind: str                      # "gated": gate/up/down; "dense": up/down
+    norm: str = "rmsnorm"
+    tied: bool = False                 # default of tie_word_embeddings
+    attention_bias: str | None = None  # key for q, k, v, o biases together
+    bias_default: bool = False         # its default
+    qkv_bias: bool = False             # fixed biases when attention_bias is None
+    out_bias: bool = False
+    mlp_bias: str | bool = False       # a key (default False), or fixed
+    learned_positions: str | None = None   # key of the learned position table's size
+    positions_default: int = 0             # its default
+    experts: str | None = None         # key of the routed-expert count (MoE)
+    expert_ffn: str = "intermediate_size"  # key of each expert's width
+    not_modelled: tuple[str, ...] = ()     # what this family has that Arch does not count
+
+
+FAMILIES: dict[str, Family] = {
+    "llama": Family("gated", attention_bias="attention_bias", mlp_bias="mlp_bias"),
+    "mistral": Family("gated"),
+    "mixtral": Family("gated", experts="num_local_experts"),
+    "qwen2": Family("gated", qkv_bias=True),         # Qwen2Attention: q/k/v bias=True, o bias=False
+    "qwen3": Family("gated", attention_bias="attention_bias",
+                    not_modelled=("q_norm/k_norm (2·head_dim parameters per layer)",)),
+    "qwen3_moe": Family("gated", attention_bias="attention_bias", experts="num_experts",
+                        expert_ffn="moe_intermediate_size",
+                        not_modelled=("q_norm/k_norm (2·head_dim parameters per layer)",)),
+    "gemma": Family("gated", tied=True, attention_bias="attention_bias"),
+    "gemma2": Family("gated", tied=True, attention_bias="attention_bias",
+                     not_modelled=("pre/post-feedforward norms (2·hidden parameters per layer)",
+                                   "attention and final logit soft-capping")),
+    "gpt2": Family("dense", norm="layernorm", tied=True, qkv_bias=True, out_bias=True, mlp_bias=True,
+                   learned_positions="n_positions", positions_default=1024),
+    "gpt_neox": Family("dense", norm="layernorm", attention_bias="attention_bias", bias_default=True,
+                       mlp_bias=True, not_modelled=("parallel residual (no change to FLOPs or bytes)",)),
+}
+
+# ``architectures[0]`` -> model_type, for configs written without ``model_type``.
+_ARCHITECTURES = {
+    "LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral", "MixtralForCausalLM": "mixtral",
+    "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Qwen3MoeForCausalLM": "qwen3_moe",
+    "GemmaForCausalLM": "gemma", "Gemma2ForCausalLM": "gemma2", "GPT2LMHeadModel": "gpt2",
+    "GPTNeoXForCausalLM": "gpt_neox",
+}
+
+_MISSING = object()
+
+
+def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a ``config.json`` (or a folder holding one) into a dict, or raise one clear ``ValueError``."""
+    file = Path(path)
+    if file.is_dir():
+        file = file / "config.json"
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot read config file {str(file)!r}: {err}") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"config file {str(file)!r} is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {str(file)!r} must hold a JSON object, not {_json_type(data)}")
+    return data
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _json_type(value: object) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+class _Config:
+    """Typed, key-naming access to a config dict."""
+
+    def __init__(self, data: Mapping[str, Any]):
+        self.data = data
+
+    def get(self, *keys: str, default: Any = _MISSING) -> tuple[str, Any]:
+        """The first of ``keys`` present and not null, with its name."""
+        for key in keys:
+            if self.data.get(key) is not None:
+                return key, self.data[key]
+        if default is _MISSING:
+            also = f" (nor {', '.join(keys[1:])})" if len(keys) > 1 else ""
+            raise ValueError(f"config.json has no {keys[0]}{also}")
+        return keys[0], default
+
+    def count(self, *keys: str, default: Any = _MISSING) -> int:
+        return self.named_count(*keys, default=default)[1]
+
+    def named_count(self, *keys: str, default: Any = _MISSING) -> tuple[str, int]:
+        key, value = self.get(*keys, default=default)
+        if value is None:
+            return key, value
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"config.json: {key}={value!r} must be a positive integer")
+        return key, value
+
+    def flag(self, key: str, default: bool) -> bool:
+        _, value = self.get(key, default=default)
+        if not isinstance(value, bool):
+            raise ValueError(f"config.json: {key}={value!r} must be true or false")
+        return value
+
+    def text(self, key: str) -> str | None:
+        _, value = self.get(key, default=None)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"config.json: {key}={value!r} must be a string")
+        return value
+
+
+def _family(cfg: _Config) -> tuple[str, Family]:
+    model_type = cfg.text("model_type")
+    if model_type is None:
+        _, archs = cfg.get("architectures", default=[])
+        first = archs[0] if isinstance(archs, list) and archs else None
+        model_type = _ARCHITECTURES.get(first) if isinstance(first, str) else None
+        if model_type is None:
+            raise ValueError(f"config.json has no model_type and architectures={archs!r} is not one of "
+                             f"{', '.join(_ARCHITECTURES)}")
+    if model_type not in FAMILIES:
+        raise ValueError(f"config.json: model_type={model_type!r} is not supported; supported: "
+                         f"{', '.join(FAMILIES)}")
+    return model_type, FAMILIES[model_type]
+
+
+def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: str | None = None,
+                   dtype: str | None = None) -> Arch:
+    """An `Arch` from a Hugging Face ``config.json`` (a path, a folder holding one, or its dict).
+
+    ``name`` names the result (default: ``_name_or_path``, else the file's name);
+    ``dtype`` overrides the file's ``torch_dtype`` for weights, activations and KV cache.
+    """
+    if isinstance(config, Mapping):
+        data, where = config, "a config dict"
+    elif isinstance(config, (str, os.PathLike)):
+        data, where = read_config(config), str(config)
+    else:
+        raise ValueError(f"config must be a path or a dict, not {type(config).__name__}")
+    cfg = _Config(data)
+    if "text_config" in data and "hidden_size" not in data and isinstance(data["text_config"], Mapping):
+        cfg = _Config(data["text_config"])          # multimodal wrappers (Gemma 3, Llava): the text model
+    model_type, fam = _family(cfg)
+
+    hidden_key, hidden = cfg.named_count("hidden_size", "n_embd", "d_model")
+    heads_key, heads = cfg.named_count("num_attention_heads", "n_head")
+    kv_heads = cfg.count("num_key_value_heads", default=heads)
+    head_dim = cfg.count("head_dim", default=None)          # explicit head_dim wins over hidden/heads
+    if head_dim is None and hidden % heads:
+        raise ValueError(f"config.json: {heads_key}={heads} must divide {hidden_key}={hidden} "
+                         "(or give head_dim)")
+    if heads % kv_heads:
+        raise ValueError(f"config.json: num_key_value_heads={kv_heads} must divide {heads_key}={heads}")
+    if model_type == "gpt2":
+        ffn_dim = cfg.count("n_inner", default=4 * hidden)   # GPT2MLP: n_inner None -> 4·n_embd
+    else:
+        ffn_dim = cfg.count("intermediate_size")
+
+    if fam.attention_bias:
+        qkv_bias = out_bias = cfg.flag(fam.attention_bias, fam.bias_default)
+    else:
+        qkv_bias, out_bias = fam.qkv_bias, fam.out_bias
+    mlp_bias = cfg.flag(fam.mlp_bias, False) if isinstance(fam.mlp_bias, str) else fam.mlp_bias
+
+    moe: dict[str, Any] = {}
+    if fam.experts:
+        experts = cfg.count(fam.experts)
+        per_token = cfg.count("num_experts_per_tok")
+        if per_token > experts:
+            raise ValueError(f"config.json: num_experts_per_tok={per_token} must not exceed "
+                             f"{fam.experts}={experts}")
+        moe = dict(experts=experts, experts_per_token=per_token, expert_ffn_dim=cfg.count(fam.expert_ffn))
+        _only_moe_layers(cfg)
+
+    byte_key, byte_name = cfg.get("torch_dtype", "dtype", default=None)
+    if dtype is not None:
+        nbytes: Any = dtype_bytes(dtype)
+    elif byte_name is not None:
+        nbytes = dtype_bytes(byte_name, byte_key)
+    else:
+        nbytes = 2
+
+    notes = list(fam.not_modelled)
+    window = cfg.data.get("sliding_window")
+    if window is not None and cfg.data.get("use_sliding_window", True):
+        notes.append(f"sliding_window={window} (full attention assumed)")
+    source = f"Hugging Face config.json ({where})"
+    if notes:
+        source += "; not modelled: " + "; ".join(notes)
+
+    return Arch(
+        hidden=hidden, layers=cfg.count("num_hidden_layers", "n_layer"), heads=heads, kv_heads=kv_heads,
+        head_dim=head_dim, ffn_dim=ffn_dim, ffn_kind=fam.ffn_kind, vocab=cfg.count("vocab_size"),
+        tied_embeddings=cfg.flag("tie_word_embeddings", fam.tied),
+        weight_bytes=nbytes, act_bytes=nbytes, kv_bytes=nbytes, norm=fam.norm,
+        qkv_bias=qkv_bias, out_bias=out_bias, mlp_bias=mlp_bias,
+        max_positions=cfg.count(fam.learned_positions, default=fam.positions_default) if fam.learned_positions else 0,
+        name=name if name is not None else _default_name(cfg, config), source=source, **moe,
+    )
+
+
+def _only_moe_layers(cfg: _Config) -> None:
+    """Qwen3-MoE can mix dense layers in; `Arch` has one FFN kind for every layer."""
+    step = cfg.data.get("decoder_sparse_step", 1)
+    dense = cfg.data.get("mlp_only_layers") or []
+    if step != 1 or dense:
+        raise ValueError(f"config.json: decoder_sparse_step={step!r}, mlp_only_layers={dense!r}: "
+                         "a mix of dense and MoE layers is not supported")
+
+
+def _default_name(cfg: _Config, config: object) -> str:
+    given = cfg.data.get("_name_or_path")
+    if isinstance(given, str) and given:
+        return given
+    if isinstance(config, (str, os.PathLike)):
+        path = Path(config)
+        if path.is_dir():
+            return path.resolve().name
+        return path.resolve().parent.name if path.stem == "config" else path.stem
+    return cfg.text("model_type") or "hf-config"
