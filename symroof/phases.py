@@ -71,7 +71,7 @@ def step(arch: Arch, conventions: Conventions | str | None = None, *,
 def prefill(arch: Arch, conventions: Conventions | str | None = None, *,
             B: Any = sym.B, S: Any = sym.S) -> Cost:
     """Prefill: ``S`` prompt tokens per sequence over an empty cache (``step(S_i=S, S_c=0)``)."""
-    return step(arch, conventions, B=B, S_i=S, S_c=0)
+    return step(arch, conventions, B=B, S_i=as_count(S, "S"), S_c=0)   # a bad S is named S, not S_i
 
 
 def decode(arch: Arch, conventions: Conventions | str | None = None, *,
