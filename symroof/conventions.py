@@ -105,7 +105,10 @@ class Conventions:
         new K and V written: ``always``; ``decode``: only when the cache is not
         empty (000 counts no KV bytes in prefill); ``none``.
     latency:
-        ``max(compute, memory)`` (roofline) or their ``sum`` (003).
+        ``max(compute, memory)`` (roofline) or their ``sum``; communication time is
+        added to either. 003 uses ``max`` plus communication: its small-batch
+        "compute" ``2P/(N·A_bm)`` is the memory time, its large-batch one the FLOP
+        time, and its totals (27 ms, 62 ms) add comms to whichever binds.
     units:
         ``decimal`` (GB = 10^9) or ``binary`` (GiB = 2^30) when printing.
     experts_read:
@@ -177,7 +180,7 @@ PRESETS: dict[str, Conventions] = {
     ),
     "inference-arithmetic": Conventions(
         flops="params", scores="none", lm_head="none", weights="nominal",
-        activations="none", kv_read="none", kv_write="none", latency="sum",
+        activations="none", kv_read="none", kv_write="none", latency="max",
         name="inference-arithmetic",
     ),
     "matmul": Conventions(
