@@ -82,6 +82,8 @@ def routed_experts_read(arch: Arch, conv: Conventions, tokens: Any) -> sympy.Exp
     equally likely to be touched, so the share is exact in expectation).
     """
     ep = conv.expert_parallel
+    if arch.experts.is_Integer and ep.is_Integer and arch.experts % ep != 0:
+        raise ValueError(f"expert_parallel={ep} must divide experts={arch.experts}")
     if conv.experts_read == "all":
         return arch.experts / ep
     return expected_distinct_experts(arch.experts, arch.experts_per_token, ep * tokens) / ep
