@@ -256,8 +256,11 @@ def test_time_to_first_token_by_hand():
     comms = sympy.Rational(64 * 4, 100_000) + sympy.Rational(2048 * 64 * 4 * 8192, 300 * 10**9)
     assert t.compute_s == compute and t.memory_s == sympy.Rational(2 * 52 * 10**9, 4 * 15 * 10**11)
     assert t.comm_s == comms and t.total_s == compute + comms and t.bound == "compute"
-    summed = symroof.time_to_first_token(KIPPLY, "inference-arithmetic", A100_003, B=1, S=2048, tp=4)
-    assert summed.total_s == compute + t.memory_s + comms     # the preset's latency = "sum"
+    default = symroof.time_to_first_token(KIPPLY, "inference-arithmetic", A100_003, B=1, S=2048, tp=4)
+    assert default.total_s == t.total_s                         # the preset's latency = "max"
+    summed = symroof.time_to_first_token(KIPPLY, "inference-arithmetic", A100_003, B=1, S=2048, tp=4,
+                                         model="sum")
+    assert summed.total_s == compute + t.memory_s + comms
 
 
 def test_latency_with_symbols():
