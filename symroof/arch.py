@@ -146,7 +146,10 @@ class Arch:
             put(name, as_count(getattr(self, name), name, allow_zero=True))
         for name in _AMOUNT_FIELDS:
             value = getattr(self, name)
-            if isinstance(value, str) and value in _precision.BYTES:
+            if isinstance(value, str):
+                if value not in _precision.BYTES:
+                    raise ValueError(f"{name}={value!r} must be a positive number or a SymPy expression, not str, "
+                                     f"or a dtype name: {', '.join(_precision.DTYPES)}")
                 value = _precision.BYTES[value]
             put(name, as_amount(value, name))
         if self.params_b is not None:
