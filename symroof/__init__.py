@@ -11,7 +11,7 @@ numeric evaluators.
 134217728
 """
 
-from symroof import analysis, conventions, hardware, models, params, symbols
+from symroof import analysis, conventions, hardware, mla, models, moe, params, precision, symbols
 from symroof.analysis import (
     balance,
     crossover,
@@ -28,19 +28,25 @@ from symroof.arch import Arch
 from symroof.components import Step
 from symroof.conventions import Conventions
 from symroof.cost import Cost
+from symroof.evaluate import Evaluator, compile
 from symroof.hardware import Hardware
 from symroof.latex import to_latex
-from symroof.params import total_parameters
+from symroof.params import active_parameters, total_parameters
 from symroof.phases import decode, prefill, step
+from symroof.precision import Precision
 
 __all__ = [
     "Arch",
     "Conventions",
     "Cost",
+    "Evaluator",
     "Hardware",
+    "Precision",
     "Step",
+    "active_parameters",
     "analysis",
     "balance",
+    "compile",
     "conventions",
     "crossover",
     "crossover_batch",
@@ -49,8 +55,11 @@ __all__ = [
     "intensity_limit",
     "kv_capacity",
     "latency",
+    "mla",
     "models",
+    "moe",
     "params",
+    "precision",
     "prefill",
     "regime",
     "step",
