@@ -21,15 +21,19 @@ The file is parsed with :mod:`json` (never evaluated) and mapped key by key:
                             by the family (Qwen2: q/k/v only; GPT-2: all)
 ``mlp_bias``                ``mlp_bias`` (Llama), or fixed (GPT-2, GPT-NeoX: biased)
 ``max_positions``           ``n_positions`` (GPT-2's learned positions; 0 for RoPE)
-``experts``, ...            ``num_local_experts`` / ``num_experts``,
+``experts``, ...            ``num_local_experts`` / ``num_experts`` / ``n_routed_experts``,
                             ``num_experts_per_tok``, ``moe_intermediate_size``
+``shared_experts``          ``n_shared_experts`` (DeepSeek)
+``dense_layers``            ``first_k_dense_replace`` (DeepSeek's leading dense layers)
+``kv_lora_rank``, ...       MLA (DeepSeek-V2/V3): ``kv_lora_rank``, ``q_lora_rank``,
+                            ``qk_nope_head_dim``, ``qk_rope_head_dim``, ``v_head_dim``
 ==========================  =========================================================
 
 The family comes from ``model_type`` (or, if absent, ``architectures``). What the
 `Arch` cannot express and symroof therefore leaves out (a sliding attention window,
-Qwen3's per-head q/k norms, Gemma-2's extra norms) is listed in the `Arch`'s
-``source``, never dropped silently. A bad file raises one ``ValueError`` naming
-the key.
+Qwen3's per-head q/k norms, Gemma-2's extra norms, DeepSeek's multi-token-prediction
+module, a ``quantization_config``) is listed in the `Arch`'s ``source``, never
+dropped silently. A bad file raises one ``ValueError`` naming the key.
 
 Examples
 --------
@@ -53,25 +57,22 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from symroof.arch import Arch
+import sympy
 
-__all__ = ["DTYPE_BYTES", "FAMILIES", "HF_DTYPES", "Family", "dtype_bytes", "dtype_name", "from_hf_config",
+from symroof.arch import Arch
+from symroof.precision import BYTES
+
+__all__ = ["FAMILIES", "HF_DTYPES", "Family", "dtype_bytes", "dtype_name", "from_hf_config",
            "read_config"]
 
-# The dtype names Hugging Face writes (``torch_dtype`` / ``dtype``) -> symroof's short names,
-# which are also the keys of the hardware catalogue's peaks.
+# The dtype names Hugging Face writes (``torch_dtype`` / ``dtype``) -> symroof's short names
+# (`symroof.precision.DTYPES`, also the keys of the hardware catalogue's peaks).
 HF_DTYPES: dict[str, str] = {
     "float32": "fp32", "float": "fp32", "bfloat16": "bf16", "float16": "fp16", "half": "fp16",
     "float8_e4m3fn": "fp8", "float8_e5m2": "fp8", "int8": "int8",
-}
-# Bytes per element of each short name (int4 and fp4 pack two elements per byte).
-DTYPE_BYTES: dict[str, Fraction] = {
-    "fp32": Fraction(4), "tf32": Fraction(4), "bf16": Fraction(2), "fp16": Fraction(2),
-    "fp8": Fraction(1), "int8": Fraction(1), "int4": Fraction(1, 2), "fp4": Fraction(1, 2),
 }
 
 
@@ -85,19 +86,19 @@ def dtype_name(name: object, key: str = "dtype") -> str:
         raise ValueError(f"{key}={name!r} must be a dtype name such as 'bfloat16'")
     short = name.strip().lower().removeprefix("torch.")
     short = HF_DTYPES.get(short, short)
-    if short not in DTYPE_BYTES:
-        known = ", ".join([*DTYPE_BYTES, *HF_DTYPES])
+    if short not in BYTES:
+        known = ", ".join([*BYTES, *HF_DTYPES])
         raise ValueError(f"{key}={name!r} is not a known dtype; known: {known}")
     return short
 
 
-def dtype_bytes(name: object, key: str = "dtype") -> Fraction:
-    """Bytes per element of a dtype name.
+def dtype_bytes(name: object, key: str = "dtype") -> sympy.Expr:
+    """Bytes per element of a dtype name, exact.
 
     >>> dtype_bytes("bfloat16"), dtype_bytes("int4")
-    (Fraction(2, 1), Fraction(1, 2))
+    (2, 1/2)
     """
-    return DTYPE_BYTES[dtype_name(name, key)]
+    return BYTES[dtype_name(name, key)]
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,11 @@ class Family:
     positions_default: int = 0             # its default
     experts: str | None = None         # key of the routed-expert count (MoE)
     expert_ffn: str = "intermediate_size"  # key of each expert's width
+    shared_experts: str | None = None  # key of the always-active experts' count (DeepSeek)
+    shared_default: int = 0
+    dense_layers: str | None = None    # key of the number of leading dense-FFN layers (DeepSeek)
+    dense_default: int = 0
+    mla: bool = False                  # multi-head latent attention (kv_lora_rank, ...)
     not_modelled: tuple[str, ...] = ()     # what this family has that Arch does not count
 
 
@@ -143,6 +149,14 @@ FAMILIES: dict[str, Family] = {
                    learned_positions="n_positions", positions_default=1024),
     "gpt_neox": Family("dense", norm="layernorm", attention_bias="attention_bias", bias_default=True,
                        mlp_bias=True, not_modelled=("parallel residual (no change to FLOPs or bytes)",)),
+    # DeepSeek-V2/V3: MLA attention; the first first_k_dense_replace layers dense, the others MoE with
+    # n_routed_experts of width moe_intermediate_size and n_shared_experts always active.
+    "deepseek_v2": Family("gated", attention_bias="attention_bias", experts="n_routed_experts",
+                          expert_ffn="moe_intermediate_size", shared_experts="n_shared_experts",
+                          dense_layers="first_k_dense_replace", mla=True),
+    "deepseek_v3": Family("gated", attention_bias="attention_bias", experts="n_routed_experts",
+                          expert_ffn="moe_intermediate_size", shared_experts="n_shared_experts",
+                          shared_default=1, dense_layers="first_k_dense_replace", dense_default=3, mla=True),
 }
 
 # ``architectures[0]`` -> model_type, for configs written without ``model_type``.
@@ -150,7 +164,8 @@ _ARCHITECTURES = {
     "LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral", "MixtralForCausalLM": "mixtral",
     "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Qwen3MoeForCausalLM": "qwen3_moe",
     "GemmaForCausalLM": "gemma", "Gemma2ForCausalLM": "gemma2", "GPT2LMHeadModel": "gpt2",
-    "GPTNeoXForCausalLM": "gpt_neox",
+    "GPTNeoXForCausalLM": "gpt_neox", "DeepseekV2ForCausalLM": "deepseek_v2",
+    "DeepseekV3ForCausalLM": "deepseek_v3",
 }
 
 _MISSING = object()
@@ -199,15 +214,16 @@ class _Config:
             raise ValueError(f"config.json has no {keys[0]}{also}")
         return keys[0], default
 
-    def count(self, *keys: str, default: Any = _MISSING) -> int:
-        return self.named_count(*keys, default=default)[1]
+    def count(self, *keys: str, default: Any = _MISSING, zero: bool = False) -> int:
+        return self.named_count(*keys, default=default, zero=zero)[1]
 
-    def named_count(self, *keys: str, default: Any = _MISSING) -> tuple[str, int]:
+    def named_count(self, *keys: str, default: Any = _MISSING, zero: bool = False) -> tuple[str, int]:
         key, value = self.get(*keys, default=default)
         if value is None:
             return key, value
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"config.json: {key}={value!r} must be a positive integer")
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
+            raise ValueError(f"config.json: {key}={value!r} must be a {'non-negative' if zero else 'positive'} "
+                             "integer")
         return key, value
 
     def flag(self, key: str, default: bool) -> bool:
@@ -260,7 +276,15 @@ def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: 
     heads_key, heads = cfg.named_count("num_attention_heads", "n_head")
     kv_heads = cfg.count("num_key_value_heads", default=heads)
     head_dim = cfg.count("head_dim", default=None)          # explicit head_dim wins over hidden/heads
-    if head_dim is None and hidden % heads:
+    mla: dict[str, Any] = {}
+    if fam.mla:
+        # Arch derives the query/key head width, qk_nope_head_dim + qk_rope_head_dim (transformers 5
+        # writes head_dim = qk_rope_head_dim, the RoPE part only)
+        head_dim = None
+        mla = {key: cfg.count(key) for key in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
+                                               "v_head_dim")}
+        mla["q_lora_rank"] = cfg.count("q_lora_rank", default=None)     # null: queries not compressed
+    elif head_dim is None and hidden % heads:
         raise ValueError(f"config.json: {heads_key}={heads} must divide {hidden_key}={hidden} "
                          "(or give head_dim)")
     if heads % kv_heads:
@@ -284,7 +308,11 @@ def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: 
             raise ValueError(f"config.json: num_experts_per_tok={per_token} must not exceed "
                              f"{fam.experts}={experts}")
         moe = dict(experts=experts, experts_per_token=per_token, expert_ffn_dim=cfg.count(fam.expert_ffn))
-        _only_moe_layers(cfg)
+        if fam.shared_experts:
+            moe["shared_experts"] = cfg.count(fam.shared_experts, default=fam.shared_default, zero=True)
+        if fam.dense_layers:
+            moe["dense_layers"] = cfg.count(fam.dense_layers, default=fam.dense_default, zero=True)
+        _uniform_moe(cfg)
 
     byte_key, byte_name = cfg.get("torch_dtype", "dtype", default=None)
     if dtype is not None:
@@ -298,6 +326,13 @@ def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: 
     window = cfg.data.get("sliding_window")
     if window is not None and cfg.data.get("use_sliding_window", True):
         notes.append(f"sliding_window={window} (full attention assumed)")
+    mtp = cfg.data.get("num_nextn_predict_layers")
+    if mtp:
+        notes.append(f"num_nextn_predict_layers={mtp} (the multi-token-prediction module)")
+    quant = cfg.data.get("quantization_config")
+    if isinstance(quant, Mapping):
+        notes.append(f"quantization_config (quant_method={quant.get('quant_method')!r}): bytes per weight "
+                     "from the dtype; see symroof.precision.Precision")
     source = f"Hugging Face config.json ({where})"
     if notes:
         source += "; not modelled: " + "; ".join(notes)
@@ -309,17 +344,17 @@ def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: 
         weight_bytes=nbytes, act_bytes=nbytes, kv_bytes=nbytes, norm=fam.norm,
         qkv_bias=qkv_bias, out_bias=out_bias, mlp_bias=mlp_bias,
         max_positions=cfg.count(fam.learned_positions, default=fam.positions_default) if fam.learned_positions else 0,
-        name=name if name is not None else _default_name(cfg, config), source=source, **moe,
+        name=name if name is not None else _default_name(cfg, config), source=source, **moe, **mla,
     )
 
 
-def _only_moe_layers(cfg: _Config) -> None:
-    """Qwen3-MoE can mix dense layers in; `Arch` has one FFN kind for every layer."""
-    step = cfg.data.get("decoder_sparse_step", 1)
-    dense = cfg.data.get("mlp_only_layers") or []
-    if step != 1 or dense:
-        raise ValueError(f"config.json: decoder_sparse_step={step!r}, mlp_only_layers={dense!r}: "
-                         "a mix of dense and MoE layers is not supported")
+def _uniform_moe(cfg: _Config) -> None:
+    """MoE in every layer (after DeepSeek's leading dense ones): `Arch` has no other pattern."""
+    for key, uniform in (("decoder_sparse_step", 1), ("moe_layer_freq", 1), ("mlp_only_layers", [])):
+        value = cfg.data.get(key)
+        if value is not None and value != uniform:
+            raise ValueError(f"config.json: {key}={value!r}: MoE layers interleaved with dense ones are not "
+                             f"supported (only {key}={uniform!r})")
 
 
 def _default_name(cfg: _Config, config: object) -> str:

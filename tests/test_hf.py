@@ -21,7 +21,7 @@ DATA = Path(__file__).parent / "data"
 
 # preset name -> sample config file (tests/data/<file>.json)
 PRESETS = ["llama-3-8b", "llama-3-70b", "llama-2-7b", "llama-2-13b", "mistral-7b", "qwen2.5-7b", "gpt2",
-           "mixtral-8x7b"]
+           "mixtral-8x7b", "deepseek-v3"]
 
 # Published parameter counts.
 PUBLISHED = {
@@ -104,6 +104,26 @@ def test_parameter_count_matches_transformers(name, transformers_count):
     assert total_parameters(from_hf_config(config)) == transformers_count(config) - ORACLE[name]
 
 
+TINY_DEEPSEEK = dict(model_type="deepseek_v3", hidden_size=64, intermediate_size=96, moe_intermediate_size=32,
+                     num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4, n_routed_experts=8,
+                     n_shared_experts=1, num_experts_per_tok=2, first_k_dense_replace=1, kv_lora_rank=16,
+                     q_lora_rank=24, qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8, vocab_size=100,
+                     n_group=1, topk_group=1, tie_word_embeddings=False)
+TINY_QWEN3_MOE = dict(model_type="qwen3_moe", hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, head_dim=16, intermediate_size=128, moe_intermediate_size=32,
+                      num_experts=8, num_experts_per_tok=2, vocab_size=100, tie_word_embeddings=False)
+
+
+@pytest.mark.parametrize("config,left_out", [
+    (TINY_DEEPSEEK, 0),
+    ({**TINY_DEEPSEEK, "q_lora_rank": None}, 0),           # DeepSeek-V2-Lite style: queries not compressed
+    ({**TINY_DEEPSEEK, "n_shared_experts": 2, "first_k_dense_replace": 0}, 0),
+    (TINY_QWEN3_MOE, 2 * 2 * 16),                          # q_norm/k_norm: 2·head_dim per layer
+], ids=["deepseek", "deepseek-no-q-lora", "deepseek-all-moe", "qwen3-moe"])
+def test_tiny_moe_and_mla_counts_match_transformers(config, left_out, transformers_count):
+    assert total_parameters(from_hf_config(config)) == transformers_count(config) - left_out
+
+
 def test_pythia_160m_by_hand():
     # GPT-NeoX: embed_in and embed_out untied, 50304 x 768 each; per layer two LayerNorms (2·2·768),
     # query_key_value 768 x 2304 + 2304, dense 768 x 768 + 768, MLP 768 x 3072 + 3072 and
@@ -161,13 +181,28 @@ def test_mixtral_experts():
 
 
 def test_qwen3_moe_experts_and_dense_layers():
-    config = {"model_type": "qwen3_moe", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-              "num_key_value_heads": 2, "head_dim": 16, "intermediate_size": 128, "moe_intermediate_size": 32,
-              "num_experts": 8, "num_experts_per_tok": 2, "vocab_size": 100}
-    arch = from_hf_config(config)
+    arch = from_hf_config(TINY_QWEN3_MOE)
     assert (arch.experts, arch.experts_per_token, arch.expert_ffn_dim) == (8, 2, 32)
-    with pytest.raises(ValueError, match="mlp_only_layers"):
-        from_hf_config({**config, "mlp_only_layers": [0]})
+    with pytest.raises(ValueError, match="mlp_only_layers=\\[0\\]: MoE layers interleaved"):
+        from_hf_config({**TINY_QWEN3_MOE, "mlp_only_layers": [0]})
+    with pytest.raises(ValueError, match="decoder_sparse_step=2"):
+        from_hf_config({**TINY_QWEN3_MOE, "decoder_sparse_step": 2})
+
+
+def test_deepseek_v3_mla_and_moe():
+    arch = from_hf_config(sample("deepseek-v3"))
+    assert arch.is_mla and (arch.kv_lora_rank, arch.q_lora_rank, arch.head_dim) == (512, 1536, 128 + 64)
+    assert (arch.experts, arch.shared_experts, arch.dense_layers, arch.expert_ffn_dim, arch.ffn_dim) == \
+        (256, 1, 3, 2048, 18432)
+    # head_dim as transformers 5 writes it for DeepSeek (= qk_rope_head_dim) does not override MLA's width
+    assert from_hf_config({**read_config(sample("deepseek-v3")), "head_dim": 64}).head_dim == 192
+    assert "num_nextn_predict_layers=1" in arch.source and "quant_method='fp8'" in arch.source
+    with pytest.raises(ValueError, match="moe_layer_freq=2"):
+        from_hf_config({**TINY_DEEPSEEK, "moe_layer_freq": 2})
+    with pytest.raises(ValueError, match=r"config\.json has no kv_lora_rank"):
+        from_hf_config({k: v for k, v in TINY_DEEPSEEK.items() if k != "kv_lora_rank"})
+    with pytest.raises(ValueError, match="first_k_dense_replace=-1 must be a non-negative integer"):
+        from_hf_config({**TINY_DEEPSEEK, "first_k_dense_replace": -1})
 
 
 def test_dtype_bytes():
