@@ -57,6 +57,11 @@ def test_deepseek_v3_total_is_671b_and_activated_is_37b():
     assert without_embedding == activated - head           # the embedding table is a gather, not "activated"
     assert round(without_embedding / 1e8) == 366           # 36.6B
     assert round(without_embedding / 1e9) == 37
+    # The checkpoint's MTP module (not in this preset) is one more MoE layer, "11.5B unique parameters":
+    # 187,121,664 + 11,320,164,352 = 11,507,286,016 (plus its 2·7168·7168 eh_proj and three norms)
+    mtp_layer = sum(params.layer_parameters(arch).values())
+    assert mtp_layer == 187_121_664 + 11_320_164_352 == 11_507_286_016
+    assert round(mtp_layer / 1e8) == 115
 
 
 def test_mla_validation():
