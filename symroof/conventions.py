@@ -131,9 +131,10 @@ class Conventions:
         matrix of every head is written, read by the softmax, written as
         probabilities and read by ``A·V`` (four passes of ``b_a`` bytes each).
     query_block:
-        queries per block of the ``flash`` kernel (default 128, FlashAttention-2's
-        block size, arXiv 2307.08691 §3.3; `symroof.components.flash_query_block`
-        derives it from the on-chip memory as FlashAttention does). A number or a symbol.
+        queries per block of the ``flash`` kernel (default 128, the larger of the block
+        sizes FlashAttention-2 tunes over, {64, 128}: arXiv 2307.08691 §3.3;
+        `symroof.components.flash_query_block` derives it from the on-chip memory as
+        FlashAttention's Algorithm 1 does). A number or a symbol.
     """
 
     flops: Literal["components", "params"] = "components"
