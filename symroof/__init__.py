@@ -28,6 +28,7 @@ from symroof.arch import Arch
 from symroof.components import Step
 from symroof.conventions import Conventions
 from symroof.cost import Cost
+from symroof.evaluate import Evaluator, compile
 from symroof.hardware import Hardware
 from symroof.latex import to_latex
 from symroof.params import active_parameters, total_parameters
@@ -38,12 +39,14 @@ __all__ = [
     "Arch",
     "Conventions",
     "Cost",
+    "Evaluator",
     "Hardware",
     "Precision",
     "Step",
     "active_parameters",
     "analysis",
     "balance",
+    "compile",
     "conventions",
     "crossover",
     "crossover_batch",

@@ -1,0 +1,973 @@
+"""Fast numeric evaluators: ``compile(expr | cost)`` returns an `Evaluator`.
+
+Users sweep symroof's formulas over large grids (batch × context × model × GPU).
+``sympy.lambdify`` of an unsimplified cost re-computes every term at every
+point and ``subs`` is a million times slower, so `compile` does the work once:
+
+1. **fold** the fixed arguments (``fixed={"S_c": 4096, "S_i": 1}`` or keywords)
+   into the expression, exactly;
+2. **cancel and factor** the rational function that is left and pick, among
+   a few equivalent forms (expanded, factored, Horner, constant folded into a
+   factor), the one with the fewest operations, divisions counted as four
+   (e.g. Llama-3-8B decode intensity at S_c = 4096 is ``B/(c + d·B)``: one
+   multiply, one add, one division per point);
+3. **share** common subexpressions (``sympy.cse``) in a small three-address
+   program;
+4. **evaluate** it in cache-sized blocks with in-place ufuncs (numpy backend),
+   or with numexpr (``backend="numexpr"``, the optional extra ``fast``).
+   Subexpressions that depend only on broadcast (smaller) inputs are computed
+   once at their own shape before the blocked loop, so a ``B[:, None] ×
+   S_c[None, :]`` grid does per point only the work that needs both.
+
+Arguments are named by their symbols' names; integer inputs are promoted to
+float64 before any product (no int64 overflow in ``B·S²·H·N``); results are
+float64. Every argument is checked: a count must be a positive integer
+(``S_c`` may be zero: an empty cache), every value finite; a bad one raises a
+`ValueError` naming it. ``ev.exact(...)`` (or ``compile(..., exact=True)``)
+returns the exact value as a Python ``int`` or ``Fraction`` instead. Dask
+arrays (and other arrays that implement numpy's ``__array_ufunc__``) go
+through the same program lazily, chunk by chunk. Compiled evaluators are
+cached: compiling the same expression with the same fixed values twice
+returns the same object.
+
+Examples
+--------
+>>> import numpy as np
+>>> from symroof.symbols import B, H
+>>> ev = compile(2 * B * H**2 / (2 * H**2 + 4 * B * H), H=4096)  # = 4096·B/(4096 + 2·B)
+>>> ev.names
+('B',)
+>>> ev.form
+2048*B/(B + 2048)
+>>> ev(B=np.array([2048, 6144]))  # 2048·2048/4096, 2048·6144/8192
+array([1024., 1536.])
+>>> ev.exact(B=1)
+Fraction(2048, 2049)
+>>> compile(2 * B * H**2 / (2 * H**2 + 4 * B * H), H=4096) is ev
+True
+>>> ev(B=0)
+Traceback (most recent call last):
+...
+ValueError: B=0 must be a positive integer
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import importlib
+import itertools
+import keyword
+import math
+import numbers
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from types import MappingProxyType, ModuleType
+from typing import Any, Literal
+
+import numpy as np
+import sympy
+
+from symroof import symbols as _symbols
+from symroof.cost import Cost, _under
+
+__all__ = ["BACKENDS", "Evaluator", "compile"]
+
+BACKENDS = ("auto", "numpy", "numexpr")
+# Elements per block of the numpy backend: 16384 float64 = 128 KiB per buffer, so the
+# input, the output and two temporaries fit in one core's 512 KiB L2. Larger blocks are
+# allocated by mmap and page-faulted on every use (measured 4x slower on this machine).
+BLOCK = 1 << 14
+# Below this many points per thread, one thread: waking another costs more than it saves.
+_MIN_PER_THREAD = 1 << 18
+# Symbols that may be zero although declared positive: an empty KV cache (prefill is a
+# step at S_c = 0, see symroof.phases).
+ZERO_ALLOWED = frozenset({_symbols.S_c})
+# Relative cost of one operation per point, to choose among equivalent forms: an fp64
+# division costs several multiplies (measured: 1/x alone takes 3/4 of a B*2.0 pass).
+_WEIGHTS = {"add": 1, "sub": 1, "mul": 1, "neg": 1, "max": 1, "min": 1, "div": 4, "pow": 10}
+_UFUNCS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide",
+           "pow": "power", "max": "maximum", "min": "minimum", "neg": "negative"}
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+_ERRSTATE = {"divide": "raise", "over": "raise", "invalid": "raise", "under": "ignore"}
+
+Operand = int | float  # an int is a node (inputs first, then ops); a float is a constant
+
+
+# ---- argument rules -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Rule:
+    """What one argument may be: from its symbol's assumptions."""
+
+    name: str
+    integer: bool
+    lower: Literal["positive", "nonnegative", "none"]
+
+    @classmethod
+    def of(cls, symbol: sympy.Symbol) -> _Rule:
+        if symbol.is_positive:
+            lower: Literal["positive", "nonnegative", "none"] = (
+                "nonnegative" if symbol in ZERO_ALLOWED else "positive")
+        elif symbol.is_nonnegative:
+            lower = "nonnegative"
+        else:
+            lower = "none"
+        return cls(symbol.name, bool(symbol.is_integer), lower)
+
+    def describe(self) -> str:
+        sign = {"positive": "a positive ", "nonnegative": "a non-negative ", "none": "a finite "}[self.lower]
+        return sign + ("integer" if self.integer else "number")
+
+    def ok(self, value: Fraction | int | float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.lower == "positive" and not value > 0:
+            return False
+        if self.lower == "nonnegative" and not value >= 0:
+            return False
+        return not (self.integer and value != math.floor(value))
+
+    def bad(self, value: object) -> ValueError:
+        return ValueError(f"{self.name}={_show(value)} must be {self.describe()}")
+
+    # arrays: fast reductions first; a full mask only to name the first bad element
+    def array_ok(self, x: np.ndarray, floating: bool, tmp: np.ndarray | None = None) -> bool:
+        if x.size == 0:
+            return True
+        if self.lower != "none" or floating:
+            lo = np.minimum.reduce(x, axis=None)
+            if floating and not (np.isfinite(lo) and np.maximum.reduce(x, axis=None) < np.inf):
+                return False  # NaN propagates through minimum; +inf shows in the maximum
+            if (self.lower == "positive" and not lo > 0) or (self.lower == "nonnegative" and not lo >= 0):
+                return False
+        if self.integer and floating:
+            if tmp is None:
+                return bool(np.array_equal(np.floor(x), x))
+            np.floor(x, out=tmp)
+            np.subtract(x, tmp, out=tmp)
+            return not np.maximum.reduce(tmp, axis=None) > 0
+        return True
+
+    def array_bad(self, x: np.ndarray) -> ValueError:
+        x = np.asarray(x)
+        xf = x.astype(np.float64)
+        good = np.isfinite(xf)
+        if self.lower == "positive":
+            good &= xf > 0
+        elif self.lower == "nonnegative":
+            good &= xf >= 0
+        if self.integer:
+            good &= np.floor(np.where(good, xf, 0)) == np.where(good, xf, 0)
+        where = np.argwhere(~good)
+        if len(where) == 0:  # the block looked bad but the array does not: report the block
+            return ValueError(f"{self.name} must be {self.describe()}")
+        idx = tuple(int(i) for i in where[0])
+        return ValueError(f"{self.name}[{', '.join(map(str, idx))}]={x[idx].item()!r} must be {self.describe()}")
+
+
+def _show(value: object) -> str:
+    """A value for an error message, shortened: ``10**400`` does not print 401 digits."""
+    text = repr(value)
+    if len(text) <= 40:
+        return text
+    if isinstance(value, int):
+        return f"{str(value)[0]}.{str(value)[1:4]}e+{len(str(value)) - 1} (an int of {len(str(value))} digits)"
+    return text[:37] + "..."
+
+
+def _real_dtype(name: str, dtype: np.dtype) -> bool:
+    """True for floating dtypes, False for integers; TypeError for anything else."""
+    if dtype.kind in "iu":
+        return False
+    if dtype.kind == "f":
+        return True
+    what = {"b": "a boolean", "c": "a complex", "O": "an object", "U": "a string", "S": "a bytes"}
+    raise TypeError(f"{name}: {what.get(dtype.kind, 'a ' + str(dtype))} array is not allowed; "
+                    "pass integers or floats")
+
+
+def _scalar_float(rule: _Rule, value: object) -> float:
+    """A validated Python scalar (or 0-d array) as a float."""
+    exact = _scalar_exact(rule, value)
+    try:
+        return float(exact)
+    except OverflowError:
+        raise ValueError(f"{rule.name}={_show(value)} is too large for float64; use exact mode") from None
+
+
+def _scalar_exact(rule: _Rule, value: object) -> int | Fraction | float:
+    """A validated scalar, kept exact (int or Fraction); a float stays a float."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{rule.name}={value!r}: a bool is not a number")
+    out: int | Fraction | float
+    if isinstance(value, numbers.Integral):
+        out = int(value)
+    elif isinstance(value, numbers.Rational):
+        out = Fraction(int(value.numerator), int(value.denominator))
+    elif isinstance(value, sympy.Basic):
+        if not (isinstance(value, sympy.Number) and value.is_extended_real):
+            raise TypeError(f"{rule.name}={value!r} must be a number, not a symbolic expression")
+        if isinstance(value, sympy.Rational):
+            out = Fraction(int(value.p), int(value.q)) if value.q != 1 else int(value.p)
+        else:
+            out = float(value)
+    elif isinstance(value, numbers.Real):
+        out = float(value)
+    else:
+        raise TypeError(f"{rule.name}={value!r}: expected a number or an array, not {type(value).__name__}")
+    if isinstance(out, Fraction) and out.denominator == 1:
+        out = int(out)
+    if not rule.ok(out):
+        raise rule.bad(value)
+    return out
+
+
+# ---- the program: three-address code over float64 ------------------------------------------
+@dataclass(frozen=True)
+class _Program:
+    """Straight-line code: node ``i < n_inputs`` is input ``i``; then one node per op."""
+
+    n_inputs: int
+    ops: tuple[tuple[str, tuple[Operand, ...]], ...]
+    root: Operand
+    deps: tuple[frozenset[int], ...]  # per node, the inputs it depends on
+
+    @property
+    def cost(self) -> int:
+        return sum(_WEIGHTS[kind] for kind, _ in self.ops)
+
+
+class _Builder:
+    def __init__(self, inputs: tuple[sympy.Symbol, ...]):
+        self.nodes: dict[sympy.Expr, Operand] = {s: i for i, s in enumerate(inputs)}
+        self.n_inputs = len(inputs)
+        self.ops: list[tuple[str, tuple[Operand, ...]]] = []
+        self.memo: dict[tuple[str, tuple[Operand, ...]], int] = {}
+        self.deps: list[frozenset[int]] = [frozenset({i}) for i in range(len(inputs))]
+
+    def op(self, kind: str, *args: Operand) -> Operand:
+        key = (kind, args)
+        if key not in self.memo:
+            self.memo[key] = self.n_inputs + len(self.ops)
+            self.ops.append(key)
+            self.deps.append(frozenset().union(*(self.deps[a] for a in args if isinstance(a, int))))
+        return self.memo[key]
+
+    def program(self, root: Operand) -> _Program:
+        return _Program(self.n_inputs, tuple(self.ops), root, tuple(self.deps))
+
+    def emit(self, e: sympy.Expr) -> Operand:
+        if e in self.nodes:
+            return self.nodes[e]
+        out = self._emit(e)
+        self.nodes[e] = out
+        return out
+
+    def _emit(self, e: sympy.Expr) -> Operand:
+        if e.is_Number:
+            return _constant(e)
+        if isinstance(e, sympy.Symbol):
+            raise ValueError(f"symbol {e} has no value")  # unreachable: inputs are mapped first
+        if isinstance(e, sympy.Add):
+            positive, negative = [], []
+            for term in e.args:
+                coeff, _ = term.as_coeff_Mul()
+                (negative if coeff.is_negative else positive).append(-term if coeff.is_negative else term)
+            acc: Operand | None = None
+            for term in positive:
+                x = self.emit(term)
+                acc = x if acc is None else self.op("add", acc, x)
+            for term in negative:
+                x = self.emit(term)
+                acc = self.op("neg", x) if acc is None else self.op("sub", acc, x)
+            assert acc is not None
+            return acc
+        if isinstance(e, sympy.Mul):
+            coeff, factors = e.as_coeff_mul()
+            if coeff.is_negative:
+                return self.op("neg", self.emit(-e))
+            num: list[sympy.Expr] = []
+            den: list[sympy.Expr] = []
+            for f in factors:
+                base, exp = f.as_base_exp()
+                if exp.is_Number and exp.is_negative:
+                    den.append(base ** -exp)
+                else:
+                    num.append(f)
+            top = self._product([coeff] if coeff != 1 else [], num)
+            if not den:
+                assert top is not None
+                return top
+            bottom = self._product([], den)
+            assert bottom is not None
+            return self.op("div", 1.0 if top is None else top, bottom)
+        if isinstance(e, sympy.Pow):
+            base, exp = e.args
+            if exp.is_Integer and exp > 0:
+                return self._power(self.emit(base), int(exp))
+            if exp.is_Number and exp.is_negative:
+                return self.op("div", 1.0, self.emit(base ** -exp))
+            if exp.is_Number:
+                return self.op("pow", self.emit(base), _constant(exp))
+            return self.op("pow", self.emit(base), self.emit(exp))
+        if isinstance(e, (sympy.Max, sympy.Min)):
+            kind = "max" if isinstance(e, sympy.Max) else "min"
+            args = [self.emit(a) for a in e.args]
+            acc = args[0]
+            for x in args[1:]:
+                acc = self.op(kind, acc, x)
+            return acc
+        raise TypeError(f"cannot compile {type(e).__name__} ({e}): symroof evaluates + - * / ** Max Min")
+
+    def _product(self, constants: list[sympy.Expr], factors: list[sympy.Expr]) -> Operand | None:
+        acc: Operand | None = None
+        for f in factors:
+            x = self.emit(f)
+            acc = x if acc is None else self.op("mul", acc, x)
+        for c in constants:
+            x = _constant(c)
+            acc = x if acc is None else self.op("mul", acc, x)
+        return acc
+
+    def _power(self, x: Operand, n: int) -> Operand:
+        if n == 1:
+            return x
+        if n > 8:
+            return self.op("pow", x, float(n))
+        half = self._power(x, n // 2)
+        sq = self.op("mul", half, half)
+        return self.op("mul", sq, x) if n % 2 else sq
+
+
+def _constant(c: sympy.Expr) -> float:
+    try:
+        value = float(c)
+    except (TypeError, OverflowError):
+        value = math.inf
+    if not math.isfinite(value):
+        raise ValueError(f"constant {c} does not fit in float64")
+    return value
+
+
+def _build(form: sympy.Expr, inputs: tuple[sympy.Symbol, ...], use_cse: bool) -> _Program:
+    builder = _Builder(inputs)
+    if use_cse:
+        replacements, (reduced,) = sympy.cse(form, symbols=sympy.numbered_symbols("_cse"), order="none")
+        for name, sub in replacements:
+            builder.nodes[name] = builder.emit(sub)
+        return builder.program(builder.emit(reduced))
+    return builder.program(builder.emit(form))
+
+
+# ---- choosing the form ------------------------------------------------------------------------
+def _has_negative_constant(e: sympy.Expr) -> bool:
+    """A subtraction (negative coefficient) somewhere: it could cancel digits; exponents don't count."""
+    if isinstance(e, sympy.Pow):
+        return _has_negative_constant(e.base)
+    if e.is_Number:
+        return bool(e.is_negative)
+    return any(_has_negative_constant(a) for a in e.args)
+
+
+def _fold(num: list[sympy.Expr], den: list[sympy.Expr], k: sympy.Expr) -> sympy.Expr:
+    """``k·∏num/∏den`` with the constant ``k`` folded into one sum factor (saves a multiply)."""
+    num, den = list(num), list(den)
+    if k != 1:
+        for i, f in enumerate(den):
+            if isinstance(f, sympy.Add):
+                den[i] = sympy.expand(f / k)
+                break
+        else:
+            for i, f in enumerate(num):
+                if isinstance(f, sympy.Add):
+                    num[i] = sympy.expand(f * k)
+                    break
+            else:
+                num.append(k)
+    return sympy.Mul(*num) / sympy.Mul(*den)
+
+
+def _horner(f: sympy.Expr, order: tuple[sympy.Symbol, ...]) -> sympy.Expr:
+    if not isinstance(f, sympy.Add):
+        return f
+    gens = [g for g in order if g in f.free_symbols]
+    return sympy.horner(f, *gens) if gens else f
+
+
+def _candidates(expr: sympy.Expr) -> list[sympy.Expr]:
+    """Equal forms of ``expr``: as given, cancelled, factored, each factor in Horner form."""
+    out = [expr]
+    free = sorted(expr.free_symbols, key=lambda s: s.name)
+    if not free or expr.has(sympy.Float) or not expr.is_rational_function(*free):
+        return out
+    cancelled = sympy.cancel(sympy.together(expr))
+    p, q = sympy.fraction(cancelled)
+    out.append(_fold([sympy.expand(p)], [sympy.expand(q)], sympy.Integer(1)))
+    cp, fp = sympy.factor_list(p, *free)
+    cq, fq = sympy.factor_list(q, *free)
+    k = sympy.Rational(cp) / sympy.Rational(cq)
+    num = [f**e for f, e in fp]
+    den = [f**e for f, e in fq]
+    out.append(_fold(num, den, k))
+    orders = list(itertools.permutations(free)) if len(free) <= 3 else [tuple(free)]
+    for order in orders:
+        hn = [_horner(f, order) ** e for f, e in fp]
+        hd = [_horner(f, order) ** e for f, e in fq]
+        # fold into the expanded sum first, then Horner it (the folded constants stay exact)
+        folded = _fold([f**e for f, e in fp], [f**e for f, e in fq], k)
+        fn, fd = sympy.fraction(folded)
+        out.append(sympy.Mul(*[_horner(f, order) for f in sympy.Mul.make_args(fn)])
+                   / sympy.Mul(*[_horner(f, order) for f in sympy.Mul.make_args(fd)]))
+        out.append(k * sympy.Mul(*hn) / sympy.Mul(*hd))
+    return out
+
+
+def _choose(expr: sympy.Expr, inputs: tuple[sympy.Symbol, ...]) -> tuple[sympy.Expr, _Program]:
+    """The cheapest form (fewest weighted operations; no subtraction if avoidable) and its program."""
+    best: tuple[tuple[int, int, int], sympy.Expr, _Program] | None = None
+    negative_in_input = _has_negative_constant(expr)
+    for i, form in enumerate(_candidates(expr)):
+        for use_cse in (False, True):
+            program = _build(form, inputs, use_cse)
+            risky = int(_has_negative_constant(form) and not negative_in_input)
+            key = (risky, program.cost, i)
+            if best is None or key < best[0]:
+                best = (key, form, program)
+    assert best is not None
+    return best[1], best[2]
+
+
+# ---- code generation --------------------------------------------------------------------------
+def _needed(program: _Program, leaves: frozenset[int]) -> list[int]:
+    """The op nodes to compute, in order, given the values of ``leaves``."""
+    need: set[int] = set()
+    stack = [program.root] if isinstance(program.root, int) else []
+    while stack:
+        n = stack.pop()
+        if n in need or n in leaves or n < program.n_inputs:
+            continue
+        need.add(n)
+        stack.extend(a for a in program.ops[n - program.n_inputs][1] if isinstance(a, int))
+    return sorted(need)
+
+
+def _functional_source(program: _Program) -> str:
+    """Python with operators: works on floats, numpy arrays and duck arrays such as dask."""
+    args = ", ".join(f"x{i}" for i in range(program.n_inputs))
+    lines = [f"def _functional({args}):"]
+
+    def ref(a: Operand) -> str:
+        if isinstance(a, float):
+            return repr(a)
+        return f"x{a}" if a < program.n_inputs else f"t{a}"
+
+    for n in _needed(program, frozenset()):
+        kind, ops = program.ops[n - program.n_inputs]
+        if kind in _INFIX:
+            lines.append(f"    t{n} = {ref(ops[0])} {_INFIX[kind]} {ref(ops[1])}")
+        elif kind == "neg":
+            lines.append(f"    t{n} = -{ref(ops[0])}")
+        else:
+            lines.append(f"    t{n} = _np.{_UFUNCS[kind]}({ref(ops[0])}, {ref(ops[1])})")
+    lines.append(f"    return {ref(program.root)}")
+    return "\n".join(lines) + "\n"
+
+
+def _blocked_source(program: _Program, leaves: tuple[int, ...]) -> tuple[str, int]:
+    """In-place ufunc calls on one block: leaves in ``l*``, the result in ``out``, temporaries in ``b*``.
+
+    A temporary's buffer is reused as soon as its last reader has run (the reader may
+    write in place over it); the root writes straight into ``out``."""
+    needed = _needed(program, frozenset(leaves))
+    last_use: dict[int, int] = {}
+    for n in needed:
+        for a in program.ops[n - program.n_inputs][1]:
+            if isinstance(a, int):
+                last_use[a] = n
+    names: dict[int, str] = {leaf: f"l{j}" for j, leaf in enumerate(leaves)}
+    free: list[str] = []
+    count = 0
+    body = []
+    for n in needed:
+        kind, ops = program.ops[n - program.n_inputs]
+        for a in dict.fromkeys(a for a in ops if isinstance(a, int) and a not in leaves):
+            if last_use[a] == n:
+                free.append(names[a])
+        if n == program.root:
+            target = "out"
+        elif free:
+            target = free.pop()
+        else:
+            target = f"b{count}"
+            count += 1
+        names[n] = target
+        refs = ", ".join(repr(a) if isinstance(a, float) else names[a] for a in ops)
+        body.append(f"    _np.{_UFUNCS[kind]}({refs}, out={target})")
+    if not isinstance(program.root, int) or program.root in leaves:
+        value = repr(program.root) if isinstance(program.root, float) else names[program.root]
+        body.append(f"    _np.copyto(out, {value})")
+    params = [f"l{j}" for j in range(len(leaves))] + ["out"] + [f"b{i}" for i in range(count)]
+    return f"def _block({', '.join(params)}):\n" + "\n".join(body) + "\n", count
+
+
+def _numexpr_source(program: _Program, leaves: dict[int, str], floating: frozenset[int]) -> str:
+    """One numexpr expression (numexpr has no statements: shared nodes are written out again).
+
+    Integer inputs are wrapped in ``(1.0*x)`` where no float meets them first, so that
+    numexpr never multiplies two int64 columns."""
+    is_float: dict[int, bool] = {}
+
+    def isf(a: Operand) -> bool:
+        if isinstance(a, float):
+            return True
+        if a in leaves:
+            return a in floating
+        if a not in is_float:
+            kind, ops = program.ops[a - program.n_inputs]
+            is_float[a] = kind in ("div", "pow") or any(isf(x) for x in ops)
+        return is_float[a]
+
+    def text(a: Operand, other_float: bool) -> str:
+        if isinstance(a, float):
+            return repr(a)
+        if a in leaves:
+            return leaves[a] if (a in floating or other_float) else f"(1.0*{leaves[a]})"
+        kind, ops = program.ops[a - program.n_inputs]
+        if kind == "pow":  # numexpr turns x**11.0 into integer multiplies for an integer x
+            return f"({text(ops[0], False)} ** {text(ops[1], False)})"
+        if kind == "neg":
+            return f"(-{text(ops[0], False)})"
+        if kind in ("max", "min"):
+            x, y = text(ops[0], False), text(ops[1], False)
+            return f"where({x} {'>' if kind == 'max' else '<'} {y}, {x}, {y})"
+        x, y = ops
+        return f"({text(x, isf(y))} {_INFIX[kind]} {text(y, isf(x))})"
+
+    return text(program.root, False)
+
+
+def _exec(source: str, name: str) -> Callable[..., Any]:
+    scope: dict[str, Any] = {"_np": np}
+    exec(builtins.compile(source, f"<symroof.evaluate {name}>", "exec"), scope)
+    return scope[name]
+
+
+def _numexpr() -> ModuleType | None:
+    try:
+        return importlib.import_module("numexpr")
+    except ImportError:
+        return None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """Worker threads for the numpy backend's blocks (ufuncs release the GIL)."""
+    return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="symroof-evaluate")
+
+
+def _resolve_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r} is not allowed; choose one of {', '.join(map(repr, BACKENDS))}")
+    if backend == "numexpr" and _numexpr() is None:
+        raise ImportError("backend='numexpr' needs numexpr: pip install 'symroof[fast]'")
+    if backend == "auto":
+        return "numpy"  # measured faster than numexpr here (benchmarks/evaluate.py); see compile()
+    return backend
+
+
+# ---- the evaluator ------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Evaluator:
+    """A compiled expression, called with its free symbols by name.
+
+    ``ev(**values)`` returns float64 (an array for array inputs, ``numpy.float64``
+    for scalars), or the exact value if compiled with ``exact=True``;
+    ``ev.exact(**values)`` always returns it (Python ``int`` or ``Fraction``).
+
+    Attributes: ``expr`` (the expression with the fixed values folded in), ``form``
+    (the equal form that is evaluated), ``names`` (the keyword arguments), ``fixed``,
+    ``backend`` (``"numpy"`` or ``"numexpr"``), ``mode`` (``"float"`` or ``"exact"``),
+    ``check`` (validate arguments), ``threads`` (of the numpy backend) and ``source``
+    (the generated Python).
+    """
+
+    expr: sympy.Expr
+    form: sympy.Expr
+    names: tuple[str, ...]
+    fixed: Mapping[str, sympy.Expr]
+    backend: str
+    mode: Literal["float", "exact"]
+    check: bool
+    threads: int
+    source: str = field(repr=False)
+    _program: _Program = field(repr=False)
+    _inputs: tuple[sympy.Symbol, ...] = field(repr=False)
+    _rules: tuple[_Rule, ...] = field(repr=False)
+    _functional: Callable[..., Any] = field(repr=False)
+    _kernels: dict[Any, Any] = field(repr=False, default_factory=dict)
+
+    def __repr__(self) -> str:
+        fixed = ", ".join(f"{k}={v}" for k, v in self.fixed.items())
+        return (f"Evaluator(({', '.join(self.names)}) -> {self.form}"
+                + (f", fixed {{{fixed}}}" if fixed else "") + f", backend={self.backend!r})")
+
+    # ---- arguments ----
+    def _arguments(self, args: tuple[Any, ...], values: Mapping[str, Any]) -> list[Any]:
+        if args:
+            raise TypeError(f"pass arguments by name: {', '.join(f'{n}=...' for n in self.names)}")
+        unknown = [k for k in values if k not in self.names]
+        if unknown:
+            k = unknown[0]
+            why = (f"it is fixed at {self.fixed[k]} by compile()" if k in self.fixed
+                   else f"expected {', '.join(self.names) or 'no arguments'}")
+            raise TypeError(f"unexpected argument {k!r}: {why}")
+        missing = [n for n in self.names if n not in values]
+        if missing:
+            raise TypeError(f"missing argument{'s' if len(missing) > 1 else ''} "
+                            f"{', '.join(map(repr, missing))} (expected {', '.join(self.names)})")
+        return [values[n] for n in self.names]
+
+    def exact(self, *args: Any, **values: Any) -> int | Fraction | float | sympy.Expr:
+        """The exact value at scalar arguments: ``int`` or ``Fraction`` (``float`` only from float constants)."""
+        given = self._arguments(args, values)
+        table: dict[sympy.Symbol, sympy.Expr] = {}
+        for symbol, rule, v in zip(self._inputs, self._rules, given, strict=True):
+            if np.ndim(v) > 0:
+                raise TypeError(f"{rule.name}: exact mode takes scalars, not an array")
+            x = _scalar_exact(rule, v)
+            table[symbol] = sympy.Rational(repr(x)) if isinstance(x, float) else sympy.Rational(x)
+        value = self.form.xreplace(table)
+        if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            shown = ", ".join(f"{n}={v!r}" for n, v in zip(self.names, given, strict=True))
+            raise ValueError(f"{self.form} is undefined at {shown} (division by zero)")
+        if isinstance(value, sympy.Integer):
+            return int(value)
+        if isinstance(value, sympy.Rational):
+            return Fraction(int(value.p), int(value.q))
+        if isinstance(value, sympy.Float):
+            return float(value)
+        return value
+
+    def __call__(self, *args: Any, **values: Any) -> Any:
+        if self.mode == "exact":
+            return self.exact(*args, **values)
+        given = self._arguments(args, values)
+        scalars: dict[int, float] = {}
+        arrays: dict[int, np.ndarray] = {}
+        ducks: dict[int, Any] = {}
+        for i, (rule, v) in enumerate(zip(self._rules, given, strict=True)):
+            if isinstance(v, np.ndarray):
+                arrays[i] = v if v.ndim else np.asarray(v)
+            elif isinstance(v, (list, tuple)):
+                arrays[i] = np.asarray(v)
+            elif hasattr(v, "__array_ufunc__") and hasattr(v, "dtype") and not isinstance(v, np.generic):
+                ducks[i] = v
+            else:
+                scalars[i] = _scalar_float(rule, v) if self.check else float(v)
+        for i, a in list(arrays.items()):
+            if a.ndim == 0:
+                scalars[i] = _scalar_float(self._rules[i], a) if self.check else float(a)
+                del arrays[i]
+        if ducks:
+            return self._call_duck(scalars, arrays, ducks)
+        if not arrays:
+            with np.errstate(**_ERRSTATE):  # type: ignore[arg-type]
+                try:
+                    return np.float64(self._functional(*(np.float64(scalars[i]) for i in range(len(given)))))
+                except FloatingPointError as err:
+                    raise self._fp_error(err, given) from None
+        return self._call_arrays(scalars, arrays, given)
+
+    def _fp_error(self, err: FloatingPointError, given: list[Any]) -> ValueError:
+        shown = ", ".join(f"{n}={v!r}" if np.ndim(v) == 0 else f"{n}=<array>"
+                          for n, v in zip(self.names, given, strict=True))
+        return ValueError(f"{self.form} is not a finite float64 at {shown} ({err})")
+
+    def _call_duck(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], ducks: dict[int, Any]) -> Any:
+        """Duck arrays (dask): the functional program, lazily; checks run chunk by chunk."""
+        args: list[Any] = [None] * len(self.names)
+        for i, s in scalars.items():
+            args[i] = s
+        for i, a in arrays.items():
+            floating = _real_dtype(self.names[i], a.dtype)
+            if self.check and not self._rules[i].array_ok(a, floating):
+                raise self._rules[i].array_bad(a)
+            args[i] = a.astype(np.float64, copy=False)
+        for i, d in ducks.items():
+            floating = _real_dtype(self.names[i], np.dtype(d.dtype))
+            rule = self._rules[i]
+            if self.check and hasattr(d, "map_blocks") and type(d).__module__.startswith("dask"):
+                d = d.map_blocks(functools.partial(_checked_block, rule, floating), dtype=np.float64)
+            elif self.check:
+                if not rule.array_ok(np.asarray(d), floating):
+                    raise rule.array_bad(np.asarray(d))
+                d = d.astype(np.float64)
+            else:
+                d = d.astype(np.float64)
+            args[i] = d
+        return self._functional(*args)
+
+    def _call_arrays(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], given: list[Any]) -> Any:
+        shapes = {i: a.shape for i, a in arrays.items()}
+        out_shape = np.broadcast_shapes(*shapes.values())
+        size = math.prod(out_shape)
+        floating = {i: _real_dtype(self.names[i], a.dtype) for i, a in arrays.items()}
+        # full-size inputs are checked block by block (cache-hot); smaller ones here, whole
+        big = tuple(sorted(i for i, a in arrays.items() if a.size == size and size > BLOCK))
+        if self.check:
+            for i, a in arrays.items():
+                if i not in big and not self._rules[i].array_ok(a, floating[i]):
+                    raise self._rules[i].array_bad(a)
+        try:
+            with np.errstate(**_ERRSTATE):  # type: ignore[arg-type]
+                if self.backend == "numexpr":
+                    return self._numexpr_call(scalars, arrays, floating, big, out_shape)
+                if size <= BLOCK:
+                    args = [scalars[i] if i in scalars else arrays[i].astype(np.float64, copy=False)
+                            for i in range(len(given))]
+                    result = self._functional(*args)
+                    return np.broadcast_to(result, out_shape).copy() if np.shape(result) != out_shape else result
+                return self._blocked(scalars, arrays, floating, big, out_shape)
+        except FloatingPointError as err:
+            raise self._fp_error(err, given) from None
+
+    def _hoist(self, scalars: dict[int, float], arrays: dict[int, np.ndarray],
+               out_shape: tuple[int, ...]) -> tuple[dict[int, Any], frozenset[int]]:
+        """Values of the nodes that depend only on smaller (broadcast) inputs, computed once."""
+        program = self._program
+        size = math.prod(out_shape)
+        shape_of = {i: () for i in scalars} | {i: a.shape for i, a in arrays.items()}
+        values: dict[int, Any] = {i: scalars[i] for i in scalars}
+        values.update({i: a.astype(np.float64, copy=False) for i, a in arrays.items() if a.size < size})
+        for k, (kind, ops) in enumerate(program.ops):
+            n = program.n_inputs + k
+            shape = np.broadcast_shapes(*(shape_of[i] for i in program.deps[n]))
+            if math.prod(shape) < size and all(not isinstance(a, int) or a in values for a in ops):
+                x = [a if isinstance(a, float) else values[a] for a in ops]
+                values[n] = _apply(kind, x)
+        leaves = frozenset(values) | frozenset(i for i in arrays if i not in values)
+        return values, leaves
+
+    def _blocked(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
+                 big: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+        values, leaf_set = self._hoist(scalars, arrays, out_shape)
+        needed_leaves = set()
+        for n in _needed(self._program, leaf_set):
+            needed_leaves.update(a for a in self._program.ops[n - self._program.n_inputs][1]
+                                 if isinstance(a, int) and a in leaf_set)
+        if isinstance(self._program.root, int) and self._program.root in leaf_set:
+            needed_leaves.add(self._program.root)
+        leaves = tuple(sorted(needed_leaves))
+        key = ("numpy", leaves)
+        if key not in self._kernels:
+            src, count = _blocked_source(self._program, leaves)
+            self._kernels[key] = (_exec(src, "_block"), count)
+        kernel, count = self._kernels[key]
+        # iterated operands: full inputs as given (nditer casts them to float64 in its buffers)
+        # and hoisted arrays; scalars stay Python floats
+        operands: list[Any] = []
+        slots: list[tuple[bool, int]] = []  # (True, position among operands) or (False, leaf node)
+        checks: list[tuple[int, int]] = []  # (position among operands, input) to check per block
+        for leaf in leaves:
+            v = arrays[leaf] if leaf in big else values[leaf]
+            if np.ndim(v) == 0:
+                slots.append((False, leaf))
+            else:
+                if leaf in big:
+                    checks.append((len(operands), leaf))
+                slots.append((True, len(operands)))
+                operands.append(v)
+        if self.check:
+            for i in big:  # a full-size input that no block reads directly: check it whole
+                if all(leaf != i for _, leaf in checks) and not self._rules[i].array_ok(arrays[i], floating[i]):
+                    raise self._rules[i].array_bad(arrays[i])
+        else:
+            checks = []
+        out = np.empty(out_shape)
+        size = out.size
+        rules = self._rules
+
+        def run(lo: int, hi: int) -> None:
+            it = np.nditer([*operands, out], flags=["external_loop", "buffered", "zerosize_ok", "ranged"],
+                           op_flags=[["readonly"]] * len(operands) + [["writeonly"]],
+                           op_dtypes=[np.float64] * (len(operands) + 1), casting="safe", buffersize=BLOCK)
+            it.iterrange = (lo, hi)
+            buffers = [np.empty(BLOCK) for _ in range(count)]
+            spare = np.empty(BLOCK)
+            with it, np.errstate(**_ERRSTATE):  # type: ignore[arg-type]  (errstate is per thread)
+                for chunk in it:
+                    n = len(chunk[-1])
+                    for pos, i in checks:
+                        if not rules[i].array_ok(chunk[pos], floating[i], spare[:n]):
+                            raise rules[i].array_bad(arrays[i])
+                    args = [chunk[pos] if it_ else float(values[pos]) for it_, pos in slots]
+                    kernel(*args, chunk[-1], *(buffers if n == BLOCK else [b[:n] for b in buffers]))
+
+        threads = max(1, min(self.threads, size // _MIN_PER_THREAD))
+        if threads == 1:
+            run(0, size)
+        else:
+            cuts = [size * k // threads for k in range(threads + 1)]
+            futures = [_pool().submit(run, lo, hi) for lo, hi in itertools.pairwise(cuts)]
+            for future in futures:
+                future.result()
+        return out
+
+    def _numexpr_call(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
+                      big: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+        ne = _numexpr()
+        assert ne is not None
+        if self.check:
+            for i in big:
+                if not self._rules[i].array_ok(arrays[i], floating[i]):
+                    raise self._rules[i].array_bad(arrays[i])
+        values, leaf_set = self._hoist(scalars, arrays, out_shape)
+        names = {leaf: f"v{leaf}" for leaf in leaf_set}
+        float_leaves = frozenset(leaf for leaf in leaf_set if leaf not in arrays or floating[leaf])
+        key = ("numexpr", frozenset(names), float_leaves)
+        if key not in self._kernels:
+            self._kernels[key] = _numexpr_source(self._program, names, float_leaves)
+        source = self._kernels[key]
+        local = {names[leaf]: (arrays[leaf] if leaf in arrays and leaf not in values else values[leaf])
+                 for leaf in leaf_set}
+        local = {k: v for k, v in local.items() if k in source}
+        result = ne.evaluate(source, local_dict=local) if local else np.float64(eval(source))
+        result = np.broadcast_to(result, out_shape).copy() if np.shape(result) != out_shape else result
+        if self.check and result.size and not np.isfinite(np.add.reduce(result, axis=None)) \
+                and not np.isfinite(result).all():
+            raise FloatingPointError("division by zero or overflow in numexpr")
+        return result
+
+
+def _apply(kind: str, x: list[Any]) -> Any:
+    return getattr(np, _UFUNCS[kind])(*x)
+
+
+def _checked_block(rule: _Rule, floating: bool, block: np.ndarray) -> np.ndarray:
+    if not rule.array_ok(block, floating):
+        raise rule.array_bad(block)
+    return block.astype(np.float64)
+
+
+# ---- compile -------------------------------------------------------------------------------------
+def _select(target: Any, what: str | None) -> sympy.Expr:
+    if isinstance(target, Cost):
+        what = "intensity" if what is None else what
+        if what == "intensity":
+            return target.intensity
+        if what == "flops":
+            return target.flops
+        if what == "bytes":
+            return target.bytes
+        if what in target.flop_terms and what in target.byte_terms:
+            raise ValueError(f"what={what!r} names both a FLOP term and a byte term")
+        if what in target.flop_terms:
+            return target.flop_terms[what]
+        if what in target.byte_terms:
+            return target.byte_terms[what]
+        in_flops = any(_under(k, what) for k in target.flop_terms)
+        in_bytes = any(_under(k, what) for k in target.byte_terms)
+        if in_flops != in_bytes:
+            return target.flops_of(what) if in_flops else target.bytes_of(what)
+        terms = sorted({*target.flop_terms, *target.byte_terms})
+        raise ValueError(f"what={what!r} is not 'intensity', 'flops', 'bytes' or a term of this cost "
+                         f"({', '.join(terms)})")
+    if what is not None:
+        raise ValueError(f"what={what!r} applies to a Cost only; got {type(target).__name__}")
+    if isinstance(target, str):
+        raise TypeError("compile() never parses text: build the expression from symroof.symbols")
+    if isinstance(target, bool):
+        raise TypeError("compile() takes a SymPy expression or a Cost, not a bool")
+    if isinstance(target, (numbers.Rational, sympy.Basic)):
+        expr = sympy.sympify(target, strict=True) if not isinstance(target, sympy.Basic) else target
+        if isinstance(expr, sympy.Expr):
+            return expr
+    raise TypeError(f"compile() takes a SymPy expression or a Cost, not {type(target).__name__}")
+
+
+def _fixed_values(expr: sympy.Expr, scope: set[sympy.Symbol],
+                  values: Mapping[Any, Any]) -> tuple[tuple[sympy.Symbol, sympy.Expr], ...]:
+    """Validated exact values of the fixed symbols that ``expr`` has (``scope``: names allowed)."""
+    by_name = {s.name: s for s in scope}
+    out: dict[sympy.Symbol, sympy.Expr] = {}
+    for key, value in values.items():
+        symbol = by_name.get(key.name if isinstance(key, sympy.Symbol) else key)
+        if symbol is None or (isinstance(key, sympy.Symbol) and key != symbol):
+            allowed = ", ".join(sorted(by_name)) or "none"
+            raise ValueError(f"fixed {key!s} is not a symbol of the expression (its symbols: {allowed})")
+        x = _scalar_exact(_Rule.of(symbol), value)
+        if symbol in expr.free_symbols:
+            out[symbol] = sympy.Rational(x) if not isinstance(x, float) else sympy.Rational(repr(x))
+    return tuple(sorted(out.items(), key=lambda kv: kv[0].name))
+
+
+def compile(target: sympy.Expr | Cost, what: str | None = None, *, fixed: Mapping[Any, Any] | None = None,
+            backend: str = "auto", exact: bool = False, check: bool = True, threads: int | None = None,
+            **fixed_values: Any) -> Evaluator:
+    """Compile an expression (or one quantity of a `Cost`) into a fast `Evaluator`.
+
+    ``what`` chooses from a Cost: ``"intensity"`` (default), ``"flops"``, ``"bytes"``,
+    a term name (``"kv/read"``) or a term prefix (``"attention"``). ``fixed`` (or
+    keywords) folds values in at compile time. ``backend``: ``"numpy"`` (blocked
+    in-place ufuncs), ``"numexpr"`` (needs the ``fast`` extra) or ``"auto"``, which
+    is numpy: on this project's 2-core machines it measured faster than numexpr for
+    these rational functions (``benchmarks/evaluate.py`` prints both).
+    ``exact=True`` makes calls return exact ``int``/``Fraction``; ``check=False``
+    skips argument validation (the caller guarantees valid inputs); ``threads``
+    (default: the cores this process may use) splits large arrays among threads.
+
+    >>> import symroof
+    >>> cost = symroof.decode(symroof.models.get("llama-3-8b"), "exact")
+    >>> ev = compile(cost, S_c=4096)
+    >>> ev.form
+    B/(373*B/11900 + 1960513/2094400)
+    >>> float(ev(B=64))  # 2094400·64 / (65648·64 + 1960513) = 134041600 / 6161985
+    21.75299031...
+    >>> compile(cost, "kv/read", S_c=4096).exact(B=2)
+    1073741824
+    """
+    expr = _select(target, what)
+    # a Cost's symbols may all be fixed, also those that the chosen term lacks (S_i of kv/read)
+    scope = target.free_symbols if isinstance(target, Cost) else expr.free_symbols
+    items = _fixed_values(expr, scope, {**(fixed or {}), **fixed_values})
+    if threads is None:
+        threads = _cores()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads={threads!r} must be a positive integer")
+    return _compiled(expr, items, _resolve_backend(backend), bool(exact), bool(check), threads)
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(expr: sympy.Expr, items: tuple[tuple[sympy.Symbol, sympy.Expr], ...], backend: str,
+              exact: bool, check: bool, threads: int) -> Evaluator:
+    folded = expr.xreplace(dict(items)) if items else expr
+    if isinstance(folded, sympy.Expr) and folded.has(sympy.zoo, sympy.nan):
+        raise ValueError(f"{expr} is undefined at {', '.join(f'{k}={v}' for k, v in items)}")
+    inputs = tuple(sorted(folded.free_symbols, key=lambda s: s.name))
+    names = tuple(s.name for s in inputs)
+    if len(set(names)) != len(names):
+        raise ValueError(f"two different symbols share a name in {folded}: {', '.join(names)}")
+    for name in names:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"symbol name {name!r} cannot be a keyword argument")
+    form, program = _choose(folded, inputs)
+    source = _functional_source(program)
+    return Evaluator(
+        expr=folded, form=form, names=names,
+        fixed=MappingProxyType({k.name: v for k, v in items}),
+        backend=backend, mode="exact" if exact else "float", check=check, threads=threads,
+        source=source, _program=program, _inputs=inputs, _rules=tuple(_Rule.of(s) for s in inputs),
+        _functional=_exec(source, "_functional"),
+    )

@@ -1,0 +1,299 @@
+"""symroof.compile: numeric evaluators agree with the exact symbolic value, never overflow,
+refuse bad input by name, work lazily on dask arrays and are cached.
+
+The reference value is always the symbolic expression itself, evaluated exactly by SymPy at
+the same point (``expr.xreplace`` with Integers/Rationals), or a hand derivation written out.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symroof
+from symroof import evaluate
+from symroof.symbols import B, H, N, S, S_c, S_i, Z, b_a, b_kv, b_w
+
+BACKENDS = ["numpy", "numexpr"]
+LLAMA = symroof.step(symroof.models.get("llama-3-8b"), "exact")
+GENERAL = symroof.step(symroof.Arch.symbolic(), "arithmetic-intensity")  # seed 000, all symbols free
+
+
+def exact_at(expr: sympy.Expr, values: dict[str, object]) -> sympy.Rational:
+    """The symbolic expression at one point, by SymPy alone (the independent reference)."""
+    table = {}
+    for s in expr.free_symbols:
+        v = values[s.name]
+        table[s] = sympy.Rational(repr(v)) if isinstance(v, float) else sympy.Rational(v)
+    return expr.xreplace(table)
+
+
+def assert_close(got: np.ndarray, want: list[sympy.Rational], rel: float = 1e-12) -> None:
+    got = np.asarray(got, dtype=np.float64).ravel()
+    assert got.shape == (len(want),)
+    for g, w in zip(got, want, strict=True):
+        assert abs(Fraction(float(g)) - Fraction(int(w.p), int(w.q))) <= rel * abs(Fraction(int(w.p), int(w.q)))
+
+
+# ---- agreement with the exact value ----------------------------------------------------------
+counts = st.integers(min_value=1, max_value=10**6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=25, deadline=None)
+@given(batch=st.lists(counts, min_size=1, max_size=5), s_c=st.integers(0, 10**6), s_i=st.integers(1, 64))
+def test_llama_intensity_matches_exact_on_arrays(backend, batch, s_c, s_i):
+    ev = symroof.compile(LLAMA, backend=backend)
+    got = ev(B=np.array(batch), S_c=s_c, S_i=s_i)
+    assert got.dtype == np.float64
+    assert_close(got, [exact_at(LLAMA.intensity, {"B": b, "S_c": s_c, "S_i": s_i}) for b in batch])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=25, deadline=None)
+@given(
+    point=st.fixed_dictionaries({
+        "B": counts, "S_c": st.integers(0, 10**6), "S_i": st.integers(1, 4096),
+        "H": st.integers(1, 10**5), "N": st.integers(1, 10**3),
+        "Z": st.fractions(min_value=Fraction(1, 10), max_value=2000),
+        "b_w": st.sampled_from([Fraction(1, 2), 1, 2, 4]), "b_a": st.sampled_from([1, 2, 4]),
+        "b_kv": st.sampled_from([Fraction(1, 2), 1, 2]),
+    }),
+    as_array=st.booleans(),
+)
+def test_seed000_general_model_matches_exact(backend, point, as_array):
+    # nine free symbols, at values where int64 products such as B·S_c·H·N would overflow
+    ev = symroof.compile(GENERAL, backend=backend)
+    want = exact_at(GENERAL.intensity, point)
+    args = {k: (np.array([v, v]) if as_array and k in ("B", "H") else v) for k, v in point.items()}
+    got = ev(**args)
+    assert_close(got, [want] * np.size(got))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_int64_overflow_in_prefill_flops(backend):
+    # 000: prefill FLOPs = N(24·B·S·H² + 4·B·S²·H). At B = S = 10^6, H = 10^5, N = 10^3:
+    # 24·10^6·10^6·10^10·10^3 = 2.4·10^26 and 4·10^6·10^12·10^5·10^3 = 4·10^26, total 6.4·10^26.
+    want = 24 * 10**6 * 10**6 * 10**10 * 10**3 + 4 * 10**6 * 10**12 * 10**5 * 10**3
+    assert want == 640 * 10**24
+    cost = symroof.prefill(symroof.Arch.symbolic(), "arithmetic-intensity")
+    arrays = {"B": np.array([10**6]), "S": np.array([10**6]), "H": np.array([10**5]), "N": np.array([10**3])}
+    with np.errstate(over="ignore"):  # the hazard is real: plain int64 arithmetic wraps around
+        naive = arrays["B"] * arrays["S"] ** 2 * arrays["H"] * arrays["N"]
+    assert int(naive[0]) != 10**6 * 10**12 * 10**5 * 10**3
+    ev = symroof.compile(cost, "flops", backend=backend)
+    assert abs(float(ev(**arrays)[0]) - want) <= 1e-12 * want
+    assert ev.exact(B=10**6, S=10**6, H=10**5, N=10**3) == want  # exact Python int
+    assert isinstance(ev.exact(B=10**6, S=10**6, H=10**5, N=10**3), int)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_broadcast_grid_matches_exact_pointwise(backend):
+    # 300 x 200 = 60,000 points: more than one block, so the blocked path (with the
+    # S_c-only subexpressions hoisted out of the loop) runs
+    assert evaluate.BLOCK < 300 * 200
+    ev = symroof.compile(LLAMA, backend=backend, S_i=1)
+    batch, cached = np.arange(1, 301)[:, None], np.arange(0, 200 * 37, 37)[None, :]
+    grid = ev(B=batch, S_c=cached)
+    assert grid.shape == (300, 200)
+    rng = np.random.default_rng(0)
+    points = [(int(i), int(j)) for i, j in zip(rng.integers(0, 300, 12), rng.integers(0, 200, 12), strict=True)]
+    want = [exact_at(LLAMA.intensity, {"B": i + 1, "S_c": 37 * j, "S_i": 1}) for i, j in points]
+    assert_close(np.array([grid[i, j] for i, j in points]), want)
+
+
+def test_threads_and_blocks_give_identical_results():
+    batch = np.arange(1, 3 * evaluate._MIN_PER_THREAD)
+    one = symroof.compile(LLAMA, S_i=1, S_c=4096, threads=1)(B=batch)
+    many = symroof.compile(LLAMA, S_i=1, S_c=4096, threads=3)(B=batch)
+    small = np.concatenate([symroof.compile(LLAMA, S_i=1, S_c=4096)(B=part)
+                            for part in np.array_split(batch, len(batch) // 1000)])  # unblocked path
+    assert np.array_equal(one, many)
+    np.testing.assert_allclose(one, small, rtol=1e-15)
+
+
+def test_decode_form_is_one_division_per_point():
+    # Llama-3-8B decode intensity at S_i=1, S_c=4096 is a·B/(c + d·B): after cancelling,
+    # one multiply, one add and one division per point (weights 1 + 1 + 4)
+    ev = symroof.compile(LLAMA, S_i=1, S_c=4096)
+    assert ev.names == ("B",)
+    assert sympy.simplify(ev.form - LLAMA.intensity.subs({S_i: 1, S_c: 4096})) == 0
+    assert ev._program.cost == 6
+    assert ev.source.count("/") == 1
+
+
+# ---- exact mode -------------------------------------------------------------------------------
+def test_exact_mode_returns_exact_rationals():
+    # 2·B·H²/(2·H² + 4·B·H) at H = 4096, B = 1: 2·4096/(2·4096 + 4) = 8192/8196 = 2048/2049
+    ev = symroof.compile(2 * B * H**2 / (2 * H**2 + 4 * B * H), H=4096)
+    assert ev.exact(B=1) == Fraction(2048, 2049)
+    assert type(ev.exact(B=1)) is Fraction
+    assert symroof.compile(2 * B * H**2 / (2 * H**2 + 4 * B * H), H=4096, exact=True)(B=1) == Fraction(2048, 2049)
+    # a float input is read as the decimal it prints as
+    assert ev.exact(B=2048.0) == Fraction(2048 * 2048, 4096)
+
+
+def test_exact_mode_matches_symbolic_subs():
+    ev = symroof.compile(LLAMA, exact=True)
+    for b, s_c, s_i in [(1, 4096, 1), (64, 0, 7), (10**6, 10**6, 1)]:
+        want = LLAMA.subs(B=b, S_c=s_c, S_i=s_i).intensity
+        got = ev(B=b, S_c=s_c, S_i=s_i)
+        assert isinstance(got, Fraction)
+        assert got == Fraction(int(want.p), int(want.q))
+
+
+def test_term_selection():
+    # 002: KV cache read per layer = B·S_c·n_kv·d_h·2 (K and V)·2 bytes; at B=2, S_c=4096:
+    # 2·4096·8·128·2·2 = 33,554,432 per layer, x32 layers = 1,073,741,824
+    assert symroof.compile(LLAMA, "kv/read", S_i=1, S_c=4096).exact(B=2) == 1_073_741_824
+    at = {"B": 3, "S_c": 100, "S_i": 2}
+    assert symroof.compile(LLAMA, "attention").exact(**at) == LLAMA.subs(**at).flops_of("attention")
+    assert symroof.compile(LLAMA, "flops").exact(**at) == LLAMA.subs(**at).flops
+    assert symroof.compile(LLAMA, "bytes").exact(**at) == LLAMA.subs(**at).bytes
+
+
+# ---- dask ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dask_stays_lazy_and_equals_numpy(backend):
+    da = pytest.importorskip("dask.array")
+    ev = symroof.compile(LLAMA, backend=backend, S_i=1)
+    batch = np.arange(1, 101)
+    lazy = ev(B=da.from_array(batch, chunks=25), S_c=np.array([0, 4096])[:, None])
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), ev(B=batch, S_c=np.array([0, 4096])[:, None]))
+    bad = ev(B=da.from_array(np.array([1, 2, -3, 4]), chunks=2), S_c=1)  # checked chunk by chunk
+    assert isinstance(bad, da.Array)
+    with pytest.raises(ValueError, match=r"B\[0\]=-3 must be a positive integer"):
+        bad.compute()
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+EV = symroof.compile(B * H / (S_c + B), H=8)
+
+
+@pytest.mark.parametrize(("args", "error", "message"), [
+    ({"B": -1, "S_c": 2}, ValueError, "B=-1 must be a positive integer"),
+    ({"B": 0, "S_c": 2}, ValueError, "B=0 must be a positive integer"),
+    ({"B": 1.5, "S_c": 2}, ValueError, "B=1.5 must be a positive integer"),
+    ({"B": float("nan"), "S_c": 2}, ValueError, "B=nan must be a positive integer"),
+    ({"B": float("inf"), "S_c": 2}, ValueError, "B=inf must be a positive integer"),
+    ({"B": 1, "S_c": -1}, ValueError, "S_c=-1 must be a non-negative integer"),
+    ({"B": True, "S_c": 2}, TypeError, "B=True: a bool is not a number"),
+    ({"B": "3", "S_c": 2}, TypeError, "B='3': expected a number or an array, not str"),
+    ({"B": 10**400, "S_c": 2}, ValueError, "B=1.000e\\+400 .* too large for float64"),
+    ({"B": np.array([1, 2, -3]), "S_c": 2}, ValueError, r"B\[2\]=-3 must be a positive integer"),
+    ({"B": np.array([1.0, np.nan]), "S_c": 2}, ValueError, r"B\[1\]=nan must be a positive integer"),
+    ({"B": np.array([1.0, 2.5]), "S_c": 2}, ValueError, r"B\[1\]=2.5 must be a positive integer"),
+    ({"B": np.array([[1, 2]]), "S_c": np.array([[1], [-1]])}, ValueError, r"S_c\[1, 0\]=-1 must be a non-negative"),
+    ({"B": np.array([1 + 1j]), "S_c": 2}, TypeError, "B: a complex array is not allowed"),
+    ({"B": np.array([True]), "S_c": 2}, TypeError, "B: a boolean array is not allowed"),
+    ({"B": 1}, TypeError, "missing argument 'S_c' \\(expected B, S_c\\)"),
+    ({"B": 1, "S_c": 1, "X": 2}, TypeError, "unexpected argument 'X': expected B, S_c"),
+    ({"B": 1, "S_c": 1, "H": 3}, TypeError, "unexpected argument 'H': it is fixed at 8 by compile"),
+])
+def test_bad_arguments_are_named(args, error, message):
+    with pytest.raises(error, match=message):
+        EV(**args)
+
+
+def test_bad_value_deep_in_a_large_array_is_found_in_its_block():
+    batch = np.arange(1, 10**5)
+    batch[70_000] = 0
+    with pytest.raises(ValueError, match=r"B\[70000\]=0 must be a positive integer"):
+        symroof.compile(LLAMA, S_i=1, S_c=4096)(B=batch)
+    batch = np.linspace(1, 100, 10**5)  # not integers
+    with pytest.raises(ValueError, match=r"B\[1\]=1.000990.* must be a positive integer"):
+        symroof.compile(LLAMA, S_i=1, S_c=4096)(B=batch)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_division_by_zero_and_overflow_are_errors(backend):
+    ev = symroof.compile(B / S_c, backend=backend)
+    with pytest.raises(ValueError, match="B/S_c is not a finite float64 at B=1, S_c=0"):
+        ev(B=1, S_c=0)
+    with pytest.raises(ValueError, match="B/S_c is not a finite float64"):
+        ev(B=np.ones(10, dtype=int), S_c=np.arange(10))
+    with pytest.raises(ValueError, match=r"undefined at B=1, S_c=0 \(division by zero\)"):
+        ev.exact(B=1, S_c=0)
+    with pytest.raises(ValueError, match="not a finite float64"):
+        symroof.compile(B**2, backend=backend)(B=np.array([1e200]))
+
+
+def test_other_misuse():
+    with pytest.raises(TypeError, match=r"pass arguments by name: B=\.\.\., S_c=\.\.\."):
+        EV(1, 2)
+    with pytest.raises(TypeError, match="exact mode takes scalars"):
+        EV.exact(B=np.array([1, 2]), S_c=1)
+    with pytest.raises(ValueError, match=r"fixed X is not a symbol of the expression \(its symbols: B\)"):
+        symroof.compile(2 * B, X=1)
+    with pytest.raises(ValueError, match="B=-1 must be a positive integer"):
+        symroof.compile(2 * B, fixed={"B": -1})
+    with pytest.raises(TypeError, match="never parses text"):
+        symroof.compile("B*2")
+    with pytest.raises(ValueError, match="backend='gpu' is not allowed"):
+        symroof.compile(B, backend="gpu")
+    with pytest.raises(ValueError, match="what='nope' is not 'intensity', 'flops', 'bytes' or a term"):
+        symroof.compile(LLAMA, "nope")
+    with pytest.raises(ValueError, match="applies to a Cost only"):
+        symroof.compile(B, "flops")
+    with pytest.raises(ValueError, match="threads=0 must be a positive integer"):
+        symroof.compile(B, threads=0)
+    with pytest.raises(TypeError, match="cannot compile"):
+        symroof.compile(sympy.sin(B))
+
+
+def test_numexpr_missing(monkeypatch):
+    monkeypatch.setattr(evaluate, "_numexpr", lambda: None)
+    with pytest.raises(ImportError, match=r"symroof\[fast\]"):
+        symroof.compile(3 * B, backend="numexpr")
+    assert symroof.compile(3 * B, backend="auto").backend == "numpy"
+
+
+# ---- shapes, types, other expressions ------------------------------------------------------------
+def test_scalars_lists_and_empty_arrays():
+    ev = symroof.compile(B**2 * S_c + 1)
+    assert type(ev(B=3, S_c=2)) is np.float64 and ev(B=3, S_c=2) == 19.0
+    np.testing.assert_array_equal(ev(B=[1, 2], S_c=1), [2.0, 5.0])
+    assert ev(B=np.array([], dtype=int), S_c=1).shape == (0,)
+    assert ev(B=np.int32(3), S_c=np.float64(2.0)) == 19.0
+    assert ev(B=sympy.Integer(3), S_c=Fraction(2)) == 19.0
+    assert symroof.compile(sympy.Integer(7))() == 7.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_max_min_and_powers(backend):
+    # max(B, S_c) + sqrt(B) at B = 4, 9 and S_c = 5: 5 + 2 = 7, 9 + 3 = 12
+    ev = symroof.compile(sympy.Max(B, S_c) + sympy.sqrt(B), backend=backend)
+    np.testing.assert_array_equal(ev(B=np.array([4, 9]), S_c=5), [7.0, 12.0])
+    # B^11 has no int64 overflow either: 10^2^11 = 10^22
+    assert symroof.compile(B**11, backend=backend)(B=np.array([100]))[0] == pytest.approx(1e22, rel=1e-15)
+    # min(B, 3)·S - S_i: a subtraction, 2·5 - 1 = 9
+    assert symroof.compile(sympy.Min(B, 3) * S - S_i, backend=backend)(B=np.array([2]), S=5, S_i=1)[0] == 9.0
+
+
+def test_general_symbols_and_bytes_per_element():
+    # Z and the bytes per element are positive reals: non-integers are fine, zero is not
+    ev = symroof.compile(GENERAL, "bytes", B=1, S_c=0, S_i=1, H=1, N=1, b_a=1, b_kv=1)
+    # bytes = B·H·N·S_c·b_kv + 2·B·H·N·S_i·(b_a + b_kv) + 10^9·Z·b_w = 0 + 4 + 10^9·Z·b_w
+    assert ev.exact(Z=Fraction(1, 2), b_w=Fraction(1, 2)) == 4 + 10**9 // 4
+    assert ev(Z=0.5, b_w=0.5) == 4 + 10**9 / 4
+    with pytest.raises(ValueError, match="b_w=0 must be a positive number"):
+        ev(Z=1, b_w=0)
+    assert {Z, b_w} == ev.expr.free_symbols and b_a not in ev.expr.free_symbols and b_kv not in ev.expr.free_symbols
+    assert N not in ev.expr.free_symbols
+
+
+# ---- cache --------------------------------------------------------------------------------------
+def test_compiling_twice_returns_the_same_object():
+    first = symroof.compile(LLAMA, S_i=1, S_c=4096)
+    assert symroof.compile(LLAMA, S_i=1, S_c=4096) is first
+    assert symroof.compile(LLAMA, fixed={"S_c": 4096, "S_i": 1}) is first
+    assert symroof.compile(LLAMA, fixed={S_c: 4096.0}, S_i=1) is first  # the same exact value
+    assert symroof.compile(LLAMA.intensity, S_i=1, S_c=4096) is first  # what="intensity" is the default
+    assert symroof.compile(LLAMA, S_i=1, S_c=2048) is not first
+    assert symroof.compile(LLAMA, S_i=1, S_c=4096, backend="numexpr") is not first
