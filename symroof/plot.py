@@ -1,0 +1,348 @@
+"""Figures for a paper or a notebook: the roofline, intensity against batch, time per token.
+
+Every function returns a `matplotlib.figure.Figure` (built without pyplot, so
+nothing is shown and no global figure is left open); save it with
+``fig.savefig("roofline.pdf")`` (png, svg and pdf work). Pass ``ax=`` to draw into
+an existing axes instead. Curves are evaluated in float64 from the exact
+expressions; the marked points (balance, crossover) come from the exact analysis.
+
+Artists carry a ``gid`` naming what they show, so that a script (or a test) can
+find them: ``roof:<GPU>``, ``point:<label>:<GPU>``, ``balance:<GPU>``,
+``crossover:<curve>:<GPU>``, ``limit:<curve>``, ``intensity:<curve>``,
+``time:compute|weights|kv|activations|total``, ``crossover``; a roofline point of a
+model is ``point:<model>/prefill:<GPU>`` (or ``/decode``); a curve is
+``<model>, $S_c$ = <context>`` (``$S$`` in prefill).
+
+Examples
+--------
+>>> fig = roofline(["H100-SXM", "A100-80GB"], ["llama-3-8b"], conventions="roofline-notes")
+>>> sorted(line.get_gid() for line in fig.axes[0].lines if line.get_gid().startswith("roof:"))
+['roof:A100-80GB', 'roof:H100-SXM']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+import matplotlib.ticker as ticker
+import numpy as np
+import sympy
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from symroof import hardware as _hardware
+from symroof import models as _models
+from symroof import symbols as sym
+from symroof.arch import Arch
+from symroof.conventions import resolve
+from symroof.cost import Cost
+from symroof.hardware import Hardware
+from symroof.phases import decode, prefill, step
+
+__all__ = ["STYLE", "intensity_vs_batch", "roofline", "time_per_token"]
+
+# Readable at a page's width in a paper: 6.4 x 5 in (legend below the axes), 11 pt text.
+STYLE: dict[str, Any] = {
+    "font.size": 11,
+    "axes.labelsize": 11,
+    "axes.titlesize": 11,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "lines.linewidth": 1.8,
+    "savefig.dpi": 200,
+    "savefig.bbox": "tight",
+}
+_SIZE = (6.4, 5.0)
+_MARKERS = {"prefill": "o", "decode": "^"}
+_TERA, _MILLI = 1e12, 1e-3
+
+
+# ---- arguments ----------------------------------------------------------------------------
+def _many(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, Arch, Hardware)) or not isinstance(value, Sequence):
+        return [value]
+    return list(value)
+
+
+def _gpu(value: Any, dtype: str | None) -> Hardware:
+    hw = _hardware.get(value)
+    if not isinstance(hw, Hardware):
+        raise ValueError(f"gpu={value!r} must be a Hardware or a GPU name from symroof.hardware.names()")
+    return hw if dtype is None else hw.with_dtype(dtype)
+
+
+def _gpus(value: Any, dtype: str | None = None) -> list[Hardware]:
+    gpus = [_gpu(v, dtype) for v in _many(value)]
+    if not gpus:
+        raise ValueError("gpus: give at least one GPU (a name from symroof.hardware.names())")
+    return gpus
+
+
+def _arch(value: Any) -> Arch:
+    arch = _models.get(value) if isinstance(value, str) else value
+    if not isinstance(arch, Arch):
+        raise ValueError(f"model={value!r} must be an Arch or a model name from symroof.models.names()")
+    return arch
+
+
+def _positive(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} must be a positive whole number")
+    return int(value)
+
+
+def _batches(batches: Any, max_batch: int) -> np.ndarray:
+    if batches is None:
+        return np.geomspace(1, _positive(max_batch, "max_batch"), 400)
+    array = np.asarray(batches, dtype=np.float64)
+    if array.ndim != 1 or array.size < 2 or not np.all(np.isfinite(array)) or np.any(array < 1):
+        raise ValueError(f"batches={batches!r} must be two or more batch sizes, each at least 1")
+    return np.sort(array)
+
+
+def _figure(ax: Axes | None) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    fig = Figure(figsize=_SIZE, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _name(arch: Arch) -> str:
+    return arch.name or "model"
+
+
+def _curve(expr: sympy.Expr, x: np.ndarray) -> np.ndarray:
+    """``expr`` (in B only) at every batch in ``x``, in float64."""
+    free = expr.free_symbols - {sym.B}
+    if free:
+        names = ", ".join(sorted(s.name for s in free))
+        raise ValueError(f"give values for {names}: the curve may depend on the batch B only")
+    fn = sympy.lambdify(sym.B, expr, modules="numpy")
+    return np.broadcast_to(np.asarray(fn(x), dtype=np.float64), x.shape).copy()
+
+
+def _legend(ax: Axes, entries: int) -> None:
+    """The legend below the axes, where it covers no data (two columns when it is long)."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2 if entries > 3 else 1, frameon=False)
+
+
+def _batch_axis(ax: Axes, x: np.ndarray) -> None:
+    """Batch sizes on a log2 axis labelled 1, 2, 4, ... (at most about 12 ticks)."""
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(x[0], x[-1])
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=2, numticks=12))
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("batch size B (sequences)")
+
+
+# ---- the roofline ---------------------------------------------------------------------------
+def roofline(gpus: Any, models: Any = (), *, conventions: Any = None, batch: int = 1, seq: int = 1024,
+             context: int | None = None, points: Mapping[str, Cost] | None = None, dtype: str | None = None,
+             ax: Axes | None = None) -> Figure:
+    """The roofline of one or more GPUs, with each model's prefill and decode points on it.
+
+    Prefill is ``B = batch`` prompts of ``seq`` tokens; decode is one token per
+    sequence over ``context`` cached tokens (default ``seq``). ``points`` adds
+    numeric costs by label. A point is drawn on every GPU's roof at its intensity:
+    attainable FLOP/s = min(peak, intensity × bandwidth).
+
+    >>> fig = roofline("A100-80GB", "llama-3-8b", batch=8)
+    >>> fig.axes[0].get_xscale(), fig.axes[0].get_xlabel()
+    ('log', 'arithmetic intensity (FLOP/byte)')
+    """
+    hws = _gpus(gpus, dtype)
+    conv = resolve(conventions)
+    batch, seq = _positive(batch, "batch"), _positive(seq, "seq")
+    context = seq if context is None else context
+    if isinstance(context, bool) or not isinstance(context, (int, np.integer)) or context < 0:
+        raise ValueError(f"context={context!r} must be a whole number of cached tokens (0 or more)")
+    marks: list[tuple[str, str, str, float]] = []   # (group, phase, label, intensity)
+    for arch in map(_arch, _many(models)):
+        name = _name(arch)
+        marks.append((name, "prefill", f"{name} prefill (B={batch}, $S$={seq})",
+                      float(prefill(arch, conv, B=batch, S=seq).intensity)))
+        marks.append((name, "decode", f"{name} decode (B={batch}, $S_c$={context})",
+                      float(decode(arch, conv, B=batch, S_c=int(context)).intensity)))
+    for label, cost in (points or {}).items():
+        if not isinstance(cost, Cost) or cost.free_symbols:
+            raise ValueError(f"points[{label!r}] must be a Cost with numbers only (use cost.subs(B=..., ...))")
+        marks.append((label, "point", label, float(cost.intensity)))
+
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _figure(ax)
+        balances = [float(hw.balance) for hw in hws]
+        xs = [m[3] for m in marks] + balances
+        lo, hi = min(xs) / 4, max(xs) * 4
+        x = np.geomspace(lo, hi, 512)
+        styles = ["-", "--", "-.", ":"]
+        for i, hw in enumerate(hws):
+            peak, bw = float(hw.peak_flops), float(hw.bandwidth)
+            ax.plot(x, np.minimum(peak, x * bw) / _TERA, color="0.25", linestyle=styles[i % len(styles)],
+                    label=f"{hw.name} ({hw.dtype}): balance {float(hw.balance):.0f} FLOP/byte",
+                    gid=f"roof:{hw.name}")
+        colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+        groups: dict[str, str] = {}
+        for group, phase, label, intensity in marks:
+            colour = groups.setdefault(group, colours[len(groups) % len(colours)])
+            for j, hw in enumerate(hws):
+                y = min(float(hw.peak_flops), intensity * float(hw.bandwidth)) / _TERA
+                ax.plot([intensity], [y], marker=_MARKERS.get(phase, "s"), markersize=8, linestyle="none",
+                        color=colour, markeredgecolor="black", markeredgewidth=0.6,
+                        label=label if j == 0 else None,
+                        gid=f"point:{group}/{phase}:{hw.name}" if phase != "point" else f"point:{label}:{hw.name}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_xlabel("arithmetic intensity (FLOP/byte)")
+        ax.set_ylabel("attainable performance (TFLOP/s)")
+        ax.set_title(f"Roofline ({conv.name} conventions)")
+        _legend(ax, len(hws) + len(marks))
+    return fig
+
+
+# ---- intensity against batch ------------------------------------------------------------------
+def _phase_cost(arch: Arch, conv: Any, phase: str, length: int, new_tokens: int) -> Cost:
+    if phase == "prefill":
+        return prefill(arch, conv, S=length)
+    if phase == "decode":
+        return step(arch, conv, S_i=new_tokens, S_c=length)
+    raise ValueError(f"phase={phase!r} must be prefill or decode")
+
+
+def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, context: Any = 1024,
+                       phase: str = "decode", new_tokens: int = 1, batches: Any = None, max_batch: int = 2048,
+                       dtype: str | None = None, ax: Axes | None = None) -> Figure:
+    """Arithmetic intensity against batch size, with each GPU's balance and the crossover batch.
+
+    One curve per model and context (``context`` is ``S_c`` in decode, the prompt
+    length ``S`` in prefill; one value or several); ``new_tokens`` is ``S_i`` in
+    decode (speculative decoding verifies several). The balance is a horizontal
+    line per GPU; the crossover batch (from `symroof.analysis.crossover_batch`) is
+    marked where a curve meets it; the limit as ``B`` grows is a thin dotted line.
+
+    >>> fig = intensity_vs_batch("llama-3-8b", "A100-80GB", conventions="roofline-notes", context=0)
+    >>> [round(line.get_xdata()[0]) for line in fig.axes[0].lines if line.get_gid().startswith("crossover:")]
+    [155]
+    """
+    from symroof.analysis import crossover_batch
+
+    archs, hws = [_arch(m) for m in _many(models)], _gpus(gpus, dtype)
+    if not archs:
+        raise ValueError("models: give at least one model (a name from symroof.models.names())")
+    contexts = [int(c) for c in _many(context)]
+    for c in contexts:
+        if c < (1 if phase == "prefill" else 0):
+            raise ValueError(f"context={c!r} must be a whole number of tokens (0 or more; prompts 1 or more)")
+    conv = resolve(conventions)
+    x = _batches(batches, max_batch)
+    length = "$S$" if phase == "prefill" else "$S_c$"
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _figure(ax)
+        colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+        for k, hw in enumerate(hws):
+            ax.axhline(float(hw.balance), color="0.2", linestyle=["--", "-.", ":"][k % 3], linewidth=1.2,
+                       label=f"{hw.name} balance {float(hw.balance):.0f} FLOP/byte", gid=f"balance:{hw.name}")
+        highest = max(float(hw.balance) for hw in hws)
+        curves = [(arch, c) for arch in archs for c in contexts]
+        for i, (arch, c) in enumerate(curves):
+            colour = colours[i % len(colours)]
+            cost = _phase_cost(arch, conv, phase, c, new_tokens)
+            curve = f"{_name(arch)}, {length} = {c}"
+            y = _curve(cost.intensity, x)
+            highest = max(highest, float(y.max()))
+            ax.plot(x, y, color=colour, label=curve, gid=f"intensity:{curve}")
+            for hw in hws:
+                cross = crossover_batch(cost, hw)
+                if cross.exists and cross.value is not None and x[0] <= float(cross) <= x[-1]:
+                    b_star = float(cross)
+                    ax.plot([b_star], [float(hw.balance)], marker="o", markersize=8, color=colour,
+                            markeredgecolor="black", linestyle="none", zorder=5, gid=f"crossover:{curve}:{hw.name}")
+                    ax.annotate(f"$B^*$ = {b_star:.0f}", (b_star, float(hw.balance)), ha="right", va="bottom",
+                                textcoords="offset points", xytext=(-5, 5), fontsize=9, color=colour)
+            limit = cross.limit
+            # the asymptote as B grows, when it is in view (not far above every curve and balance)
+            if limit.is_number and limit.is_finite and float(limit) <= 2 * highest:
+                ax.axhline(float(limit), color=colour, linestyle=":", linewidth=1.0, gid=f"limit:{curve}")
+        _batch_axis(ax, x)
+        ax.set_yscale("log")
+        ax.set_ylabel("arithmetic intensity (FLOP/byte)")
+        what = "prefill" if phase == "prefill" else ("decode" if new_tokens == 1 else f"step, $S_i$ = {new_tokens}")
+        ax.set_title(f"Intensity against batch: {what} ({conv.name} conventions)")
+        _legend(ax, len(hws) + len(curves))
+    return fig
+
+
+# ---- time per token ---------------------------------------------------------------------------
+def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: int = 1024, new_tokens: int = 1,
+                   batches: Any = None, max_batch: int = 2048, per: str = "sequence", dtype: str | None = None,
+                   ax: Axes | None = None) -> Figure:
+    """Decode time per output token against batch size, split by term.
+
+    Compute ``FLOPs/π``; memory ``bytes/β`` split into weights, KV cache and
+    activations; the step time is ``max(compute, memory)`` (or their sum, as the
+    conventions' ``latency`` says). ``per="sequence"``: the time a user waits per
+    token (step time / S_i); ``per="batch"``: step time per token generated across
+    the batch (step time / (B·S_i)), where weights are amortised.
+
+    >>> fig = time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes")
+    >>> sorted(line.get_gid() for line in fig.axes[0].lines)[:3]
+    ['crossover', 'time:activations', 'time:compute']
+    """
+    from symroof.analysis import crossover_batch
+
+    if per not in ("sequence", "batch"):
+        raise ValueError(f"per={per!r} must be 'sequence' or 'batch'")
+    arch, hw, conv = _arch(model), _gpu(gpu, dtype), resolve(conventions)
+    if isinstance(context, bool) or not isinstance(context, (int, np.integer)) or context < 0:
+        raise ValueError(f"context={context!r} must be a whole number of cached tokens (0 or more)")
+    new_tokens = _positive(new_tokens, "new_tokens")
+    x = _batches(batches, max_batch)
+    cost = step(arch, conv, S_i=new_tokens, S_c=int(context))
+    peak, bw = hw.peak_flops, hw.bandwidth
+    per_token = (1 / sympy.Integer(new_tokens)) if per == "sequence" else 1 / (sym.B * new_tokens)
+    scale = per_token / sympy.Float(_MILLI)   # seconds -> milliseconds, per token
+    parts = {
+        "compute": (cost.flops / peak, r"compute: FLOPs / $\pi$", "-"),
+        "weights": (cost.bytes_of("weights") / bw, r"weights: bytes / $\beta$", "--"),
+        "kv": (cost.bytes_of("kv") / bw, r"KV cache: bytes / $\beta$", "-."),
+        "activations": (cost.bytes_of("activations") / bw, r"activations: bytes / $\beta$", ":"),
+    }
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _figure(ax)
+        colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+        curves = {}
+        for i, (name, (seconds, label, style)) in enumerate(parts.items()):
+            curves[name] = _curve(seconds * scale, x)
+            if np.any(curves[name] > 0):
+                ax.plot(x, curves[name], color=colours[i], linestyle=style, label=label, gid=f"time:{name}")
+        memory = curves["weights"] + curves["kv"] + curves["activations"]
+        total = np.maximum(curves["compute"], memory) if conv.latency == "max" else curves["compute"] + memory
+        how = "max(compute, memory)" if conv.latency == "max" else "compute + memory"
+        ax.plot(x, total, color="black", linewidth=2.6, alpha=0.85, label=f"step: {how}", gid="time:total",
+                zorder=1)
+        cross = crossover_batch(cost, hw)
+        if cross.exists and cross.value is not None and x[0] <= float(cross) <= x[-1]:
+            ax.axvline(float(cross), color="0.4", linestyle=":", linewidth=1.0, gid="crossover",
+                       label=f"crossover $B^*$ = {float(cross):.0f}")
+        else:   # nothing to mark: say why in the legend, and keep the gid for scripts
+            why = "memory" if cross.limit.is_number and cross.limit <= cross.balance else "compute"
+            ax.plot([], [], gid="crossover", linestyle="none", label=f"no crossover: {why}-bound at every B")
+        _batch_axis(ax, x)
+        ax.set_yscale("log")
+        # terms far below the step time are negligible: show three decades under its smallest value
+        ax.set_ylim(bottom=max(ax.get_ylim()[0], float(total.min()) / 1e3))
+        ax.set_ylabel("time per output token (ms)" if per == "sequence"
+                      else "time per generated token, whole batch (ms)")
+        ax.set_title(f"{_name(arch)} on {hw.name}: decode at $S_c$ = {context}"
+                     + ("" if new_tokens == 1 else f", $S_i$ = {new_tokens}"))
+        _legend(ax, len(ax.get_legend_handles_labels()[1]))
+    return fig

@@ -1,0 +1,171 @@
+"""Figures: the artists they hold, checked against numbers derived by hand in this file.
+
+Llama-3-8B under the roofline-notes conventions (002's shapes: H 4096, n_kv·d_h 1024,
+F 14336, n_h 32, d_h 128, 32 layers, fp16), decode of one token per sequence over S_c:
+  FLOPs per token = 32·[2·4096·(4096 + 1024 + 1024 + 4096) + 3·2·4096·14336 + 2·2·32·128·(S_c + 1)]
+                  = 13,959,168,000 + 524,288·S_c
+  weights         = 32·(4096·10240 + 3·4096·14336)·2 = 13,958,643,712 bytes
+  bytes per token = 32·[3·4096·2 (activations) + 2·1024·2 (K, V written) + 2·1024·2·S_c (read)]
+                  = 917,504 + 131,072·S_c
+"""
+
+from fractions import Fraction
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from symroof import plot
+
+FLOPS_0, FLOPS_PER_CACHED = 13_959_168_000, 524_288
+WEIGHTS = 13_958_643_712
+BYTES_0, BYTES_PER_CACHED = 917_504, 131_072
+A100 = (312e12, 2039e9)       # 000's A100-80GB: 312 TFLOP/s, 2039 GB/s
+H100 = (989e12, 3350e9)       # 002's H100 SXM row: 989 TFLOP/s, 3,350 GB/s
+A100_BALANCE = Fraction(312_000, 2039)
+
+
+def intensity(B, S_c):
+    return B * (FLOPS_0 + FLOPS_PER_CACHED * S_c) / (WEIGHTS + B * (BYTES_0 + BYTES_PER_CACHED * S_c))
+
+
+def crossover_batch(S_c, balance):
+    """I(B) = balance  <=>  B·f = balance·(W + B·b)  <=>  B = balance·W / (f − balance·b)."""
+    f, b = FLOPS_0 + FLOPS_PER_CACHED * S_c, BYTES_0 + BYTES_PER_CACHED * S_c
+    return balance * WEIGHTS / (f - balance * b)
+
+
+def lines(fig, prefix):
+    return {line.get_gid(): line for line in fig.axes[0].lines if (line.get_gid() or "").startswith(prefix)}
+
+
+@pytest.fixture(autouse=True)
+def no_pyplot_figures_left():
+    yield
+    assert plt.get_fignums() == [], "a plot function left a pyplot figure open"
+
+
+def test_roofline_roofs_and_points():
+    fig = plot.roofline(["A100-80GB", "H100-SXM"], ["llama-3-8b"], conventions="roofline-notes",
+                        batch=1, seq=1024, context=0)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert "FLOP/byte" in ax.get_xlabel() and "TFLOP/s" in ax.get_ylabel()
+    roofs = lines(fig, "roof:")
+    for name, (peak, bw) in (("A100-80GB", A100), ("H100-SXM", H100)):
+        x, y = roofs[f"roof:{name}"].get_data()
+        np.testing.assert_allclose(y, np.minimum(peak, bw * x) / 1e12, rtol=1e-12)
+        assert y.max() == pytest.approx(peak / 1e12)
+    points = lines(fig, "point:")
+    assert len(points) == 4   # prefill and decode, on each of two roofs
+    decode = points["point:llama-3-8b/decode:A100-80GB"]
+    i = float(intensity(1, 0))
+    assert decode.get_xdata()[0] == pytest.approx(i, rel=1e-12)
+    assert decode.get_ydata()[0] == pytest.approx(min(A100[0], i * A100[1]) / 1e12, rel=1e-12)
+    # prefill of 1024 tokens: FLOPs 32·[2·4096·10240·1024 + 6·4096·14336·1024 + 4·32·128·1024²] over
+    # weights + 1024·917,504 bytes (K, V written, nothing read): far above both balances
+    flops = 32 * (2 * 4096 * 10240 * 1024 + 6 * 4096 * 14336 * 1024 + 4 * 32 * 128 * 1024**2)
+    prefill = points["point:llama-3-8b/prefill:H100-SXM"]
+    assert prefill.get_xdata()[0] == pytest.approx(flops / (WEIGHTS + 1024 * BYTES_0), rel=1e-12)
+    assert prefill.get_ydata()[0] == pytest.approx(H100[0] / 1e12)
+
+
+def test_roofline_extra_points_and_bad_points():
+    import symroof
+
+    cost = symroof.decode(symroof.models.get("llama-3-8b"), "roofline-notes", B=1, S_c=0)
+    fig = plot.roofline("A100-80GB", points={"mine": cost})
+    assert lines(fig, "point:")["point:mine:A100-80GB"].get_xdata()[0] == pytest.approx(float(intensity(1, 0)))
+    with pytest.raises(ValueError, match="numbers only"):
+        plot.roofline("A100-80GB", points={"symbolic": symroof.decode(symroof.models.get("llama-3-8b"))})
+
+
+def test_intensity_vs_batch_balance_crossover_and_limit():
+    fig = plot.intensity_vs_batch("llama-3-8b", "A100-80GB", conventions="roofline-notes", context=[0, 8192])
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
+    assert "batch" in ax.get_xlabel() and "FLOP/byte" in ax.get_ylabel()
+    balance = lines(fig, "balance:")["balance:A100-80GB"]
+    np.testing.assert_allclose(balance.get_ydata(), float(A100_BALANCE), rtol=1e-15)   # ≈ 153 (000)
+    crossings = lines(fig, "crossover:")
+    # S_c = 0 crosses at B* ≈ 154.9; S_c = 8192 never does (its limit is ≈ 17 FLOP/byte)
+    assert list(crossings) == ["crossover:llama-3-8b, $S_c$ = 0:A100-80GB"]
+    marker = crossings["crossover:llama-3-8b, $S_c$ = 0:A100-80GB"]
+    assert marker.get_xdata()[0] == pytest.approx(float(crossover_batch(0, A100_BALANCE)), rel=1e-12)
+    assert marker.get_ydata()[0] == pytest.approx(float(A100_BALANCE))
+    limit = (FLOPS_0 + FLOPS_PER_CACHED * 8192) / (BYTES_0 + BYTES_PER_CACHED * 8192)
+    assert lines(fig, "limit:")["limit:llama-3-8b, $S_c$ = 8192"].get_ydata()[0] == pytest.approx(limit)
+    curve = lines(fig, "intensity:")["intensity:llama-3-8b, $S_c$ = 8192"]
+    x, y = curve.get_data()
+    assert x[0] == 1 and x[-1] == 2048
+    np.testing.assert_allclose(y, [float(intensity(Fraction(b), 8192)) for b in x], rtol=1e-12)
+
+
+def test_intensity_vs_batch_two_gpus_two_crossovers():
+    fig = plot.intensity_vs_batch("llama-3-8b", ["A100-80GB", "H100-SXM"], conventions="roofline-notes", context=0)
+    h100_balance = Fraction(989_000, 3350)
+    crossings = lines(fig, "crossover:")
+    assert crossings["crossover:llama-3-8b, $S_c$ = 0:H100-SXM"].get_xdata()[0] == pytest.approx(
+        float(crossover_batch(0, h100_balance)), rel=1e-12)
+
+
+def test_time_per_token_terms():
+    fig = plot.time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes", context=1024)
+    ax = fig.axes[0]
+    assert "ms" in ax.get_ylabel() and ax.get_yscale() == "log"
+    t = lines(fig, "time:")
+    peak, bw = H100
+    x = t["time:weights"].get_xdata()
+    np.testing.assert_allclose(t["time:weights"].get_ydata(), WEIGHTS / bw * 1e3, rtol=1e-12)   # ≈ 4.17 ms
+    np.testing.assert_allclose(t["time:kv"].get_ydata(), x * (2 * 1024 * 2 * 32) * 1025 / bw * 1e3, rtol=1e-12)
+    np.testing.assert_allclose(t["time:compute"].get_ydata(), x * (FLOPS_0 + FLOPS_PER_CACHED * 1024) / peak * 1e3,
+                               rtol=1e-12)
+    memory = (WEIGHTS + x * (BYTES_0 + BYTES_PER_CACHED * 1024)) / bw * 1e3
+    np.testing.assert_allclose(t["time:total"].get_ydata(), memory, rtol=1e-12)   # memory-bound throughout
+    assert "no crossover" in lines(fig, "crossover")["crossover"].get_label()
+
+
+def test_time_per_token_marks_the_crossover_and_amortises_per_batch():
+    fig = plot.time_per_token("llama-3-8b", "A100-80GB", conventions="roofline-notes", context=0, per="batch")
+    line = lines(fig, "crossover")["crossover"]
+    assert line.get_xdata()[0] == pytest.approx(float(crossover_batch(0, A100_BALANCE)), rel=1e-12)
+    weights = lines(fig, "time:weights")["time:weights"]
+    np.testing.assert_allclose(weights.get_ydata(), WEIGHTS / A100[1] * 1e3 / weights.get_xdata(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fmt, magic", [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF")])
+def test_figures_save(fmt, magic, tmp_path):
+    fig = plot.intensity_vs_batch("llama-3-8b", "H100-SXM", conventions="roofline-notes", batches=[1, 2, 4, 8])
+    path = tmp_path / f"figure.{fmt}"
+    fig.savefig(path)
+    assert path.read_bytes().startswith(magic)
+
+
+def test_draws_into_a_given_axes():
+    fig = Figure()
+    left, right = fig.subplots(1, 2)
+    assert plot.time_per_token("llama-3-8b", "H100-SXM", ax=right) is fig
+    assert not left.lines and right.lines
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: plot.roofline("Z80", "llama-3-8b"), "unknown GPU"),
+    (lambda: plot.roofline([], "llama-3-8b"), "at least one GPU"),
+    (lambda: plot.roofline("H100", "llama-3-8b", batch=0), "batch=0"),
+    (lambda: plot.roofline("H100", "nope-7b"), "unknown model"),
+    (lambda: plot.intensity_vs_batch("llama-3-8b", "H100", phase="train"), "phase='train'"),
+    (lambda: plot.intensity_vs_batch("llama-3-8b", "H100", batches=[0, 4]), "batches="),
+    (lambda: plot.intensity_vs_batch("llama-3-8b", "H100", context=-1), "context=-1"),
+    (lambda: plot.intensity_vs_batch([], "H100"), "at least one model"),
+    (lambda: plot.time_per_token("llama-3-8b", "H100", per="year"), "per='year'"),
+    (lambda: plot.time_per_token("llama-3-8b", "H100", new_tokens=0), "new_tokens=0"),
+])
+def test_bad_input_is_a_clear_value_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
