@@ -92,7 +92,6 @@ _WEIGHTS = {"add": 1, "sub": 1, "mul": 1, "neg": 1, "max": 1, "min": 1, "div": 4
 _UFUNCS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide",
            "pow": "power", "max": "maximum", "min": "minimum", "neg": "negative"}
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
-_ERRSTATE = {"divide": "raise", "over": "raise", "invalid": "raise", "under": "ignore"}
 
 Operand = int | float  # an int is a node (inputs first, then ops); a float is a constant
 
@@ -166,6 +165,11 @@ class _Rule:
             return ValueError(f"{self.name} must be {self.describe()}")
         idx = tuple(int(i) for i in where[0])
         return ValueError(f"{self.name}[{', '.join(map(str, idx))}]={x[idx].item()!r} must be {self.describe()}")
+
+
+def _raising() -> np.errstate:
+    """Division by zero and float64 overflow raise (and become a ValueError naming the point)."""
+    return np.errstate(divide="raise", over="raise", invalid="raise", under="ignore")
 
 
 def _show(value: object) -> str:
@@ -271,10 +275,9 @@ class _Builder:
     def _emit(self, e: sympy.Expr) -> Operand:
         if e.is_Number:
             return _constant(e)
-        if isinstance(e, sympy.Symbol):
-            raise ValueError(f"symbol {e} has no value")  # unreachable: inputs are mapped first
         if isinstance(e, sympy.Add):
-            positive, negative = [], []
+            positive: list[sympy.Expr] = []
+            negative: list[sympy.Expr] = []
             for term in e.args:
                 coeff, _ = term.as_coeff_Mul()
                 (negative if coeff.is_negative else positive).append(-term if coeff.is_negative else term)
@@ -545,8 +548,7 @@ def _numexpr_source(program: _Program, leaves: dict[int, str], floating: frozens
         if kind in ("max", "min"):
             x, y = text(ops[0], False), text(ops[1], False)
             return f"where({x} {'>' if kind == 'max' else '<'} {y}, {x}, {y})"
-        x, y = ops
-        return f"({text(x, isf(y))} {_INFIX[kind]} {text(y, isf(x))})"
+        return f"({text(ops[0], isf(ops[1]))} {_INFIX[kind]} {text(ops[1], isf(ops[0]))})"
 
     return text(program.root, False)
 
@@ -683,7 +685,7 @@ class Evaluator:
         if ducks:
             return self._call_duck(scalars, arrays, ducks)
         if not arrays:
-            with np.errstate(**_ERRSTATE):  # type: ignore[arg-type]
+            with _raising():
                 try:
                     return np.float64(self._functional(*(np.float64(scalars[i]) for i in range(len(given)))))
                 except FloatingPointError as err:
@@ -731,7 +733,7 @@ class Evaluator:
                 if i not in big and not self._rules[i].array_ok(a, floating[i]):
                     raise self._rules[i].array_bad(a)
         try:
-            with np.errstate(**_ERRSTATE):  # type: ignore[arg-type]
+            with _raising():
                 if self.backend == "numexpr":
                     return self._numexpr_call(scalars, arrays, floating, big, out_shape)
                 if size <= BLOCK:
@@ -763,7 +765,7 @@ class Evaluator:
     def _blocked(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
                  big: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
         values, leaf_set = self._hoist(scalars, arrays, out_shape)
-        needed_leaves = set()
+        needed_leaves: set[int] = set()
         for n in _needed(self._program, leaf_set):
             needed_leaves.update(a for a in self._program.ops[n - self._program.n_inputs][1]
                                  if isinstance(a, int) and a in leaf_set)
@@ -801,12 +803,12 @@ class Evaluator:
 
         def run(lo: int, hi: int) -> None:
             it = np.nditer([*operands, out], flags=["external_loop", "buffered", "zerosize_ok", "ranged"],
-                           op_flags=[["readonly"]] * len(operands) + [["writeonly"]],
+                           op_flags=[["readonly"]] * len(operands) + [["writeonly"]],  # type: ignore[call-overload]
                            op_dtypes=[np.float64] * (len(operands) + 1), casting="safe", buffersize=BLOCK)
             it.iterrange = (lo, hi)
             buffers = [np.empty(BLOCK) for _ in range(count)]
             spare = np.empty(BLOCK)
-            with it, np.errstate(**_ERRSTATE):  # type: ignore[arg-type]  (errstate is per thread)
+            with it, _raising():  # errstate is per thread: set it in each worker
                 for chunk in it:
                     n = len(chunk[-1])
                     for pos, i in checks:
@@ -842,9 +844,9 @@ class Evaluator:
         source = self._kernels[key]
         local = {names[leaf]: (arrays[leaf] if leaf in arrays and leaf not in values else values[leaf])
                  for leaf in leaf_set}
-        local = {k: v for k, v in local.items() if k in source}
-        result = ne.evaluate(source, local_dict=local) if local else np.float64(eval(source))
-        result = np.broadcast_to(result, out_shape).copy() if np.shape(result) != out_shape else result
+        result: np.ndarray = ne.evaluate(source, local_dict=local)
+        if result.shape != out_shape:
+            result = np.broadcast_to(result, out_shape).copy()
         if self.check and result.size and not np.isfinite(np.add.reduce(result, axis=None)) \
                 and not np.isfinite(result).all():
             raise FloatingPointError("division by zero or overflow in numexpr")
@@ -927,6 +929,7 @@ def compile(target: sympy.Expr | Cost, what: str | None = None, *, fixed: Mappin
     ``exact=True`` makes calls return exact ``int``/``Fraction``; ``check=False``
     skips argument validation (the caller guarantees valid inputs); ``threads``
     (default: the cores this process may use) splits large arrays among threads.
+    Dask arrays run the plain numpy program lazily, whatever the backend.
 
     >>> import symroof
     >>> cost = symroof.decode(symroof.models.get("llama-3-8b"), "exact")

@@ -222,6 +222,10 @@ def test_division_by_zero_and_overflow_are_errors(backend):
         ev.exact(B=1, S_c=0)
     with pytest.raises(ValueError, match="not a finite float64"):
         symroof.compile(B**2, backend=backend)(B=np.array([1e200]))
+    cached = np.ones(4 * evaluate._MIN_PER_THREAD, dtype=int)
+    cached[-5] = 0  # in the last thread's last block
+    with pytest.raises(ValueError, match="B/S_c is not a finite float64"):
+        symroof.compile(B / S_c, backend=backend, threads=2)(B=np.ones_like(cached), S_c=cached)
 
 
 def test_other_misuse():
