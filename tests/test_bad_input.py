@@ -291,7 +291,7 @@ CASES: list[Case] = [
     cli(["report", "--seq", "1.5"], ("--seq", "'1.5'")),
     cli(["report", "--model", "llama-4-8b"], ("'llama-4-8b'", "did you mean")),
     cli(["report", "--gpu", "H1000"], ("'H1000'",)),
-    cli(["report", "--conventions", "fast"], ("--conventions", "'fast'")),
+    cli(["report", "--conventions", "fast"], ("'fast'", "exact")),
     cli(["report", "--phase", "sideways"], ("sideways",)),
     cli(["report", "--tp", "0"], ("--tp", "0")),
     cli(["report", "--cached", "-1"], ("--cached", "-1")),
