@@ -100,12 +100,14 @@ def _positive(value: Any, name: str) -> int:
 
 
 def _batches(batches: Any, max_batch: int) -> np.ndarray:
+    """Whole batch sizes, sorted: those given, or about 250 from 1 to ``max_batch`` evenly in log."""
     if batches is None:
-        return np.geomspace(1, _positive(max_batch, "max_batch"), 400)
+        return np.unique(np.rint(np.geomspace(1, _positive(max_batch, "max_batch"), 400)))
     array = np.asarray(batches, dtype=np.float64)
-    if array.ndim != 1 or array.size < 2 or not np.all(np.isfinite(array)) or np.any(array < 1):
-        raise ValueError(f"batches={batches!r} must be two or more batch sizes, each at least 1")
-    return np.sort(array)
+    if (array.ndim != 1 or array.size < 2 or not np.all(np.isfinite(array)) or np.any(array < 1)
+            or np.any(array != np.rint(array))):
+        raise ValueError(f"batches={batches!r} must be two or more whole batch sizes, each at least 1")
+    return np.unique(array)
 
 
 def _figure(ax: Axes | None) -> tuple[Figure, Axes]:
@@ -120,13 +122,16 @@ def _name(arch: Arch) -> str:
 
 
 def _curve(expr: sympy.Expr, x: np.ndarray) -> np.ndarray:
-    """``expr`` (in B only) at every batch in ``x``, in float64."""
+    """``expr`` (in B only) at every batch in ``x``, in float64 (by `symroof.compile`)."""
+    from symroof.evaluate import compile
+
     free = expr.free_symbols - {sym.B}
     if free:
         names = ", ".join(sorted(s.name for s in free))
         raise ValueError(f"give values for {names}: the curve may depend on the batch B only")
-    fn = sympy.lambdify(sym.B, expr, modules="numpy")
-    return np.broadcast_to(np.asarray(fn(x), dtype=np.float64), x.shape).copy()
+    if sym.B not in expr.free_symbols:
+        return np.full(x.shape, float(expr))
+    return np.asarray(compile(expr)(B=x), dtype=np.float64)
 
 
 def _legend(ax: Axes, entries: int) -> None:

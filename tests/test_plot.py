@@ -161,6 +161,7 @@ def test_draws_into_a_given_axes():
     (lambda: plot.roofline("H100", "nope-7b"), "unknown model"),
     (lambda: plot.intensity_vs_batch("llama-3-8b", "H100", phase="train"), "phase='train'"),
     (lambda: plot.intensity_vs_batch("llama-3-8b", "H100", batches=[0, 4]), "batches="),
+    (lambda: plot.intensity_vs_batch("llama-3-8b", "H100", batches=[1.5, 4]), "whole batch sizes"),
     (lambda: plot.intensity_vs_batch("llama-3-8b", "H100", context=-1), "context=-1"),
     (lambda: plot.intensity_vs_batch([], "H100"), "at least one model"),
     (lambda: plot.time_per_token("llama-3-8b", "H100", per="year"), "per='year'"),
