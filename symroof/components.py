@@ -181,7 +181,7 @@ def ffn(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False) -> Co
         return Cost(flops, _weights(arch, conv, names, dense=dense))
     flops["ffn/router"] = 2 * t * H * arch.experts
     weights = _weights(arch, conv, ("ffn/router",))
-    if weights or conv.weights == "matrices":
+    if conv.weights in ("matrices", "all"):
         from symroof import moe as _moe
 
         read = _moe.routed_experts_read(arch, conv, t) + arch.shared_experts
