@@ -251,14 +251,15 @@ class _Builder:
         self.nodes: dict[sympy.Expr, Operand] = {s: i for i, s in enumerate(inputs)}
         self.n_inputs = len(inputs)
         self.ops: list[tuple[str, tuple[Operand, ...]]] = []
-        self.memo: dict[tuple[str, tuple[Operand, ...]], int] = {}
+        self.memo: dict[tuple[str, tuple[tuple[bool, Operand], ...]], int] = {}
         self.deps: list[frozenset[int]] = [frozenset({i}) for i in range(len(inputs))]
 
     def op(self, kind: str, *args: Operand) -> Operand:
-        key = (kind, args)
+        # the key tells constants from nodes: 5.0 == 5 and hash(5.0) == hash(5) in Python
+        key = (kind, tuple((isinstance(a, float), a) for a in args))
         if key not in self.memo:
             self.memo[key] = self.n_inputs + len(self.ops)
-            self.ops.append(key)
+            self.ops.append((kind, args))
             self.deps.append(frozenset().union(*(self.deps[a] for a in args if isinstance(a, int))))
         return self.memo[key]
 

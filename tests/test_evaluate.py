@@ -75,6 +75,44 @@ def test_seed000_general_model_matches_exact(backend, point, as_array):
     assert_close(got, [want] * np.size(got))
 
 
+def _combine(op: str, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    return a + b if op == "+" else a * b if op == "*" else a / b
+
+
+expressions = st.recursive(
+    st.sampled_from([B, S_c, H]) | st.integers(1, 50).map(sympy.Integer),
+    lambda inner: st.builds(_combine, st.sampled_from("+*/"), inner, inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(expr=expressions, point=st.tuples(counts, counts, counts))
+def test_random_rational_functions_match_exact(expr, point):
+    # any +, *, / of positive symbols and constants: whatever form compile() picks, the value
+    # is the expression's own, at a scalar point and at the same point inside an array
+    values = dict(zip(("B", "S_c", "H"), point, strict=True))
+    ev = symroof.compile(expr)
+    args = {name: values[name] for name in ev.names}
+    want = exact_at(expr, values)
+    assert_close(ev(**args), [want])
+    if args:
+        first = ev.names[0]
+        assert_close(ev(**{**args, first: np.array([args[first]] * 3)}), [want] * 3)
+    assert ev.exact(**args) == Fraction(int(want.p), int(want.q))
+
+
+@pytest.mark.parametrize("model", symroof.models.names())
+@pytest.mark.parametrize("conventions", ["exact", "arithmetic-intensity"])
+def test_every_preset_matches_exact(model, conventions):
+    cost = symroof.step(symroof.models.get(model), conventions)
+    ev = symroof.compile(cost)
+    point = {"B": np.array([1, 7, 512]), "S_c": np.array([[0], [1000], [131072]]), "S_i": 3}
+    got = ev(**{k: v for k, v in point.items() if k in ev.names})
+    want = [exact_at(cost.intensity, {"B": b, "S_c": s, "S_i": 3}) for s in (0, 1000, 131072) for b in (1, 7, 512)]
+    assert_close(got, want)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_no_int64_overflow_in_prefill_flops(backend):
     # 000: prefill FLOPs = N(24·B·S·H² + 4·B·S²·H). At B = S = 10^6, H = 10^5, N = 10^3:
