@@ -153,6 +153,8 @@ def test_threads_and_blocks_give_identical_results():
                             for part in np.array_split(batch, len(batch) // 1000)])  # unblocked path
     assert np.array_equal(one, many)
     np.testing.assert_allclose(one, small, rtol=1e-15)
+    # the same sweep with S_c and S_i given at call time (hoisted as scalars, not folded)
+    np.testing.assert_allclose(symroof.compile(LLAMA)(B=batch, S_c=4096, S_i=1), one, rtol=1e-14)
 
 
 def test_decode_form_is_one_division_per_point():
