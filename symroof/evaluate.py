@@ -195,14 +195,14 @@ def _real_dtype(name: str, dtype: np.dtype) -> bool:
 
 def _scalar_float(rule: _Rule, value: object) -> float:
     """A validated Python scalar (or 0-d array) as a float."""
-    exact = _scalar_exact(rule, value)
+    exact = _scalar_exact(rule, value, "a number or an array")
     try:
         return float(exact)
     except OverflowError:
         raise ValueError(f"{rule.name}={_show(value)} is too large for float64; use exact mode") from None
 
 
-def _scalar_exact(rule: _Rule, value: object) -> int | Fraction | float:
+def _scalar_exact(rule: _Rule, value: object, expected: str = "a number") -> int | Fraction | float:
     """A validated scalar, kept exact (int or Fraction); a float stays a float."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
@@ -223,7 +223,7 @@ def _scalar_exact(rule: _Rule, value: object) -> int | Fraction | float:
     elif isinstance(value, numbers.Real):
         out = float(value)
     else:
-        raise TypeError(f"{rule.name}={value!r}: expected a number or an array, not {type(value).__name__}")
+        raise TypeError(f"{rule.name}={_show(value)}: expected {expected}, not {type(value).__name__}")
     if isinstance(out, Fraction) and out.denominator == 1:
         out = int(out)
     if not rule.ok(out):
