@@ -1,77 +1,572 @@
-"""The ``symroof`` command line."""
+"""The ``symroof`` command line.
+
+::
+
+    symroof report    [MODEL] [--gpu NAME] [--phase prefill|decode|step] [SIZES] [--tp T] [--json]
+    symroof latex     [MODEL] [--phase ...] [SIZES] [--only flops|bytes|intensity]
+    symroof crossover [MODEL] [--gpu NAME] [--phase ...] [SIZES] [--unknown B|S_c|S_i|S]
+    symroof plot      [MODEL] [--gpu NAME] [--kind roofline|intensity-vs-batch|time-per-token] [SIZES] [--out FILE]
+    symroof models    [--json]
+    symroof hardware  [--json]
+
+MODEL is ``--model NAME`` (a preset of `symroof.models`, or ``symbolic`` for the
+all-symbol GPT-style model) or ``--hf-config PATH`` (a Hugging Face
+``config.json``). SIZES are ``--batch B``, ``--seq S`` (the prompt in prefill),
+``--cached S_c`` and ``--new S_i``; a size left out stays a symbol, so
+``symroof latex --phase decode`` prints the general decode formulas. ``report``
+with no ``--phase`` is the quick look: prefill and decode at batch 1 and 1024
+tokens unless sizes are given. ``--dtype`` sets the bytes per element of
+weights, activations and KV cache and the GPU's peak to that dtype's.
+
+Output is a table (drawn with ``rich`` when it is installed and the output is a
+terminal) or, with ``--json``, one JSON object: exact integers stay integers,
+exact fractions are ``"p/q"`` strings beside a float, expressions are strings.
+Bad options exit with status 2 and one line on stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import sympy
 
+from symroof import analysis
 from symroof import hardware as _hardware
 from symroof import models as _models
-from symroof.conventions import PRESETS, resolve
-from symroof.phases import decode, prefill
+from symroof import symbols as sym
+from symroof.arch import Arch
+from symroof.conventions import PRESETS, Conventions, resolve
+from symroof.cost import Cost
+from symroof.hardware import Hardware
+from symroof.hf import dtype_bytes, dtype_name
+from symroof.params import total_parameters
+from symroof.phases import decode, prefill, step
+
+__all__ = ["DEFAULT_GPU", "DEFAULT_MODEL", "build_parser", "main"]
 
 DEFAULT_MODEL = "llama-3-8b"
 DEFAULT_GPU = "H100-SXM"
+QUICK_BATCH, QUICK_TOKENS = 1, 1024      # `symroof report` with no phase and no sizes
+PHASES = ("prefill", "decode", "step")
+# Which sizes each phase takes: option -> symbol name.
+_SIZES = {"prefill": {"batch": "B", "seq": "S"},
+          "decode": {"batch": "B", "cached": "S_c", "new": "S_i"},
+          "step": {"batch": "B", "new": "S_i", "cached": "S_c"}}
+_FLAGS = {"batch": "--batch", "seq": "--seq", "cached": "--cached", "new": "--new"}
+
+
+class UsageError(ValueError):
+    """A bad combination of options (exit status 2)."""
+
+
+# ---- parsing ----------------------------------------------------------------------------------------
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one clear line, exit status 2
+    def error(self, message: str) -> None:  # type: ignore[override]  # one clear line, exit status 2
         self.exit(2, f"symroof: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
+def _count(text: str, *, zero: bool = False) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    if value < 0 or (value == 0 and not zero):
+        raise argparse.ArgumentTypeError(f"{text!r} must be {'non-negative' if zero else 'positive'}")
     return value
+
+
+def _positive(text: str) -> int:
+    return _count(text)
+
+
+def _non_negative(text: str) -> int:
+    return _count(text, zero=True)
+
+
+def _model_options(p: argparse.ArgumentParser, *, gpu: bool = True) -> None:
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--model", default=None, metavar="NAME",
+                       help=f"a preset (symroof models), or 'symbolic'; default {DEFAULT_MODEL}")
+    which.add_argument("--hf-config", default=None, metavar="PATH",
+                       help="a Hugging Face config.json (or the folder holding it)")
+    if gpu:
+        p.add_argument("--gpu", default=DEFAULT_GPU, metavar="NAME",
+                       help=f"an accelerator (symroof hardware); default {DEFAULT_GPU}")
+    p.add_argument("--dtype", default=None, metavar="DTYPE",
+                   help="bytes per element of weights, activations and KV cache, and the GPU peak used "
+                        "(bf16, fp16, fp8, int8, fp32, ...)")
+    p.add_argument("--conventions", default="exact", metavar="NAME",
+                   help=f"what to count: {', '.join(PRESETS)} (or 000, 002, 003); default exact")
+
+
+def _size_options(p: argparse.ArgumentParser, *, phase_default: str | None) -> None:
+    p.add_argument("--phase", choices=PHASES, default=phase_default,
+                   help="prefill (S new tokens), decode (1 new token over S_c cached), or a general step")
+    p.add_argument("--batch", type=_positive, metavar="B", help="sequences in the batch")
+    p.add_argument("--seq", type=_positive, metavar="S", help="prompt length (prefill)")
+    p.add_argument("--cached", type=_non_negative, metavar="S_c", help="tokens already in the KV cache")
+    p.add_argument("--new", type=_positive, metavar="S_i",
+                   help="new tokens per sequence (decode: 1; speculative decoding: k)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symroof", description="Symbolic performance models of transformer inference.")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    rep = sub.add_parser("report", help="FLOPs, bytes and intensity of prefill and decode")
-    rep.add_argument("--model", default=DEFAULT_MODEL)
-    rep.add_argument("--gpu", default=DEFAULT_GPU)
-    rep.add_argument("--batch", type=_positive_int, default=1)
-    rep.add_argument("--seq", type=_positive_int, default=1024)
-    rep.add_argument("--conventions", default="exact", choices=list(PRESETS))
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    rep = sub.add_parser("report", help="FLOPs, bytes, intensity, bound and time of prefill and decode")
+    _model_options(rep)
+    _size_options(rep, phase_default=None)
+    rep.add_argument("--tp", type=_positive, default=1, metavar="T", help="tensor-parallel GPUs (time only)")
+    rep.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+
+    tex = sub.add_parser("latex", help="LaTeX of the FLOPs, bytes and intensity (sizes left out stay symbols)")
+    _model_options(tex, gpu=False)
+    _size_options(tex, phase_default="decode")
+    tex.add_argument("--only", choices=("flops", "bytes", "intensity"), help="print one formula only")
+    tex.add_argument("--json", action="store_true")
+
+    cro = sub.add_parser("crossover", help="the batch (or length) where a step turns compute-bound")
+    _model_options(cro)
+    _size_options(cro, phase_default="decode")
+    cro.add_argument("--unknown", choices=("B", "S_c", "S_i", "S"), default="B",
+                     help="the size to solve for (default B)")
+    cro.add_argument("--json", action="store_true")
+
+    plo = sub.add_parser("plot", help="roofline, intensity against batch, or time per token, to an image file")
+    _model_options(plo)
+    plo.add_argument("--kind", choices=("roofline", "intensity-vs-batch", "time-per-token"), default="roofline")
+    plo.add_argument("--phase", choices=("prefill", "decode"), default="decode",
+                     help="intensity-vs-batch: the phase of the curve (default decode)")
+    plo.add_argument("--batch", type=_positive, metavar="B", help="roofline: batch of the points (default 1)")
+    plo.add_argument("--seq", type=_positive, metavar="S", help="prompt length (default 1024)")
+    plo.add_argument("--cached", type=_non_negative, metavar="S_c", help="tokens in the KV cache (default 1024)")
+    plo.add_argument("--new", type=_positive, metavar="S_i", help="new tokens per decode step (default 1)")
+    plo.add_argument("--max-batch", type=_positive, default=2048, metavar="B", help="right end of the batch axis")
+    plo.add_argument("--out", default=None, metavar="FILE", help="png, pdf or svg (default symroof-KIND.png)")
+
+    mod = sub.add_parser("models", help="the model presets, with their sources")
+    mod.add_argument("--json", action="store_true")
+    hw = sub.add_parser("hardware", help="the accelerator catalogue, with sources")
+    hw.add_argument("--json", action="store_true")
     return parser
 
 
-def _report(args: argparse.Namespace) -> int:
-    arch = _models.get(args.model)
+# ---- resolving options --------------------------------------------------------------------------------
+
+
+def _symbolic_model(args: argparse.Namespace) -> bool:
+    return args.hf_config is None and args.model is not None and args.model.strip().lower() == "symbolic"
+
+
+def _arch(args: argparse.Namespace) -> Arch:
+    if args.hf_config is not None:
+        arch = _models.from_hf_config(args.hf_config)
+    elif _symbolic_model(args):
+        arch = Arch.symbolic()
+    else:
+        arch = _models.get(args.model or DEFAULT_MODEL)
+    if args.dtype is not None:
+        nbytes = dtype_bytes(args.dtype, "--dtype")
+        arch = arch.replace(weight_bytes=nbytes, act_bytes=nbytes, kv_bytes=nbytes)
+    return arch
+
+
+def _gpu(args: argparse.Namespace) -> Hardware:
     gpu = _hardware.get(args.gpu)
-    conv = resolve(args.conventions)
-    print(f"{arch.name} on {gpu.name} ({gpu.dtype}), conventions {conv.name}, batch {args.batch}")
+    if args.dtype is not None:
+        name = dtype_name(args.dtype, "--dtype")
+        if name not in gpu.peak_flops_per_s:
+            raise UsageError(f"--dtype {args.dtype}: {gpu.name} has no {name} peak; it has "
+                             f"{', '.join(gpu.peak_flops_per_s)}")
+        gpu = gpu.with_dtype(name)
+    return gpu
+
+
+def _conventions(args: argparse.Namespace) -> Conventions:
+    return resolve(args.conventions)
+
+
+def _sizes(args: argparse.Namespace, phase: str) -> dict[str, int]:
+    """The sizes given for ``phase``, by symbol name; a size the phase does not take is an error."""
+    allowed = _SIZES[phase]
+    values: dict[str, int] = {}
+    for option, flag in _FLAGS.items():
+        value = getattr(args, option, None)
+        if value is None:
+            continue
+        if option not in allowed:
+            takes = ", ".join(_FLAGS[o] for o in allowed)
+            raise UsageError(f"{flag} does not apply to {phase} (it takes {takes})")
+        values[allowed[option]] = value
+    return values
+
+
+def _cost(arch: Arch, conv: Conventions, phase: str, values: dict[str, int], keep: str | None = None) -> Cost:
+    """The phase's cost with ``values`` substituted and every other size a symbol (``keep`` included)."""
+    given = {k: v for k, v in values.items() if k != keep}
+    if phase == "prefill":
+        return prefill(arch, conv, B=given.get("B", sym.B), S=given.get("S", sym.S))
+    if phase == "decode":
+        return decode(arch, conv, B=given.get("B", sym.B), S_c=given.get("S_c", sym.S_c),
+                      S_i=given.get("S_i", sym.S_i if keep == "S_i" else 1))
+    return step(arch, conv, B=given.get("B", sym.B), S_i=given.get("S_i", sym.S_i), S_c=given.get("S_c", sym.S_c))
+
+
+def _workloads(args: argparse.Namespace) -> list[tuple[str, dict[str, int]]]:
+    """(phase, sizes) pairs of `report`: the given phase, or the quick look at prefill and decode."""
+    if args.phase is not None:
+        return [(args.phase, _sizes(args, args.phase))]
+    batch = args.batch or QUICK_BATCH
+    cached = args.cached if args.cached is not None else (args.seq or QUICK_TOKENS)
+    return [("prefill", {"B": batch, "S": args.seq or QUICK_TOKENS}),
+            ("decode", {"B": batch, "S_c": cached, "S_i": args.new or 1})]
+
+
+# ---- values for people and for JSON -----------------------------------------------------------------------
+
+
+def _exact(expr: sympy.Expr) -> Any:
+    """JSON value of an exact result: int, ``"p/q"`` string, float (only from a float), or the expression."""
+    expr = sympy.sympify(expr)
+    if expr.is_Integer:
+        return int(expr)
+    if expr.is_Rational:
+        return f"{expr.p}/{expr.q}"
+    if expr.is_Float:
+        return float(expr)
+    return str(expr)
+
+
+def _approx(expr: sympy.Expr) -> float | None:
+    return float(expr) if expr.is_number and expr.is_finite else None
+
+
+_PREFIXES = ((10**18, "E"), (10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
+
+
+def _si(value: sympy.Expr, unit: str) -> str:
+    """``16.49 TFLOP``: decimal prefixes, four significant digits."""
+    x = float(value)
+    for scale, prefix in _PREFIXES:
+        if abs(x) >= scale:
+            return f"{x / scale:.4g} {prefix}{unit}"
+    return f"{x:.4g} {unit}"
+
+
+def _seconds(value: sympy.Expr) -> str:
+    x = float(value)
+    for scale, unit in ((1, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if x >= scale:
+            return f"{x / scale:.4g} {unit}"
+    return f"{x * 1e9:.4g} ns"
+
+
+def _num(x: float) -> str:
+    return f"{x:.1f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def _sizes_text(values: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+def _table(columns: Sequence[str], rows: Sequence[Sequence[str]], title: str = "") -> None:
+    """Print rows under column headers: a rich table on a terminal (if rich is installed), else plain text."""
+    if sys.stdout.isatty():
+        try:
+            from rich.console import Console
+            from rich.table import Table
+        except ImportError:
+            pass
+        else:
+            table = Table(title=title or None, title_justify="left")
+            for i, column in enumerate(columns):   # every column whole; the last (sources) folds
+                last = i == len(columns) - 1
+                table.add_column(column, no_wrap=not last, overflow="fold" if last else "ellipsis")
+            for row in rows:
+                table.add_row(*row)
+            Console().print(table)
+            return
+    if title:
+        print(title)
+    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) for i, c in enumerate(columns)]
+    for line in (columns, *rows):
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _dump(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+# ---- report ---------------------------------------------------------------------------------------------
+
+
+def _header(arch: Arch, gpu: Hardware | None, conv: Conventions) -> dict[str, Any]:
+    out: dict[str, Any] = {"model": arch.name, "model_source": arch.source, "conventions": conv.name}
+    if gpu is not None:
+        out.update(gpu=gpu.name, dtype=gpu.dtype, peak_flops_per_s=_exact(gpu.peak_flops),
+                   bandwidth_bytes_per_s=_exact(gpu.bandwidth), balance=_approx(gpu.balance),
+                   balance_exact=_exact(gpu.balance))
+    return out
+
+
+def _phase_result(arch: Arch, conv: Conventions, gpu: Hardware, phase: str, values: dict[str, int],
+                  tp: int) -> dict[str, Any]:
+    cost = _cost(arch, conv, phase, values)
+    free = sorted(s.name for s in cost.free_symbols)
+    out: dict[str, Any] = {"phase": phase, "values": values, "symbols": free}
+    if free:
+        flops, nbytes = sympy.factor(cost.flops), sympy.factor(cost.bytes)
+        intensity = sympy.factor(cost.flops) / sympy.factor(cost.bytes)
+        out.update(flops=str(flops), bytes=str(nbytes), intensity=str(intensity))
+        out["bound"] = None
+        if free == ["B"]:
+            c = analysis.crossover_batch(cost, gpu)
+            out["crossover_batch"] = {"value": _exact(c.value) if c.value is not None else None,
+                                      "approx": _approx(c.value) if c.value is not None else None,
+                                      "above": c.above, "reason": c.reason}
+    else:
+        intensity = cost.intensity
+        out.update(flops=_exact(cost.flops), bytes=_exact(cost.bytes), intensity=_approx(intensity),
+                   intensity_exact=_exact(intensity), bound=analysis.regime(cost, gpu))
+        tokens = values.get("B", 1) * values.get("S", values.get("S_i", 1))
+        comm = analysis.tp_communication(arch, gpu, tp=tp, tokens=tokens, bytes_per_element=arch.act_bytes)
+        t = analysis.latency(cost, gpu, tp=tp, model=conv.latency, comm_s=comm)
+        out["time_s"] = {"compute": _approx(t.compute_s), "memory": _approx(t.memory_s),
+                         "comm": _approx(t.comm_s), "total": _approx(t.total_s), "bound": t.bound, "tp": tp}
+    out["terms"] = {kind: {name: _exact(v) for name, v in terms.items()} for kind, terms in cost.terms.items()}
+    return out
+
+
+def _report(args: argparse.Namespace) -> int:
+    arch, gpu, conv = _arch(args), _gpu(args), _conventions(args)
+    results = [_phase_result(arch, conv, gpu, phase, values, args.tp) for phase, values in _workloads(args)]
+    if args.json:
+        head = _header(arch, gpu, conv) | {"tp": args.tp}
+        if args.phase is not None:
+            _dump(head | results[0])
+        else:
+            _dump(head | {"phases": {r["phase"]: r for r in results}})
+        return 0
+    print(f"{arch.name} on {gpu.name} ({gpu.dtype}: {_si(gpu.peak_flops, 'FLOP/s')}, "
+          f"{_si(gpu.bandwidth, 'B/s')}), conventions {conv.name}")
     print(f"balance: {float(gpu.balance):.1f} FLOPs/byte")
-    for label, cost in (
-        (f"prefill S={args.seq}", prefill(arch, conv, B=args.batch, S=args.seq)),
-        (f"decode S_c={args.seq}", decode(arch, conv, B=args.batch, S_c=args.seq)),
-    ):
-        flops, nbytes = int(cost.flops), int(cost.bytes)
-        ai = sympy.Rational(flops, nbytes)
-        bound = "compute-bound" if ai > gpu.balance else "memory-bound"
-        print(f"{label:>18}: {flops:.4e} FLOPs  {nbytes:.4e} bytes  intensity {float(ai):9.1f}  {bound}")
+    numeric = [r for r in results if not r["symbols"]]
+    if numeric:
+        rows = []
+        for r in numeric:
+            cost_time = r["time_s"]
+            rows.append([r["phase"], _sizes_text(r["values"]), _si(r["flops"], "FLOP"), _si(r["bytes"], "B"),
+                         _num(r["intensity"]), f"{r['bound']}-bound", _seconds(cost_time["total"])])
+        tp = f" (tp={args.tp})" if args.tp > 1 else ""
+        _table(("phase", "sizes", "FLOPs", "bytes", "intensity", "bound", f"time{tp}"), rows)
+    for r in results:
+        if r["symbols"]:
+            given = f" at {_sizes_text(r['values'])}" if r["values"] else ""
+            print(f"\n{r['phase']}{given}; symbols: {', '.join(r['symbols'])}")
+            for key in ("flops", "bytes", "intensity"):
+                print(f"  {key:<9} = {r[key]}")
+            cb = r.get("crossover_batch")
+            if cb is not None:
+                print(f"  bound     : {cb['reason']}")
+            else:
+                print("  bound     : give every size, or solve with `symroof crossover`")
     return 0
 
 
+# ---- latex ----------------------------------------------------------------------------------------------
+
+
+def _latex(args: argparse.Namespace) -> int:
+    from symroof.latex import to_latex
+
+    arch, conv = _arch(args), _conventions(args)
+    values = _sizes(args, args.phase)
+    cost = _cost(arch, conv, args.phase, values)
+    flops, nbytes = sympy.factor(cost.flops), sympy.factor(cost.bytes)
+    formulas = {"flops": to_latex(flops), "bytes": to_latex(nbytes), "intensity": to_latex(flops / nbytes)}
+    if args.only:
+        formulas = {args.only: formulas[args.only]}
+    if args.json:
+        _dump(_header(arch, None, conv) | {"phase": args.phase, "values": values} | formulas)
+        return 0
+    names = {"flops": r"\text{FLOPs}", "bytes": r"\text{Bytes}", "intensity": r"\text{Intensity}"}
+    if not args.only:
+        given = f" at {_sizes_text(values)}" if values else ""
+        print(f"% {arch.name}, {args.phase}{given}, conventions {conv.name}")
+    for key, tex in formulas.items():
+        print(tex if args.only else f"{names[key]} = {tex}")
+    return 0
+
+
+# ---- crossover ------------------------------------------------------------------------------------------
+
+
+def _crossover(args: argparse.Namespace) -> int:
+    arch, gpu, conv = _arch(args), _gpu(args), _conventions(args)
+    unknown = args.unknown
+    allowed = set(_SIZES[args.phase].values())
+    if unknown not in allowed:
+        raise UsageError(f"--unknown {unknown} is not a size of {args.phase} (it has {', '.join(sorted(allowed))})")
+    values = _sizes(args, args.phase)
+    if unknown in values:
+        flag = next(f for o, f in _FLAGS.items() if _SIZES[args.phase].get(o) == unknown)
+        raise UsageError(f"{flag} gives {unknown} a value, but {unknown} is the unknown to solve for")
+    cost = _cost(arch, conv, args.phase, values, keep=unknown)
+    c = analysis.crossover(cost, gpu, unknown)
+    result = {
+        "phase": args.phase, "values": values, "unknown": unknown, "exists": c.exists,
+        "value": None if c.value is None else _exact(c.value),
+        "approx": None if c.value is None else _approx(c.value),
+        "ceiling": _exact(c.ceiling) if c.ceiling is not None and c.ceiling.is_number else None,
+        "above": c.above, "reason": c.reason, "limit": _exact(c.limit), "balance": _exact(c.balance),
+    }
+    if args.json:
+        _dump(_header(arch, gpu, conv) | result)
+        return 0
+    given = f" at {_sizes_text(values)}" if values else ""
+    print(f"{arch.name} {args.phase}{given} on {gpu.name} ({gpu.dtype}, balance {float(gpu.balance):.1f} "
+          f"FLOPs/byte), conventions {conv.name}")
+    if c.value is None:
+        print(f"{unknown}* : none")
+    elif c.value.is_number:
+        print(f"{unknown}* = {float(c.value):.6g}   (exact: {c.value}; first integer beyond: {c.ceiling})")
+    else:
+        print(f"{unknown}* = {c.value}")
+    print(c.reason)
+    limit = _approx(c.limit)
+    print(f"intensity as {unknown} → ∞: {c.limit}" + (f" ≈ {limit:.4g}" if limit is not None else ""))
+    return 0
+
+
+# ---- plot -----------------------------------------------------------------------------------------------
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from symroof import plot as _plotting
+
+    arch, gpu, conv = _arch(args), _gpu(args), _conventions(args)
+    if _symbolic_model(args):
+        raise UsageError("plot needs a model with numbers (a preset or --hf-config), not 'symbolic'")
+    out = args.out or f"symroof-{args.kind}.png"
+    _check_image_path(out)
+    new, seq = args.new or 1, args.seq or QUICK_TOKENS
+    cached = args.cached if args.cached is not None else QUICK_TOKENS
+    if args.kind == "roofline":
+        fig = _plotting.roofline(gpu, arch, conventions=conv, batch=args.batch or QUICK_BATCH, seq=seq,
+                                 context=cached)
+    elif args.kind == "intensity-vs-batch":
+        context = seq if args.phase == "prefill" else cached
+        fig = _plotting.intensity_vs_batch(arch, gpu, conventions=conv, context=context, phase=args.phase,
+                                           new_tokens=new, max_batch=args.max_batch)
+    else:
+        fig = _plotting.time_per_token(arch, gpu, conventions=conv, context=cached, new_tokens=new,
+                                       max_batch=args.max_batch)
+    try:
+        fig.savefig(out)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot write {out!r}: {' '.join(str(err).split())}") from None
+    print(out)
+    return 0
+
+
+def _check_image_path(out: str) -> None:
+    """Refuse an output path matplotlib cannot write, before drawing anything."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    folder = os.path.dirname(out) or "."
+    if not os.path.isdir(folder):
+        raise UsageError(f"cannot write {out!r}: no folder {folder!r}")
+    suffix = os.path.splitext(out)[1].lstrip(".").lower()
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    if suffix not in formats:
+        raise UsageError(f"cannot write {out!r}: the format {suffix!r} is not one of {', '.join(sorted(formats))}")
+
+
+# ---- catalogues -----------------------------------------------------------------------------------------
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    rows = []
+    for name, arch in _models.catalogue().items():
+        rows.append({
+            "name": name, "hidden": _exact(arch.hidden), "layers": _exact(arch.layers),
+            "heads": _exact(arch.heads), "kv_heads": _exact(arch.kv_heads), "head_dim": _exact(arch.head_dim),
+            "ffn_dim": _exact(arch.ffn_dim), "ffn_kind": arch.ffn_kind, "experts": _exact(arch.experts),
+            "experts_per_token": _exact(arch.experts_per_token), "vocab": _exact(arch.vocab),
+            "tied_embeddings": arch.tied_embeddings, "parameters": _exact(total_parameters(arch)),
+            "params_b": None if arch.params_b is None else _exact(arch.params_b), "source": arch.source,
+        })
+    if args.json:
+        _dump(rows)
+        return 0
+    table = []
+    for r in rows:
+        heads = f"{r['heads']}/{r['kv_heads']}x{r['head_dim']}"
+        ffn = f"{r['ffn_dim']} {r['ffn_kind']}"
+        if r["experts"] != 1:
+            ffn += f" {r['experts_per_token']}/{r['experts']} experts"
+        table.append([r["name"], str(r["hidden"]), str(r["layers"]), heads, ffn, str(r["vocab"]),
+                      _si(r["parameters"], ""), r["source"]])
+    _table(("model", "H", "N", "heads/kv x d_h", "FFN", "vocab", "params", "source"), table)
+    return 0
+
+
+def _hardware_list(args: argparse.Namespace) -> int:
+    rows = []
+    for hw in _hardware.catalogue().values():
+        rows.append({
+            "name": hw.name, "dtype": hw.dtype,
+            "peak_flops_per_s": {d: _exact(v) for d, v in hw.peak_flops_per_s.items()},
+            "bandwidth_bytes_per_s": _exact(hw.bandwidth),
+            "capacity_bytes": None if hw.capacity is None else _exact(hw.capacity),
+            "interconnect_bytes_per_s": (None if hw.interconnect_bytes_per_s is None
+                                         else _exact(hw.interconnect_bytes_per_s)),
+            "balance": _approx(hw.balance), "balance_exact": _exact(hw.balance), "source": hw.source,
+        })
+    if args.json:
+        _dump(rows)
+        return 0
+    table = [[r["name"], _si(sympy.sympify(r["peak_flops_per_s"][r["dtype"]]), "FLOP/s") + f" {r['dtype']}",
+              _si(sympy.sympify(r["bandwidth_bytes_per_s"]), "B/s"),
+              "" if r["capacity_bytes"] is None else _si(sympy.sympify(r["capacity_bytes"]), "B"),
+              f"{r['balance']:.1f}", r["source"]] for r in rows]
+    _table(("GPU", "peak", "bandwidth", "memory", "balance", "source"), table)
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "report": _report, "latex": _latex, "crossover": _crossover, "plot": _plot,
+    "models": _models_list, "hardware": _hardware_list,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0, or 2 for bad options, with one line on stderr)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:            # --help (0) or a parse error (2), already printed
+        return done.code if isinstance(done.code, int) else 2
     if args.command is None:
         parser.print_help()
         return 0
     try:
-        return _report(args)
-    except ValueError as err:
-        print(f"symroof: error: {err}", file=sys.stderr)
+        return _COMMANDS[args.command](args)
+    except (ValueError, KeyError) as err:
+        message = err.args[0] if err.args else type(err).__name__
+        print(f"symroof: error: {' '.join(str(message).split())}", file=sys.stderr)
         return 2
+    except BrokenPipeError:               # `symroof ... | head`: the reader left; stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (so that the interpreter's final flush is silent)
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
