@@ -1,0 +1,338 @@
+"""Write the notebooks of this folder from the cells below (outputs empty).
+
+The notebooks are generated, never edited by hand: change a cell here and run
+``python notebooks/build_notebooks.py``. ``tests/test_notebooks.py`` checks that
+the committed notebooks equal what this script writes, have no outputs, and run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def md(text: str) -> nbformat.NotebookNode:
+    return new_markdown_cell(text.strip())
+
+
+def code(text: str) -> nbformat.NotebookNode:
+    return new_code_cell(text.strip())
+
+
+TOUR = [
+    md("""
+# A tour of symroof: symbols → LaTeX → numbers
+
+symroof writes every cost of a transformer forward pass as an exact SymPy expression in the
+seeds' notation — batch `B`, prompt length `S`, new tokens `S_i`, cached tokens `S_c`, hidden
+size `H`, layers `N`, parameters `Z` (in billions) — then prints it as LaTeX and evaluates it.
+"""),
+    code("""
+%matplotlib inline
+import sympy
+from IPython.display import Math, display
+
+import symroof
+import symroof.plot
+from symroof.latex import cost_latex, to_latex
+from symroof.symbols import B, H, N, S, S_c, S_i, Z
+"""),
+    md("""
+## Symbols
+
+A GPT-style model with every size a symbol, in fp16 (2 bytes per element), costed with the
+conventions of seed 000 (jamesnulliu, *Arithmetic Intensity Estimation of Large Language Models*).
+"""),
+    code("""
+gpt = symroof.Arch.symbolic(weight_bytes=2, act_bytes=2, kv_bytes=2)
+prefill = symroof.prefill(gpt, "arithmetic-intensity")
+prefill.flops
+"""),
+    code("""
+sympy.factor(prefill.flops)
+"""),
+    md("It is 000's formula for the prefill FLOPs, typed in from the document:"),
+    code("""
+seed_000 = N * (24 * B * S * H**2 + 4 * B * S**2 * H)
+assert sympy.expand(prefill.flops - seed_000) == 0
+"""),
+    md("""
+## LaTeX
+
+`to_latex` prints in the seeds' notation: `N` pulled out as 000 writes it, `2 Z 10^{9}` for the
+fp16 weights of a Z-billion model, terms in a fixed order. The strings equal 000's own.
+"""),
+    code(r"""
+flops_tex = to_latex(prefill.flops)
+intensity_tex = to_latex(prefill.intensity)
+display(Math(r"\text{FLOPs}_\text{total} = " + flops_tex))
+display(Math(r"\text{Arithmetic Intensity} = " + intensity_tex))
+# 000, section 3: \frac{N (24 B S H^2 + 4 B S^2 H)}{2 Z 10^9 + 4 N B S H}
+assert intensity_tex == r"\frac{N \left(24 B S H^{2} + 4 B S^{2} H\right)}{2 Z 10^{9} + 4 N B S H}"
+"""),
+    md("Any expression prints the same way, e.g. 000's bytes of a decode step:"),
+    code(r"""
+to_latex(2 * Z * 10**9 + 8 * N * B * S_i * H + 2 * N * B * S_c * H)
+"""),
+    md("A `Cost` keeps its terms by name; it prints term by term."),
+    code("""
+decode = symroof.step(gpt, "arithmetic-intensity")
+display(Math(cost_latex(decode, depth=1)))
+"""),
+    md("""
+## Numbers
+
+Llama-3-8B (seed 002's shapes: 32 query heads, 8 KV heads, `d_ffn` 14336), one decode step of
+a batch of 32 over 1024 cached tokens. 002 reads `32 × 1024 × 8 × 128 × 2 × 2 = 134,217,728`
+bytes of KV cache per layer.
+"""),
+    code("""
+llama = symroof.models.get("llama-3-8b")
+step = symroof.decode(llama, "roofline-notes").subs(B=32, S_c=1024)
+kv_read_per_layer = step.bytes_of("kv/read") / llama.layers
+assert kv_read_per_layer == 134_217_728
+print(f"FLOPs {int(step.flops):.4e}, bytes {int(step.bytes):.4e}, intensity {float(step.intensity):.1f} FLOP/byte")
+"""),
+    md("""
+Exact numbers stay exact; `symroof.compile` turns an expression into a fast numeric function.
+"""),
+    code("""
+import numpy as np
+
+intensity = symroof.compile(symroof.decode(llama, "roofline-notes").intensity, S_c=1024)
+batches = np.array([1, 8, 64, 512])
+dict(zip(batches.tolist(), np.round(intensity(B=batches), 2).tolist(), strict=True))
+"""),
+    md("""
+## The roofline
+
+Prefill is compute-bound, decode memory-bound: on both GPUs the decode point sits on the
+sloped part of the roof (`symroof.plot` returns a matplotlib `Figure`; `fig.savefig("x.pdf")`).
+"""),
+    code("""
+symroof.plot.roofline(["H100-SXM", "A100-80GB"], ["llama-3-8b"], conventions="roofline-notes", batch=32)
+"""),
+    md("""
+## A derivation document
+
+`symroof.latex.document` writes the whole derivation as a standalone `.tex` file (it compiles
+with `pdflatex`): the terms of prefill and decode, the intensity and the crossover batch.
+"""),
+    code("""
+tex = symroof.latex.document("llama-3-8b", "roofline-notes", "H100-SXM", S_c=1024, phases=("decode",))
+print("\\n".join(tex.splitlines()[:12]))
+print("...")
+print(f"{len(tex.splitlines())} lines")
+"""),
+]
+
+CROSSOVER = [
+    md("""
+# The crossover batch across GPUs and context lengths
+
+A decode step turns compute-bound when its arithmetic intensity reaches the GPU's balance
+`π/β` (peak FLOP/s over memory bandwidth). The batch where that happens is the crossover
+batch `B*`. symroof solves for it exactly.
+"""),
+    code("""
+%matplotlib inline
+from IPython.display import Math, display
+
+import symroof
+import symroof.plot
+from symroof.latex import to_latex
+from symroof.symbols import S_c, beta, pi
+"""),
+    md("""
+## In symbols
+
+Seed 000's decode step (fp16, GPT-style), against a symbolic balance `π/β`:
+"""),
+    code("""
+gpt = symroof.Arch.symbolic(weight_bytes=2, act_bytes=2, kv_bytes=2)
+closed = symroof.crossover_batch(symroof.step(gpt, "arithmetic-intensity"), pi / beta)
+display(Math("B^{*} = " + to_latex(closed.value)))
+"""),
+    md("""
+## In numbers: Llama-3-8B decode
+
+The balance of each GPU (`symroof.hardware`, every row from a datasheet), and `B*` at several
+context lengths. With grouped-query attention the KV bytes grow with `B·S_c` as fast as the
+FLOPs, so the intensity tends to a limit as `B` grows; past some context that limit is below
+the balance and no batch makes decode compute-bound ("–").
+"""),
+    code("""
+llama = symroof.models.get("llama-3-8b")
+gpus = ["A100-80GB", "H100-SXM", "H200", "B200", "MI300X", "L40S"]
+contexts = [0, 512, 2048, 8192, 32768]
+cost = symroof.decode(llama, "roofline-notes")
+
+print(f"{'GPU':<11}{'balance':>9}" + "".join(f"{'S_c=' + str(c):>11}" for c in contexts))
+table = {}
+for gpu in gpus:
+    hw = symroof.hardware.get(gpu)
+    row = [symroof.crossover_batch(cost, hw, S_c=c) for c in contexts]
+    table[gpu] = row
+    cells = "".join(f"{int(c.ceiling) if c.exists else '–':>11}" for c in row)
+    print(f"{gpu:<11}{float(hw.balance):>9.0f}{cells}")
+"""),
+    md("""
+A check by hand at `S_c = 0` on the A100 (roofline-notes conventions; per token, summed over
+the 32 layers): FLOPs `13,959,168,000`, weights `13,958,643,712` bytes, `917,504` bytes of
+activations and new K, V. `B* = balance·W / (F − balance·b)`.
+"""),
+    code("""
+from fractions import Fraction
+
+balance = Fraction(312_000, 2039)          # 312 TFLOP/s / 2039 GB/s (000)
+by_hand = balance * 13_958_643_712 / (13_959_168_000 - balance * 917_504)
+assert table["A100-80GB"][0].value == by_hand
+float(by_hand)
+"""),
+    md("""
+## The longest context with a crossover
+
+The limit of the intensity as `B` grows is a function of `S_c`; where it equals the balance
+is the longest context at which a large enough batch is compute-bound.
+"""),
+    code("""
+limit = symroof.intensity_limit(cost, "B").value
+display(Math(r"\\lim_{B \\to \\infty} I = " + to_latex(limit)))
+for gpu in gpus:
+    c = symroof.crossover(limit, symroof.hardware.get(gpu), S_c)
+    print(f"{gpu:<11} S_c < {float(c.value):8.1f}" if c.exists else f"{gpu:<11} {c.reason}")
+"""),
+    md("## Intensity against batch"),
+    code("""
+symroof.plot.intensity_vs_batch("llama-3-8b", ["H100-SXM", "A100-80GB"], conventions="roofline-notes",
+                                context=[0, 1024, 8192])
+"""),
+    md("""
+## Where the time goes
+
+Decode time per output token, split by term: weights dominate at small batches, the KV cache
+at large ones; compute never catches up at a 1024-token context.
+"""),
+    code("""
+symroof.plot.time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes", context=1024)
+"""),
+]
+
+SPECULATIVE = [
+    md("""
+# Speculative decoding: intensity against S_i
+
+Speculative decoding drafts `k` tokens cheaply and verifies them in one forward pass of the
+large model: a step with `S_i = k` new tokens per sequence over `S_c` cached ones. The weights
+are read once for all `k`, so the intensity grows with `S_i` as it grows with `B`.
+"""),
+    code("""
+%matplotlib inline
+import numpy as np
+import sympy
+from IPython.display import Math, display
+from matplotlib.figure import Figure
+
+import symroof
+from symroof.latex import to_latex
+from symroof.symbols import S_i
+"""),
+    md("""
+## Seed 000's formula
+
+000's decode intensity, with `S_i` new tokens over `S_c` cached (its speculative-decoding
+example):
+"""),
+    code(r"""
+gpt = symroof.Arch.symbolic(weight_bytes=2, act_bytes=2, kv_bytes=2)
+spec = symroof.step(gpt, "arithmetic-intensity")
+tex = to_latex(spec.intensity)
+display(Math(r"\text{Arithmetic Intensity} = " + tex))
+# 000, section 3 (it writes 2 Z e^{9} for the 10^9 of its prefill formula)
+assert tex == (r"\frac{N \left(24 B S_i H^{2} + 4 B S_i S_c H\right)}"
+               r"{2 Z 10^{9} + 8 N B S_i H + 2 N B S_c H}")
+"""),
+    md("""
+## Llama-3-8B at batch 1 over a 4096-token cache
+
+How many drafted tokens make one verification step compute-bound on each GPU?
+"""),
+    code("""
+llama = symroof.models.get("llama-3-8b")
+step = symroof.step(llama, "exact", B=1, S_c=4096)
+print(symroof.intensity_limit(step, S_i).explanation)
+for gpu in ["A100-80GB", "H100-SXM", "B200"]:
+    c = symroof.crossover(step, gpu, S_i)
+    print(f"{gpu:<10} balance {float(symroof.balance(gpu)):5.0f}:",
+          f"compute-bound from S_i = {int(c.ceiling)}" if c.exists else c.reason)
+"""),
+    md("""
+## Intensity against S_i, for several batch sizes
+
+Drafting is worth most where a step is far below the balance: at small batches. (`Figure` is
+built without pyplot, as `symroof.plot` does.)
+"""),
+    code("""
+k = np.arange(1, 257)
+fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+ax = fig.add_subplot()
+for batch in [1, 4, 16, 64]:
+    cost = symroof.step(llama, "exact", B=batch, S_c=4096)
+    ax.plot(k, symroof.compile(cost.intensity)(S_i=k), label=f"B = {batch}")
+for gpu, style in [("H100-SXM", "--"), ("A100-80GB", "-.")]:
+    ax.axhline(float(symroof.balance(gpu)), color="0.3", linestyle=style, label=f"{gpu} balance")
+ax.set(xscale="log", yscale="log", xlabel="new tokens per sequence $S_i$ (drafted + 1)",
+       ylabel="arithmetic intensity (FLOP/byte)", title="Llama-3-8B verification step, $S_c$ = 4096")
+ax.xaxis.set_major_formatter("{x:g}")
+ax.legend(loc="upper left", fontsize=9)
+fig
+"""),
+    md("""
+## Time per accepted token
+
+A step of `S_i = k + 1` tokens yields, when each drafted token is accepted with probability
+`α`, `(1 − α^{k+1}) / (1 − α)` tokens on average (Leviathan, Kalman & Matias 2023, *Fast
+Inference from Transformers via Speculative Decoding*, eq. 1). The step's roofline time over
+that count is the time per generated token (the draft model's own cost left out).
+"""),
+    code("""
+h100 = symroof.hardware.get("H100-SXM")
+alpha = sympy.Rational(8, 10)
+print(" k   step (ms)   tokens/step   ms/token")
+for drafted in [0, 1, 2, 4, 8, 16]:
+    t = symroof.latency(symroof.step(llama, "exact", B=1, S_i=drafted + 1, S_c=4096), h100)
+    tokens = (1 - alpha ** (drafted + 1)) / (1 - alpha)
+    print(f"{drafted:>2} {float(t.total_s) * 1e3:10.3f} {float(tokens):13.2f} {float(t.total_s / tokens) * 1e3:10.3f}")
+"""),
+]
+
+NOTEBOOKS = {
+    "01_tour.ipynb": TOUR,
+    "02_crossover.ipynb": CROSSOVER,
+    "03_speculative_decoding.ipynb": SPECULATIVE,
+}
+
+
+def build(name: str) -> nbformat.NotebookNode:
+    """The notebook called ``name``, outputs empty."""
+    nb = new_notebook(cells=NOTEBOOKS[name], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{Path(name).stem}-{i:02d}"   # stable ids: rebuilding changes nothing
+    nbformat.validate(nb)
+    return nb
+
+
+def main(folder: Path = HERE) -> None:
+    for name in NOTEBOOKS:
+        nbformat.write(build(name), folder / name)
+        print(f"wrote {folder / name}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
