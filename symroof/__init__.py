@@ -11,7 +11,20 @@ numeric evaluators.
 134217728
 """
 
-from symroof import analysis, conventions, hardware, mla, models, moe, params, precision, symbols
+from symroof import (
+    analysis,
+    conventions,
+    hardware,
+    mla,
+    models,
+    moe,
+    parallel,
+    params,
+    precision,
+    serving,
+    speculative,
+    symbols,
+)
 from symroof.analysis import (
     balance,
     crossover,
@@ -31,9 +44,12 @@ from symroof.cost import Cost
 from symroof.evaluate import Evaluator, compile
 from symroof.hardware import Hardware
 from symroof.latex import to_latex
+from symroof.parallel import bubble_fraction, pipeline_latency, tp_allreduce
 from symroof.params import active_parameters, total_parameters
 from symroof.phases import decode, prefill, step
 from symroof.precision import Precision
+from symroof.serving import max_batch, pareto_front, serving_curve
+from symroof.speculative import expected_tokens, speculative_decoding
 
 __all__ = [
     "Arch",
@@ -46,28 +62,39 @@ __all__ = [
     "active_parameters",
     "analysis",
     "balance",
+    "bubble_fraction",
     "compile",
     "conventions",
     "crossover",
     "crossover_batch",
     "decode",
+    "expected_tokens",
     "hardware",
     "intensity_limit",
     "kv_capacity",
     "latency",
+    "max_batch",
     "mla",
     "models",
     "moe",
+    "parallel",
     "params",
+    "pareto_front",
+    "pipeline_latency",
     "precision",
     "prefill",
     "regime",
+    "serving",
+    "serving_curve",
+    "speculative",
+    "speculative_decoding",
     "step",
     "symbols",
     "time_per_output_token",
     "time_to_first_token",
     "to_latex",
     "total_parameters",
+    "tp_allreduce",
     "tp_communication",
 ]
 __version__ = "0.1.0"
