@@ -16,7 +16,7 @@ import sys
 import sympy
 
 import symroof
-from symroof import hardware, models
+from symroof import analysis, hardware, models
 from symroof.derivation import Derivation, format_number, run
 from symroof.params import layer_parameters, model_parameters, total_parameters
 from symroof.symbols import B, S, S_c
@@ -39,9 +39,9 @@ TABLE = [
 ]
 
 
-def regime(intensity: sympy.Expr, gpu: symroof.Hardware) -> str:
-    """The roofline's verdict, in 002's words."""
-    return "compute-bound" if intensity >= gpu.balance else "memory-bound"
+def regime(cost: symroof.Cost, gpu: symroof.Hardware) -> str:
+    """The roofline's verdict (`symroof.analysis.regime`), in 002's words."""
+    return f"{analysis.regime(cost, gpu)}-bound"
 
 
 def build() -> Derivation:
@@ -170,7 +170,7 @@ def build() -> Derivation:
             rounding="sig:1", note=f"exact {format_number(pre.intensity, 6)}")
     h100 = hardware.get("H100 SXM")
     d.claim("prefill/regime", "10,000 FLOPs/byte is much higher than even H100 (295 FLOPs/byte) ... compute-bound",
-            "compute-bound", regime(pre.intensity, h100))
+            "compute-bound", regime(pre, h100))
     one = symroof.prefill(arch, conv, B=1, S=SEQ)
     d.formula("batch = 1", f"{format_number(one.flops / N)} FLOPs / {format_number(one.bytes / N)} bytes per layer")
     d.claim("prefill/intensity-b1", "If the batch size = 1, arithmetic intensity ≈ 10,000 / 32 FLOPs/byte ≈ 300",
@@ -179,7 +179,7 @@ def build() -> Derivation:
                   "batch 1 the FLOPs fall 32-fold (463.9 GFLOPs per layer) but the 436 MB of weights stay, "
                   "465.6 MB in all: 996 FLOPs/byte")
     d.claim("prefill/regime-b1", "Still compute-bound in theory (above H100's 295 FLOPs/byte)", "compute-bound",
-            regime(one.intensity, h100), note="by a wider margin than the note thinks: 996 > 295")
+            regime(one, h100), note="by a wider margin than the note thinks: 996 > 295")
 
     # ---- hardware table ---------------------------------------------------------------------------
     d.section("Hardware specification (symroof catalogue)")
@@ -268,7 +268,7 @@ def build() -> Derivation:
             cause="14.50 GFLOPs / 571.3 MB = 25.4 (436 MB of weights, not 480); even the note's own "
                   "15 GFLOPs / 600 MB is 25")
     d.claim("decode/regime", "≈ 24 FLOPs/byte << H100 (295 FLOPs/byte): Memory-bound!", "memory-bound",
-            regime(dec.intensity, h100))
+            regime(dec, h100))
     return d
 
 

@@ -33,6 +33,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import sympy
@@ -74,6 +75,7 @@ UNITS: dict[str, sympy.Expr] = {
     "TFLOPs": sympy.Integer(10) ** 12,
     "TFLOP/s": sympy.Integer(10) ** 12,
     "GB/s": sympy.Integer(10) ** 9,
+    "TB/s": sympy.Integer(10) ** 12,
     "s": sympy.Integer(1),
     "ms": sympy.Rational(1, 10**3),
     "µs": sympy.Rational(1, 10**6),
@@ -124,13 +126,20 @@ def _tolerance(printed: str, rounding: str) -> sympy.Rational:
     return sympy.Integer(10) ** (exponent - int(match.group(1)) + 1) / 2
 
 
+def _exact(value: Any) -> sympy.Expr:
+    """A number as an exact SymPy value (a float is read as the decimal it prints as)."""
+    if isinstance(value, float):
+        return sympy.Rational(repr(value))
+    return sympy.sympify(value)
+
+
 def format_number(value: Any, digits: int = 4) -> str:
     """Exact integers with thousands separators, other numbers to ``digits`` significant figures.
 
     >>> format_number(117440512), format_number(sympy.Rational(65, 6)), format_number(0.0021)
     ('117,440,512', '10.83', '0.0021')
     """
-    value = sympy.nsimplify(value) if isinstance(value, float) else sympy.sympify(value)
+    value = _exact(value)
     if value.is_Integer:
         return f"{int(value):,}"
     x = float(value)
@@ -140,6 +149,18 @@ def format_number(value: Any, digits: int = 4) -> str:
     decimals = max(digits - 1 - exponent, 0)
     text = f"{round(x, decimals):,.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _same(a: sympy.Expr, b: sympy.Expr) -> bool:
+    """Exact equality of two formulas: decided by expanding the numerator for rational functions
+    (the usual case here), by ``simplify`` otherwise."""
+    difference = a - b
+    if sympy.expand(difference) == 0:
+        return True
+    if difference.is_rational_function():
+        numerator, _ = sympy.fraction(sympy.together(difference))
+        return sympy.expand(numerator) == 0
+    return sympy.simplify(difference) == 0
 
 
 def _text(expr: sympy.Expr) -> str:
@@ -172,10 +193,12 @@ class Formula:
         return f"{self.name} = {body}" + (f"    ({self.note})" if self.note else "")
 
     def latex(self) -> str:
+        note = f" ({_latex_text(self.note)})" if self.note else ""
+        if isinstance(self.expr, str):     # a worked step in words and numbers: set as text
+            return rf"\par\noindent\hspace*{{1em}}{_latex_text(self.name)} = {_latex_text(self.expr)}{note}\par"
         name = self.latex_name or r"\text{" + _latex_text(self.name) + "}"
-        body = self.expr if isinstance(self.expr, str) else to_latex(sympy.sympify(self.expr))
-        note = r" \qquad \text{(" + _latex_text(self.note) + ")}" if self.note else ""
-        return rf"\[ {name} = {body}{note} \]"
+        body = to_latex(sympy.sympify(self.expr))
+        return rf"\[ {name} = {body} \]" + (f"\n{note.strip()}\n" if note else "")
 
 
 @dataclass(frozen=True)
@@ -237,7 +260,12 @@ class Claim:
         if self.kind not in KINDS:
             raise ValueError(f"{self.label}: kind={self.kind!r} is not allowed; choose one of {', '.join(KINDS)}")
         if self.is_number:
-            _tolerance(self.printed, self.rounding)   # validates both
+            _parse(self.printed)
+            _tolerance(self.printed, self.rounding)
+            value = sympy.sympify(self.value)
+            if not (value.is_number and value.is_extended_real and value.is_finite):
+                raise ValueError(f"{self.label}: value={self.value!r} must be a finite real number "
+                                 f"for the printed number {self.printed!r}")
         elif not self.is_word and not isinstance(self.printed, sympy.Expr):
             raise ValueError(f"{self.label}: printed={self.printed!r} must be a number as text, a word "
                              "(with a word value) or a SymPy expression")
@@ -264,20 +292,19 @@ class Claim:
     @property
     def value_in_unit(self) -> sympy.Expr:
         """symroof's value in the document's unit, exact."""
-        return sympy.nsimplify(self.value) / UNITS[self.unit] if self.is_number else self.value
+        return _exact(self.value) / UNITS[self.unit] if self.is_number else self.value
 
     @property
     def tolerance(self) -> sympy.Rational:
         return _tolerance(self.printed, self.rounding) if self.is_number else sympy.Integer(0)
 
-    @property
+    @cached_property
     def holds(self) -> bool:
         """True when symroof's value is what the document printed, within its rounding."""
         if self.is_word:
             return self.printed == self.value
         if self.is_formula:
-            difference = sympy.expand(sympy.sympify(self.printed) - sympy.sympify(self.value))
-            return difference == 0 or sympy.simplify(difference) == 0
+            return _same(sympy.sympify(self.printed), sympy.sympify(self.value))
         return bool(abs(self.value_in_unit - self.printed_value) <= self.tolerance)
 
     @property
@@ -301,9 +328,10 @@ class Claim:
             return str(self.value)
         if self.is_formula:
             return _text(sympy.sympify(self.value))
-        in_unit = format_number(self.value_in_unit)
+        exact_fraction = "/" in self.printed and self.value_in_unit.is_Rational
+        in_unit = str(self.value_in_unit) if exact_fraction else format_number(self.value_in_unit)
         text = f"{in_unit} {self.unit}".rstrip()
-        exact = sympy.nsimplify(self.value)
+        exact = _exact(self.value)
         if self.unit in _SHOW_BASE and exact.is_Integer:
             text += f" ({format_number(exact)} {_SHOW_BASE[self.unit]})"
         return text
@@ -416,6 +444,7 @@ class Derivation:
 
     def latex(self) -> str:
         out = [r"\documentclass{article}", r"\usepackage[utf8]{inputenc}", r"\usepackage{amsmath,amssymb}",
+               r"\usepackage[margin=2cm]{geometry}", r"\sloppy",
                r"\begin{document}", rf"\section*{{{_latex_text(self.title)}}}",
                rf"Source: \texttt{{{_latex_text(self.source)}}}."]
         items_open = False
@@ -454,16 +483,18 @@ def _text_table(table: Table) -> list[str]:
 def _latex_table(table: Table) -> list[str]:
     cols = "r" * len(table.headers)
     row = lambda cells: " & ".join(map(_latex_text, cells)) + r" \\"
-    return [r"\begin{center}", rf"\textit{{{_latex_text(table.caption)}}}\\[2pt]", rf"\begin{{tabular}}{{{cols}}}",
-            r"\hline", row(table.headers), r"\hline", *map(row, table.rows), r"\hline", r"\end{tabular}",
-            r"\end{center}"]
+    return [r"\begin{center}\small", rf"\textit{{{_latex_text(table.caption)}}}\\[2pt]",
+            rf"\begin{{tabular}}{{{cols}}}", r"\hline", row(table.headers), r"\hline", *map(row, table.rows),
+            r"\hline", r"\end{tabular}", r"\end{center}"]
 
 
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                    "·": r"$\cdot$", "×": r"$\times$", "≈": r"$\approx$", "≤": r"$\le$", "≥": r"$\ge$",
                    "µ": r"$\mu$", "→": r"$\to$", "≠": r"$\ne$", "²": r"$^2$", "−": "-", "÷": r"$\div$",
-                   "<": r"$<$", ">": r"$>$"}
+                   "<": r"$<$", ">": r"$>$", "∈": r"$\in$", "≪": r"$\ll$", "≫": r"$\gg$", "∞": r"$\infty$",
+                   "π": r"$\pi$", "β": r"$\beta$", "±": r"$\pm$", "⁻": r"$^-$", "¹": r"$^1$", "³": r"$^3$",
+                   "–": "--", "—": "---", "’": "'", "“": "``", "”": "''"}
 
 
 def _latex_text(text: str) -> str:
@@ -478,9 +509,10 @@ def errata_markdown(derivations: Sequence[Derivation], *, generator: str = "") -
     if generator:
         out += [f"Generated by `{generator}` from the derivation scripts; do not edit by hand.", ""]
     total = sum(len(d.errata) for d in derivations)
-    out += [f"{total} errata in {sum(len(d.claims) for d in derivations)} checked claims. ",
-            "*document* is the value as the document prints it; *correct* is symroof's exact value "
-            "in the same unit.", ""]
+    out += [f"{total} errata in {sum(len(d.claims) for d in derivations)} checked claims. *document* is the value "
+            "as the document prints it; *correct* is symroof's exact value in the same unit; *kind* says what "
+            "sort of mistake it is (a wrong value, a rounding, a mislabelled quantity, an approximation, "
+            "ambiguous wording).", ""]
     cell = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
     for d in derivations:
         out += [f"## {d.title}", "", f"Source: `{d.source}`. {len(d.claims)} claims checked, "

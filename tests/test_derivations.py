@@ -1,0 +1,209 @@
+"""The derivation scripts run, agree with themselves, quote their documents, and keep ERRATA.md
+up to date; the Claim machinery rounds and compares as documented."""
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sympy
+
+from symroof.derivation import Claim, Derivation, errata_markdown, format_number
+from symroof.symbols import B, H, S
+
+ROOT = Path(__file__).resolve().parent.parent
+DERIVATIONS = ROOT / "derivations"
+SEEDS = Path("/work/shared/seeds")
+SCRIPTS = {"seed_000": "000_*.txt", "seed_002": "002_*.txt", "seed_003": "003_*.txt"}
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(f"test_derivations_{name}", DERIVATIONS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def built():
+    return {name: load(name).build() for name in SCRIPTS}
+
+
+# ---- the scripts run ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_script_runs_and_prints_latex(name):
+    """As a user runs it: a separate process, exit status 0, a LaTeX document on stdout."""
+    run = subprocess.run([sys.executable, str(DERIVATIONS / f"{name}.py"), "--latex"], capture_output=True,
+                         text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(r"\documentclass{article}") and run.stdout.rstrip().endswith(r"\end{document}")
+    assert r"\textbf{erratum}" in run.stdout and r"\textsc{ok}" in run.stdout
+    assert run.stderr == ""
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_text_output(built, name):
+    d = built[name]
+    text = d.text()
+    assert "[ERRATUM]" in text and "[ok]" in text
+    n, held, errata = map(int, re.search(r"(\d+) claims checked: (\d+) hold, (\d+) errata\.", text).groups())
+    assert (n, held, errata) == (len(d.claims), len(d.claims) - len(d.errata), len(d.errata))
+
+
+def test_main_prints_text_and_errata(capsys):
+    module = load("seed_002")
+    assert module.main([]) == 0
+    assert capsys.readouterr().out.startswith("Seed 002")
+    assert module.main(["--errata"]) == 0
+    assert capsys.readouterr().out.startswith("# Errata of the seed documents")
+
+
+def test_seed_000_plot(tmp_path, capsys):
+    out = tmp_path / "curves.png"
+    assert load("seed_000").main(["--plot", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
+    assert "saved" in capsys.readouterr().err
+
+
+def test_bad_option_is_exit_status_2():
+    run = subprocess.run([sys.executable, str(DERIVATIONS / "seed_002.py"), "--nonsense"], capture_output=True,
+                         text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 2 and "unrecognized arguments: --nonsense" in run.stderr
+
+
+# ---- the derivations are consistent ---------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_every_claim_holds_or_names_its_cause(built, name):
+    d = built[name]
+    assert d.problems() == []
+    assert len(d.claims) >= 25 and d.errata
+    for claim in d.errata:
+        assert len(claim.cause) > 15, claim.label
+
+
+def test_errata_file_is_up_to_date(built):
+    text = errata_markdown([built[n] for n in sorted(SCRIPTS)], generator="python derivations/make_errata.py")
+    assert (DERIVATIONS / "ERRATA.md").read_text(encoding="utf-8") == text
+    # every erratum of every document is listed, with its correct value
+    for d in built.values():
+        for c in d.errata:
+            assert c.correct.replace("|", "\\|") in text
+
+
+# Printed values that are not in the document's text verbatim: worked out from its expressions.
+DERIVED_PRINTED = {"flops/expression", "flops/half-billion"}   # 003: "half a billion"
+
+
+def test_make_errata_check(built, monkeypatch, tmp_path, capsys):
+    make = load("make_errata")
+    monkeypatch.setattr(make, "derivations", lambda: [built[n] for n in sorted(SCRIPTS)])
+    assert make.main(["--check"]) == 0
+    monkeypatch.setattr(make, "OUTPUT", tmp_path / "ERRATA.md")
+    assert make.main(["--check"]) == 1 and "out of date" in capsys.readouterr().err
+    assert make.main([]) == 0 and make.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_printed_numbers_are_quoted_from_the_document(built, name):
+    """Each number a claim attributes to a document occurs in that document (an independent check
+    that the scripts type the seeds' numbers in faithfully)."""
+    (path,) = SEEDS.glob(SCRIPTS[name])
+    source = path.read_text(encoding="utf-8")
+    digits = re.sub(r"[ ,]", "", source)
+    for c in built[name].claims:
+        if c.is_number and c.label not in DERIVED_PRINTED:
+            assert c.printed in source or c.printed.replace(",", "") in digits, (c.label, c.printed)
+
+
+def test_001_is_000s_text_rendering():
+    (seed_000,), (seed_001,) = SEEDS.glob("000_*.txt"), SEEDS.glob("001_*.txt")
+    a, b = seed_000.read_text(encoding="utf-8"), seed_001.read_text(encoding="utf-8")
+    # the remark of the 000 derivation: 001 completes the TP sentence, drops the comment and links
+    assert "the hidden size H" in b and "the hidden size H" not in a
+    assert "25.17 GB" in a and "25.17 GB" not in b
+    assert "geogebra" in a and "geogebra" not in b
+    assert "2 Z 10^9 + 8 N B S_i H" in b and "2 Z \\text{e}^{9} + 8 N B S_i H" in a
+
+
+# ---- the Claim machinery ------------------------------------------------------------------------
+def test_rounding_of_printed_numbers():
+    c = lambda printed, value, **kw: Claim("x", "t", printed, value, **kw)
+    assert c("11.4", sympy.Rational(1146, 100), unit="").holds is False         # 11.46 rounds to 11.5
+    assert c("11.4", sympy.Rational(1135, 100)).holds is True                   # the interval is closed
+    assert c("11.4", 17_179_869_184 / sympy.Rational(15, 10) / 10**12 * 1000).holds is False   # 003: 11.45…
+    assert c("10,000", 10_788, rounding="sig:1").tolerance == 5000
+    assert c("23000", 26_629, rounding="sig:2").tolerance == 500
+    assert c("23000", 26_629, rounding="sig:2").holds is False
+    assert c("0.0217", sympy.Rational(13, 600), unit="s").holds is True          # 0.021666…
+    assert c("22", sympy.Rational(13, 600), unit="ms").holds is True
+    assert c("1/6", sympy.Rational(1, 6)).tolerance == 0
+    assert c("262,144", 262_144, rounding="exact").holds is True
+    assert c("262,144", 262_145, rounding="exact").holds is False
+    assert c("32", 4096 * 4096 * 2, unit="MiB").holds and not c("32", 4096 * 4096 * 2, unit="MB").holds
+
+
+def test_formula_and_word_claims():
+    assert Claim("f", "t", 6 * B * S * H**2, 2 * B * S * H * H * 3).holds
+    assert not Claim("f", "t", B * S * 4096 * 8, 7 * B * S * 4096, cause="x").holds
+    assert Claim("w", "t", "memory-bound", "memory-bound").holds
+    assert not Claim("w", "t", "memory-bound", "compute-bound", cause="x").holds
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(unit="furlongs"), "unit='furlongs' is not allowed"),
+    (dict(kind="typo"), "kind='typo' is not allowed"),
+    (dict(rounding="sig"), "rounding='sig' is not allowed"),
+])
+def test_bad_claims_are_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Claim("x", "t", "1", 1, **kwargs)
+
+
+def test_bad_printed_or_value_is_a_clear_error():
+    with pytest.raises(ValueError, match="is not a plain number"):
+        Claim("x", "t", "1e12", 1)
+    with pytest.raises(ValueError, match="must be a finite real number"):
+        Claim("x", "t", "1", sympy.zoo)
+    with pytest.raises(ValueError, match="must be a finite real number"):
+        Claim("x", "t", "1", B)
+
+
+def test_problems_catch_unexplained_and_overexplained_claims():
+    d = Derivation("t", "s")
+    d.claim("a", "agrees but has a cause", "2", 2, cause="why")
+    d.claim("b", "disagrees silently", "2", 3)
+    d.claim("b", "a repeated label", "3", 3)
+    problems = d.problems()
+    assert any(p.startswith("a: holds") for p in problems)
+    assert any(p.startswith("b: document 2 but symroof 3") for p in problems)
+    assert "b: label used twice" in problems
+    assert d.errata == [d.claims[1]]
+    with pytest.raises(KeyError, match="no claim 'zz'"):
+        d["zz"]
+
+
+def test_inconsistent_derivation_exits_1(capsys):
+    from symroof.derivation import run
+
+    def broken():
+        return Derivation("t", "s").add(Claim("b", "disagrees silently", "2", 3))
+
+    assert run(broken, []) == 1
+    assert "inconsistent claim: b:" in capsys.readouterr().err
+
+
+def test_format_number():
+    assert format_number(436_207_616) == "436,207,616"
+    assert format_number(sympy.Rational(436_207_616, 10**6)) == "436.2"
+    assert format_number(sympy.Rational(312_000, 2039)) == "153"
+    assert format_number(sympy.Rational(2_097_152, 10**9)) == "0.002097"
+    assert format_number(sympy.Rational(10_789_5, 10), 6) == "10,789.5"
+
+
+def test_latex_escapes_text():
+    d = Derivation("50% of d_model & more", "x_y.txt")
+    d.claim("a", "W_q ≈ 32MB #1", "32", 4096 * 4096 * 2, unit="MiB")
+    tex = d.latex()
+    assert r"50\% of d\_model \& more" in tex and r"W\_q $\approx$ 32MB \#1" in tex
