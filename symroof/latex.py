@@ -33,7 +33,7 @@ Examples
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sympy
@@ -324,17 +324,6 @@ def cost_latex(cost: Cost, *, depth: int | None = None, intensity: bool = True, 
 # ---- a standalone derivation document --------------------------------------------------
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def _escape(text: str) -> str:
-    """Text safe inside LaTeX (``_``, ``%``, ``&`` ... escaped)."""
-    return "".join(_SPECIAL.get(ch, ch) for ch in str(text))
-
-
-# ---- a standalone derivation document --------------------------------------------------
-
-_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
             # unicode that pdflatex's default input encoding may not typeset
             "≈": r"$\approx$", "→": r"$\to$", "∞": r"$\infty$", "≥": r"$\geq$", "≤": r"$\leq$",
@@ -526,7 +515,7 @@ def document(arch: Any, conventions: Any = None, hardware: Any = None, *, title:
     for name in values:
         if name not in sym.ALL:
             raise ValueError(f"unknown symbol {name!r} in values; allowed: {', '.join(sym.ALL)}")
-    builders = {"prefill": prefill, "decode": decode, "step": step}
+    builders: dict[str, Callable[..., Cost]] = {"prefill": prefill, "decode": decode, "step": step}
     name = arch.name or "the model"
     title = title or f"Inference cost of {name}"
     parts = [

@@ -44,7 +44,7 @@ from symroof.phases import decode, prefill, step
 __all__ = ["STYLE", "intensity_vs_batch", "roofline", "time_per_token"]
 
 # Readable at a page's width in a paper: 6.4 x 5 in (legend below the axes), 11 pt text.
-STYLE: dict[str, Any] = {
+STYLE: dict[Any, Any] = {
     "font.size": 11,
     "axes.labelsize": 11,
     "axes.titlesize": 11,
@@ -218,9 +218,9 @@ def roofline(gpus: Any, models: Any = (), *, conventions: Any = None, batch: int
 def _phase_cost(arch: Arch, conv: Any, phase: str, length: int, new_tokens: int) -> Cost:
     if phase == "prefill":
         return prefill(arch, conv, S=length)
-    if phase == "decode":
+    if phase in ("decode", "step"):
         return step(arch, conv, S_i=new_tokens, S_c=length)
-    raise ValueError(f"phase={phase!r} must be prefill or decode")
+    raise ValueError(f"phase={phase!r} must be prefill, decode or step (decode with new_tokens = S_i)")
 
 
 def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, context: Any = 1024,
