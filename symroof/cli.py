@@ -3,7 +3,7 @@
 ::
 
     symroof report    [MODEL] [--gpu NAME] [--phase prefill|decode|step] [SIZES] [--tp T] [--json]
-    symroof latex     [MODEL] [--phase ...] [SIZES] [--only flops|bytes|intensity]
+    symroof latex     [MODEL] [--phase ...] [SIZES] [--only flops|bytes|intensity | --document [--gpu NAME]]
     symroof crossover [MODEL] [--gpu NAME] [--phase ...] [SIZES] [--unknown B|S_c|S_i|S]
     symroof plot      [MODEL] [--gpu NAME] [--kind roofline|intensity-vs-batch|time-per-token] [SIZES] [--out FILE]
     symroof models    [--json]
@@ -128,8 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     tex = sub.add_parser("latex", help="LaTeX of the FLOPs, bytes and intensity (sizes left out stay symbols)")
     _model_options(tex, gpu=False)
-    _size_options(tex, phase_default="decode")
+    _size_options(tex, phase_default=None)
     tex.add_argument("--only", choices=("flops", "bytes", "intensity"), help="print one formula only")
+    tex.add_argument("--document", action="store_true",
+                     help="a standalone .tex derivation, term by term, with the crossover batch "
+                          "(prefill and decode unless --phase is given)")
+    tex.add_argument("--gpu", default=None, metavar="NAME",
+                     help="--document: solve the crossover on this GPU (default: the symbolic balance pi/beta)")
     tex.add_argument("--json", action="store_true")
 
     cro = sub.add_parser("crossover", help="the batch (or length) where a step turns compute-bound")
@@ -193,9 +198,9 @@ def _conventions(args: argparse.Namespace) -> Conventions:
     return resolve(args.conventions)
 
 
-def _sizes(args: argparse.Namespace, phase: str) -> dict[str, int]:
-    """The sizes given for ``phase``, by symbol name; a size the phase does not take is an error."""
-    allowed = _SIZES[phase]
+def _sizes(args: argparse.Namespace, *phases: str) -> dict[str, int]:
+    """The sizes given, by symbol name; a size that none of ``phases`` takes is an error."""
+    allowed = {o: name for phase in phases for o, name in _SIZES[phase].items()}
     values: dict[str, int] = {}
     for option, flag in _FLAGS.items():
         value = getattr(args, option, None)
@@ -203,7 +208,7 @@ def _sizes(args: argparse.Namespace, phase: str) -> dict[str, int]:
             continue
         if option not in allowed:
             takes = ", ".join(_FLAGS[o] for o in allowed)
-            raise UsageError(f"{flag} does not apply to {phase} (it takes {takes})")
+            raise UsageError(f"{flag} does not apply to {' or '.join(phases)} (it takes {takes})")
         values[allowed[option]] = value
     return values
 
@@ -384,22 +389,32 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _latex(args: argparse.Namespace) -> int:
-    from symroof.latex import to_latex
+    from symroof.latex import document, intensity_latex, to_latex
 
     arch, conv = _arch(args), _conventions(args)
-    values = _sizes(args, args.phase)
-    cost = _cost(arch, conv, args.phase, values)
-    flops, nbytes = sympy.factor(cost.flops), sympy.factor(cost.bytes)
-    formulas = {"flops": to_latex(flops), "bytes": to_latex(nbytes), "intensity": to_latex(flops / nbytes)}
+    if args.document:
+        if args.only or args.json:
+            raise UsageError("--document prints a whole .tex file; it does not combine with --only or --json")
+        gpu = None if args.gpu is None else _gpu(args)
+        phases = (args.phase,) if args.phase else ("prefill", "decode")
+        values = _sizes(args, *phases)
+        print(document(arch, conv, gpu, phases=phases, **values), end="")
+        return 0
+    if args.gpu is not None:
+        raise UsageError("--gpu applies to latex --document only")
+    phase = args.phase or "decode"
+    values = _sizes(args, phase)
+    cost = _cost(arch, conv, phase, values)
+    formulas = {"flops": to_latex(cost.flops), "bytes": to_latex(cost.bytes), "intensity": intensity_latex(cost)}
     if args.only:
         formulas = {args.only: formulas[args.only]}
     if args.json:
-        _dump(_header(arch, None, conv) | {"phase": args.phase, "values": values} | formulas)
+        _dump(_header(arch, None, conv) | {"phase": phase, "values": values} | formulas)
         return 0
     names = {"flops": r"\text{FLOPs}", "bytes": r"\text{Bytes}", "intensity": r"\text{Intensity}"}
     if not args.only:
         given = f" at {_sizes_text(values)}" if values else ""
-        print(f"% {arch.name}, {args.phase}{given}, conventions {conv.name}")
+        print(f"% {arch.name}, {phase}{given}, conventions {conv.name}")
     for key, tex in formulas.items():
         print(tex if args.only else f"{names[key]} = {tex}")
     return 0

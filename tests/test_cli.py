@@ -156,6 +156,31 @@ def test_latex_general_decode(capsys):
     assert set(r) >= {"flops", "bytes", "intensity"} and "S" in r["flops"] and "B" not in r["flops"]
 
 
+def _plain(tex: str) -> str:
+    """LaTeX without spacing, braces and \\left/\\right, to compare with a seed's text."""
+    for old, new in ((r"\left", ""), (r"\right", ""), (r"\text{e}^{9}", "10^9"), ("{", ""), ("}", ""), (" ", "")):
+        tex = tex.replace(old, new)
+    return tex
+
+
+@pytest.mark.parametrize("phase,seed_line", [
+    # seed 000, lines 144 and 153 (prefill and decode intensity, fp16)
+    ("prefill", r"\frac{N (24 B S H^2 + 4 B S^2 H)}{2 Z 10^9 + 4 N B S H}"),
+    ("step", r"\frac{N (24 B S_i H^2 + 4 B S_i S_c H)}{2 Z \text{e}^{9} + 8 N B S_i H + 2 N B S_c H}"),
+])
+def test_latex_prints_seed_000s_intensity(capsys, phase, seed_line):
+    code, out, _ = run(capsys, "latex", "--model", "symbolic", "--conventions", "000", "--dtype", "fp16",
+                       "--phase", phase, "--only", "intensity")
+    assert code == 0 and _plain(out.strip()) == _plain(seed_line)
+
+
+def test_latex_document(capsys):
+    code, out, err = run(capsys, "latex", "--document", "--gpu", "H100-SXM", "--cached", "1024", "--seq", "512")
+    assert code == 0 and err == ""
+    assert out.startswith(r"\documentclass") and out.rstrip().endswith(r"\end{document}")
+    assert "prefill" in out.lower() and "decode" in out.lower()
+
+
 def test_crossover_batch_by_hand(capsys):
     """Llama-3-8B decode over an empty cache, roofline-notes (002), A100-80GB (balance 312000/2039).
 
@@ -234,6 +259,9 @@ BAD = [
     (["report", "--phase", "prefill", "--cached", "10"], "--cached does not apply to prefill"),
     (["report", "--phase", "decode", "--seq", "10"], "--seq does not apply to decode"),
     (["latex", "--phase", "step", "--seq", "10"], "--seq does not apply to step"),
+    (["latex", "--document", "--only", "flops"], "it does not combine with --only or --json"),
+    (["latex", "--gpu", "H100"], "--gpu applies to latex --document only"),
+    (["latex", "--document", "--phase", "prefill", "--cached", "8"], "--cached does not apply to prefill"),
     (["crossover", "--batch", "8"], "--batch gives B a value, but B is the unknown"),
     (["crossover", "--unknown", "S"], "--unknown S is not a size of decode"),
     (["crossover", "--model", "nope"], "unknown model 'nope'"),
