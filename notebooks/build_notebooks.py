@@ -235,7 +235,6 @@ are read once for all `k`, so the intensity grows with `S_i` as it grows with `B
     code("""
 %matplotlib inline
 import numpy as np
-import sympy
 from IPython.display import Math, display
 from matplotlib.figure import Figure
 
@@ -294,21 +293,21 @@ ax.legend(loc="upper left", fontsize=9)
 fig
 """),
     md("""
-## Time per accepted token
+## Time per generated token
 
-A step of `S_i = k + 1` tokens yields, when each drafted token is accepted with probability
-`α`, `(1 − α^{k+1}) / (1 − α)` tokens on average (Leviathan, Kalman & Matias 2023, *Fast
-Inference from Transformers via Speculative Decoding*, eq. 1). The step's roofline time over
-that count is the time per generated token (the draft model's own cost left out).
+When each drafted token is accepted with probability `α`, a step of `S_i = k + 1` tokens yields
+`(1 − α^{k+1}) / (1 − α)` tokens on average (Leviathan, Kalman & Matias 2023, *Fast Inference
+from Transformers via Speculative Decoding*, eq. 1). `symroof.speculative` divides the
+verification step's roofline time by it (drafts free here: `c = 0`).
 """),
     code("""
-h100 = symroof.hardware.get("H100-SXM")
-alpha = sympy.Rational(8, 10)
-print(" k   step (ms)   tokens/step   ms/token")
-for drafted in [0, 1, 2, 4, 8, 16]:
-    t = symroof.latency(symroof.step(llama, "exact", B=1, S_i=drafted + 1, S_c=4096), h100)
-    tokens = (1 - alpha ** (drafted + 1)) / (1 - alpha)
-    print(f"{drafted:>2} {float(t.total_s) * 1e3:10.3f} {float(tokens):13.2f} {float(t.total_s / tokens) * 1e3:10.3f}")
+from symroof.speculative import speculative_decoding
+
+print(" k   verify (ms)   tokens/step   ms/token   speed-up")
+for drafted in [1, 2, 4, 8, 16]:
+    s = speculative_decoding(llama, "exact", "H100-SXM", alpha=0.8, k=drafted, B=1, S_c=4096)
+    print(f"{drafted:>2} {float(s.verify.total_s) * 1e3:12.3f} {float(s.expected_tokens):13.2f}"
+          f" {float(s.time_per_token_s) * 1e3:10.3f} {float(s.speedup):10.2f}")
 """),
 ]
 

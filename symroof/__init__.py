@@ -15,6 +15,7 @@ from symroof import (
     analysis,
     conventions,
     hardware,
+    latex,
     mla,
     models,
     moe,
@@ -73,6 +74,7 @@ __all__ = [
     "intensity_limit",
     "kv_capacity",
     "latency",
+    "latex",
     "max_batch",
     "mla",
     "models",
@@ -81,6 +83,7 @@ __all__ = [
     "params",
     "pareto_front",
     "pipeline_latency",
+    "plot",
     "precision",
     "prefill",
     "regime",
@@ -98,3 +101,12 @@ __all__ = [
     "tp_communication",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``symroof.plot`` is imported on first use, so that ``import symroof`` does not load matplotlib."""
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module("symroof.plot")
+    raise AttributeError(f"module 'symroof' has no attribute {name!r}")
