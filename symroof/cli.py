@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symroof", description="Symbolic performance models of transformer inference.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    rep = sub.add_parser("report", help="FLOPs, bytes, intensity, bound and time of prefill and decode")
+    rep = sub.add_parser("report", help="FLOPs, bytes, intensity, bound and time of prefill and decode",
+                         description="With no --phase: prefill and decode at batch 1 and 1024 tokens (or the "
+                                     "sizes given). With --phase, a size left out stays a symbol.")
     _model_options(rep)
     _size_options(rep, phase_default=None)
     rep.add_argument("--tp", type=_positive, default=1, metavar="T", help="tensor-parallel GPUs (time only)")
@@ -381,7 +383,7 @@ def _report(args: argparse.Namespace) -> int:
             if cb is not None:
                 print(f"  bound     : {cb['reason']}")
             else:
-                print("  bound     : give every size, or solve with `symroof crossover`")
+                print(f"  bound     : depends on {', '.join(r['symbols'])} (solve for one with `symroof crossover`)")
     return 0
 
 
@@ -455,7 +457,7 @@ def _crossover(args: argparse.Namespace) -> int:
     else:
         print(f"{unknown}* = {c.value}")
     print(c.reason)
-    limit = _approx(c.limit)
+    limit = _approx(c.limit) if not c.limit.is_Integer else None
     print(f"intensity as {unknown} → ∞: {c.limit}" + (f" ≈ {limit:.4g}" if limit is not None else ""))
     return 0
 
