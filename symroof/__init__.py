@@ -14,6 +14,7 @@ numeric evaluators.
 from symroof import (
     analysis,
     conventions,
+    derivation,
     hardware,
     latex,
     mla,
@@ -69,6 +70,7 @@ __all__ = [
     "crossover",
     "crossover_batch",
     "decode",
+    "derivation",
     "expected_tokens",
     "hardware",
     "intensity_limit",
