@@ -54,7 +54,7 @@ from symroof.evaluate import compile as compile_expr
 from symroof.hardware import Hardware
 from symroof.parallel import tp_allreduce_time
 from symroof.phases import step
-from symroof.timing import Latency, kv_capacity, latency, tp_communication
+from symroof.timing import Latency, kv_capacity, kv_replication, latency, tp_communication
 
 __all__ = [
     "COMMS",
@@ -122,31 +122,13 @@ def throughput(arch: Arch, conventions: Conventions | str | None, hardware: Hard
     return as_count(B, "B") / decode_latency(arch, conventions, hardware, B=B, S_c=S_c, **options).total_s
 
 
-def kv_replication(arch: Arch, tp: Any) -> sympy.Expr:
-    """How many copies of each token's KV cache a ``tp``-way tensor-parallel group holds.
-
-    Megatron splits attention by KV heads; with more GPUs than KV heads each head is
-    replicated on ``T/n_kv`` GPUs (as vLLM does for GQA when ``tp > num_key_value_heads``).
-    An MLA latent is shared by all heads, so every GPU holds all of it: ``T`` copies.
-
-    >>> import symroof
-    >>> llama = symroof.models.get("llama-3-8b")              # 8 KV heads
-    >>> kv_replication(llama, 8), kv_replication(llama, 16), kv_replication(symroof.Arch.symbolic(), 4)
-    (1, 2, Max(1, 4/n_h))
-    """
-    T = as_count(tp, "tp")
-    if arch.is_mla:
-        return T
-    return sympy.Max(1, T / arch.kv_heads)
-
-
 def max_batch(arch: Arch, hardware: Hardware | str, *, S_c: Any, tp: Any = 1, S_i: Any = 1,
               weight_bytes: Any = None) -> sympy.Expr:
     """The largest batch whose KV cache fits beside the weights on ``tp`` GPUs, exact.
 
     After the step each sequence holds ``S_c + S_i`` tokens of K and V
-    (`symroof.timing.kv_capacity`: ``2·N·n_kv·d_h·b_kv`` bytes per token), times the
-    replication of `kv_replication`; weights default to ``b_w·params_b·10^9``.
+    (`symroof.timing.kv_capacity`: ``2·N·n_kv·d_h·b_kv`` bytes per token, times the
+    copies of `kv_replication`); weights default to ``b_w·params_b·10^9``.
 
     >>> import symroof
     >>> max_batch(symroof.models.get("kipply-52b"), "A100-40GB", S_c=199, tp=3)   # 003: 16 GB / 200 tokens
@@ -154,7 +136,7 @@ def max_batch(arch: Arch, hardware: Hardware | str, *, S_c: Any, tp: Any = 1, S_
     """
     cap = kv_capacity(arch, hardware, gpus=tp, weight_bytes=weight_bytes)
     context = as_count(S_c, "S_c", allow_zero=True) + as_count(S_i, "S_i")
-    return sympy.floor(cap.free_bytes / (cap.kv_bytes_per_token * kv_replication(arch, tp) * context))
+    return sympy.floor(cap.free_bytes / (cap.kv_bytes_per_token * context))
 
 
 # ---- numeric curves --------------------------------------------------------------------------

@@ -43,6 +43,7 @@ __all__ = [
     "Comm",
     "Latency",
     "kv_capacity",
+    "kv_replication",
     "latency",
     "time_per_output_token",
     "time_to_first_token",
@@ -179,6 +180,24 @@ def time_per_output_token(arch: Arch, conv: Conventions | str | None, hardware: 
                    comm_s=comm, dtype=dtype, tokens=B * S_i)
 
 
+def kv_replication(arch: Arch, tp: Any) -> sympy.Expr:
+    """How many copies of each token's KV cache a ``tp``-way tensor-parallel group holds.
+
+    Megatron splits attention by KV heads; with more GPUs than KV heads each head is
+    replicated on ``T/n_kv`` GPUs (as vLLM does for GQA when ``tp > num_key_value_heads``).
+    An MLA latent is shared by all heads, so every GPU holds all of it: ``T`` copies.
+
+    >>> import symroof
+    >>> llama = symroof.models.get("llama-3-8b")              # 8 KV heads
+    >>> kv_replication(llama, 8), kv_replication(llama, 16), kv_replication(symroof.Arch.symbolic(), 4)
+    (1, 2, Max(1, 4/n_h))
+    """
+    T = as_count(tp, "tp")
+    if arch.is_mla:
+        return T
+    return sympy.Max(1, T / arch.kv_heads)
+
+
 @dataclass(frozen=True)
 class Capacity:
     """Memory left for the KV cache, bytes per cached token, and how many tokens (sequences) fit."""
@@ -193,8 +212,10 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
                 context: Any = None) -> Capacity:
     """KV-cache tokens that fit beside the weights on ``gpus`` GPUs (and the batch at ``context``).
 
-    Weights default to ``b_w`` times the nominal parameter count (``params_b·10^9``).
-    A token costs ``2·N·n_kv·d_h·b_kv`` bytes (K and V of every layer).
+    The ``gpus`` form one tensor-parallel group. Weights default to ``b_w`` times the
+    nominal parameter count (``params_b·10^9``). A token costs ``2·N·n_kv·d_h·b_kv``
+    bytes (K and V of every layer) times the copies the group holds
+    (`kv_replication`: more GPUs than KV heads, or an MLA latent, replicate the cache).
 
     >>> import symroof
     >>> cap = kv_capacity(symroof.models.get("kipply-52b"), "A100-40GB", gpus=3, context=200)
@@ -211,7 +232,7 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
     if free.is_number and free <= 0:
         raise ValueError(f"weights of {weights} bytes do not fit in gpus={gpus} × {hw.capacity_bytes} bytes "
                          f"of {hw.name}; use more GPUs")
-    per_token = arch.kv_elements_per_token * arch.kv_bytes
+    per_token = arch.kv_elements_per_token * arch.kv_bytes * kv_replication(arch, G)
     tokens = sympy.floor(free / per_token)
     batch = None if context is None else sympy.floor(free / (per_token * as_count(context, "context")))
     return Capacity(free, per_token, tokens, batch)

@@ -293,8 +293,10 @@ def test_003_kv_capacity():
 def test_kv_capacity_with_symbols():
     arch = symroof.Arch.symbolic()
     cap = symroof.kv_capacity(arch, "A100-80GB", gpus=symroof.symbols.T)
-    # K and V of every layer per token: 2·N·H·b_kv (MHA); weights b_w·Z·10⁹
-    assert cap.kv_bytes_per_token == 2 * N * H * symroof.symbols.b_kv
+    # K and V of every layer per token: 2·N·H·b_kv (MHA), held max(1, T/n_h) times over T GPUs;
+    # weights b_w·Z·10⁹
+    T, n_h = symroof.symbols.T, symroof.symbols.n_h
+    assert cap.kv_bytes_per_token == 2 * N * H * symroof.symbols.b_kv * sympy.Max(1, T / n_h)
     assert cap.free_bytes == 80 * 10**9 * symroof.symbols.T - 10**9 * Z * symroof.symbols.b_w
 
 
@@ -370,3 +372,16 @@ def test_crossover_matches_bisection_on_random_models(heads, group, head_dim, la
         assert not c.exists and c.value is None
     else:
         assert c.exists and math.isclose(float(c), _bisect(f, 1.0, 1e18), rel_tol=1e-9)
+
+
+def test_kv_capacity_counts_replicated_kv_heads():
+    """Llama-3-8B has 8 KV heads; over 16 GPUs each KV head lives on 2 of them (vLLM's rule), so a
+    token costs twice its 2·32·8·128·2 = 131,072 bytes. By hand, with 2·8,030,261,248 bytes of bf16
+    weights (Llama-3-8B's published parameter count) in 16 × 80 GB of H100s:"""
+    llama = symroof.models.get("llama-3-8b")
+    free = 16 * 80 * 10**9 - 2 * 8_030_261_248
+    cap = symroof.kv_capacity(llama, "H100-SXM", gpus=16)
+    assert cap.kv_bytes_per_token == 2 * 131_072
+    assert cap.tokens == free // (2 * 131_072)
+    eight = symroof.kv_capacity(llama, "H100-SXM", gpus=8)          # 8 GPUs, 8 KV heads: no copies
+    assert eight.kv_bytes_per_token == 131_072
