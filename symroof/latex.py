@@ -384,14 +384,32 @@ def _align(rows: Sequence[tuple[str, Any]], max_chars: int) -> str:
     return "\\begin{align*}\n" + " \\\\\n".join(out) + "\n\\end{align*}\n"
 
 
-def _ratio(label: str, numerator: sympy.Expr, denominator: sympy.Expr, max_chars: int) -> str:
-    """``label = \\frac{num}{den}``, or for a long one the two sides on rows of their own."""
+def _ratio(label: str, numerator: sympy.Expr, denominator: sympy.Expr, max_chars: int,
+           names: tuple[str, str] = (r"\text{numerator}", r"\text{denominator}")) -> str:
+    """``label = \\frac{num}{den}``; a long one as ``\\frac{names}`` with each side on rows of its own."""
     num, den = to_latex(numerator), to_latex(denominator)
     if max(len(num), len(den)) <= max_chars:
         return _align([(label, rf"\frac{{{num}}}{{{den}}}")], max_chars)
-    return (_align([(label, r"\frac{\text{numerator}}{\text{denominator}}")], max_chars)
-            + "where\n" + _align([(r"\text{numerator}", numerator), (r"\text{denominator}", denominator)],
-                                 max_chars))
+    head = _align([(label, rf"\frac{{{names[0]}}}{{{names[1]}}}")], max_chars)
+    return head + "where\n" + _align([(names[0], numerator), (names[1], denominator)], max_chars)
+
+
+def _intensity_block(cost: Cost, max_chars: int) -> str:
+    """FLOPs over bytes, in full when both sides fit on a line (else they are the totals above)."""
+    rows = [(r"\text{Arithmetic Intensity}", r"\frac{\text{FLOPs}_\text{total}}{\text{Bytes}_\text{total}}")]
+    num, den = to_latex(cost.flops), to_latex(cost.bytes)
+    if max(len(num), len(den)) <= max_chars:
+        rows.append(("", rf"\frac{{{num}}}{{{den}}}"))
+    return _align(rows, max_chars)
+
+
+def _limit(c: Any, max_chars: int) -> str:
+    """The limit of the intensity as B grows: a number, or a ratio of polynomials."""
+    label = r"\lim_{B \to \infty} \text{Arithmetic Intensity}"
+    if c.limit.is_number:
+        return _align([(label, _number(c.limit))], max_chars)
+    num, den = sympy.fraction(c.limit)
+    return _ratio(label, num, den, max_chars, (r"\text{num}_{\infty}", r"\text{den}_{\infty}"))
 
 
 def _terms_rows(cost: Cost, what: str, depth: int | None) -> list[tuple[str, Any]]:
@@ -418,10 +436,8 @@ def _crossover_section(cost: Cost, hw: Any, values: Mapping[str, Any], max_chars
         c = analysis.crossover_batch(cost, target, **given)
     except ValueError as err:
         return "".join(out) + f"No closed form: {_escape(str(err))}.\n"
-    limit = _number(c.limit) if c.limit.is_number else c.limit
-    limit_row = (r"\lim_{B \to \infty} \text{Arithmetic Intensity}", limit)
     if not c.exists or c.value is None:
-        out.append(_align([limit_row], max_chars))
+        out.append(_limit(c, max_chars))
         out.append(_no_crossover(c) + "\n")
         return "".join(out)
     value = c.value
@@ -432,8 +448,8 @@ def _crossover_section(cost: Cost, hw: Any, values: Mapping[str, Any], max_chars
                    f"the smallest {c.above}-bound batch is $B = {sympy.ceiling(value)}$.\n")
     else:
         num, den = sympy.fraction(value)
-        out.append(_ratio(r"B^{*}", num, den, max_chars))
-        out.append(_align([limit_row], max_chars))
+        out.append(_ratio(r"B^{*}", num, den, max_chars, (r"\text{num}_{B^{*}}", r"\text{den}_{B^{*}}")))
+        out.append(_limit(c, max_chars))
         if c.condition is not sympy.true:
             out.append("It is a crossover when the limit of the intensity as $B$ grows exceeds "
                        "the balance (otherwise the step stays memory-bound)."
@@ -537,7 +553,7 @@ def document(arch: Any, conventions: Any = None, hardware: Any = None, *, title:
         parts.append("\\subsection*{FLOPs}\n" + _align(_terms_rows(cost, "FLOPs", depth), max_chars))
         parts.append("\\subsection*{Bytes}\n" + _align(_terms_rows(cost, "Bytes", depth), max_chars))
         parts.append("\\subsection*{Arithmetic intensity}\n")
-        parts.append(_ratio(r"\text{Arithmetic Intensity}", cost.flops, cost.bytes, max_chars))
+        parts.append(_intensity_block(cost, max_chars))
         parts.append(_crossover_section(cost, hw, values, max_chars))
         parts.append(_numbers_section(cost, hw, values, phase))
     parts.append("\\end{document}\n")
