@@ -207,3 +207,32 @@ def test_latex_escapes_text():
     d.claim("a", "W_q ≈ 32MB #1", "32", 4096 * 4096 * 2, unit="MiB")
     tex = d.latex()
     assert r"50\% of d\_model \& more" in tex and r"W\_q $\approx$ 32MB \#1" in tex
+
+
+# ---- seed 000's numbers (its formulas are in tests/test_seed000.py) ----------------------------
+def test_seed_000_numbers(built):
+    d = built["seed_000"]
+    # "312 × 10^12 / (2039 × 10^9) ≈ 153"
+    assert d["roofline/balance"].value == sympy.Rational(312_000, 2039) and d["roofline/balance"].holds
+    # the HTML comment: 40 · 12 · 5120² · 2 ≈ 25.17 GB; plus a 32,000 × 5,120 embedding and LM head ≈ 26 GB
+    assert d["comment/layers-bytes"].value == 40 * 12 * 5120**2 * 2 == 25_165_824_000
+    assert d["comment/total"].value == 25_165_824_000 + 2 * 32000 * 5120 * 2 and d["comment/total"].holds
+    assert {c.label for c in d.errata} == {"flops/decode-own-keys", "bytes/kv", "bytes/decode", "ai/decode",
+                                           "tp/flops"}
+
+
+def test_seed_000_curves_follow_the_documents_formulas(built):
+    """The tables of the GeoGebra curves, recomputed from 000's own formulas typed in here."""
+    text = built["seed_000"].text()
+    N_, H_, Z_ = 40, 5120, 13          # the 13B-like model
+    prefill = lambda s: sympy.Rational(N_ * (24 * s * H_**2 + 4 * s**2 * H_), 2 * Z_ * 10**9 + 4 * N_ * s * H_)
+    assert f"   1024                          {format_number(prefill(1024))}" in text   # B = 1
+    # speculative decoding, 000's decode intensity at S_c = 1024, B = 1
+    spec = lambda i: sympy.Rational(N_ * (24 * i * H_**2 + 4 * i * 1024 * H_),
+                                    2 * Z_ * 10**9 + 8 * N_ * i * H_ + 2 * N_ * 1024 * H_)
+    assert format_number(spec(64)) in text
+    # the crossover S_i* ≈ 157: the formula is below the A100-80GB balance at 156 and above it at 157
+    balance = sympy.Rational(312_000, 2039)
+    assert spec(156) < balance < spec(157)
+    assert "S_i* (13B-like (H=5120, N=40, Z=13), 000) = 157" in text
+    assert prefill(158) < balance < prefill(159) and "S* (13B-like (H=5120, N=40, Z=13)) = 158.1" in text
