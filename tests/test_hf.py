@@ -18,6 +18,11 @@ from symroof.hf import from_hf_config, read_config
 from symroof.params import total_parameters
 
 DATA = Path(__file__).parent / "data"
+# The sample files are the hub's config.json, key for key: the presets' files at the URLs in
+# symroof/data/models/*.toml, and
+#   gemma-2b.json     huggingface.co/google/gemma-2b/blob/main/config.json
+#   pythia-160m.json  huggingface.co/EleutherAI/pythia-160m/blob/main/config.json
+#   qwen3-0.6b.json   huggingface.co/Qwen/Qwen3-0.6B/blob/main/config.json
 
 # preset name -> sample config file (tests/data/<file>.json)
 PRESETS = ["llama-3-8b", "llama-3-70b", "llama-2-7b", "llama-2-13b", "mistral-7b", "qwen2.5-7b", "gpt2",
