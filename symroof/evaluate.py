@@ -136,12 +136,18 @@ class _Rule:
     def array_ok(self, x: np.ndarray, floating: bool, tmp: np.ndarray | None = None) -> bool:
         if x.size == 0:
             return True
-        if self.lower != "none" or floating:
-            lo = np.minimum.reduce(x, axis=None)
-            if floating and not (np.isfinite(lo) and np.maximum.reduce(x, axis=None) < np.inf):
-                return False  # NaN propagates through minimum; +inf shows in the maximum
-            if (self.lower == "positive" and not lo > 0) or (self.lower == "nonnegative" and not lo >= 0):
+        # ``floating``: the values came from a float array (a block of an integer array cast to
+        # float64 holds no NaN or inf, and fmin, which ignores NaN, is twice as fast as minimum)
+        if floating:
+            lo = np.minimum.reduce(x, axis=None)  # NaN propagates; -inf shows here
+            if not (np.isfinite(lo) and np.fmax.reduce(x, axis=None) < np.inf):
                 return False
+        elif self.lower != "none":
+            lo = np.fmin.reduce(x, axis=None)
+        else:
+            return True
+        if (self.lower == "positive" and not lo > 0) or (self.lower == "nonnegative" and not lo >= 0):
+            return False
         if self.integer and floating:
             if tmp is None:
                 return bool(np.array_equal(np.floor(x), x))
@@ -482,18 +488,21 @@ def _functional_source(program: _Program) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _blocked_source(program: _Program, leaves: tuple[int, ...]) -> tuple[str, int]:
-    """In-place ufunc calls on one block: leaves in ``l*``, the result in ``out``, temporaries in ``b*``.
+def _blocked_source(program: _Program, iterated: tuple[int, ...], scalar: tuple[int, ...]) -> tuple[str, int]:
+    """In-place ufunc calls on one block: array leaves in ``l*``, scalar leaves in ``s*``,
+    the result in ``out``, temporaries in ``b*``; called as ``kernel(*block, *temps, *scalars)``.
 
     A temporary's buffer is reused as soon as its last reader has run (the reader may
     write in place over it); the root writes straight into ``out``."""
+    leaves = iterated + scalar
     needed = _needed(program, frozenset(leaves))
     last_use: dict[int, int] = {}
     for n in needed:
         for a in program.ops[n - program.n_inputs][1]:
             if isinstance(a, int):
                 last_use[a] = n
-    names: dict[int, str] = {leaf: f"l{j}" for j, leaf in enumerate(leaves)}
+    names: dict[int, str] = {leaf: f"l{j}" for j, leaf in enumerate(iterated)}
+    names.update({leaf: f"s{j}" for j, leaf in enumerate(scalar)})
     free: list[str] = []
     count = 0
     body = []
@@ -515,7 +524,8 @@ def _blocked_source(program: _Program, leaves: tuple[int, ...]) -> tuple[str, in
     if not isinstance(program.root, int) or program.root in leaves:
         value = repr(program.root) if isinstance(program.root, float) else names[program.root]
         body.append(f"    _np.copyto(out, {value})")
-    params = [f"l{j}" for j in range(len(leaves))] + ["out"] + [f"b{i}" for i in range(count)]
+    params = ([f"l{j}" for j in range(len(iterated))] + ["out"] + [f"b{i}" for i in range(count)]
+              + [f"s{j}" for j in range(len(scalar))])
     return f"def _block({', '.join(params)}):\n" + "\n".join(body) + "\n", count
 
 
@@ -772,32 +782,25 @@ class Evaluator:
                                  if isinstance(a, int) and a in leaf_set)
         if isinstance(self._program.root, int) and self._program.root in leaf_set:
             needed_leaves.add(self._program.root)
-        leaves = tuple(sorted(needed_leaves))
-        key = ("numpy", leaves)
+        # iterated operands: full inputs as given (nditer casts them to float64 in its buffers)
+        # and hoisted arrays; scalar leaves are passed to the kernel as Python floats
+        leaves = sorted(needed_leaves)
+        source = {leaf: arrays[leaf] if leaf in big else values[leaf] for leaf in leaves}
+        iterated = tuple(leaf for leaf in leaves if np.ndim(source[leaf]) > 0)
+        scalar = tuple(leaf for leaf in leaves if np.ndim(source[leaf]) == 0)
+        key = ("numpy", iterated, scalar)
         if key not in self._kernels:
-            src, count = _blocked_source(self._program, leaves)
+            src, count = _blocked_source(self._program, iterated, scalar)
             self._kernels[key] = (_exec(src, "_block"), count)
         kernel, count = self._kernels[key]
-        # iterated operands: full inputs as given (nditer casts them to float64 in its buffers)
-        # and hoisted arrays; scalars stay Python floats
-        operands: list[Any] = []
-        slots: list[tuple[bool, int]] = []  # (True, position among operands) or (False, leaf node)
-        checks: list[tuple[int, int]] = []  # (position among operands, input) to check per block
-        for leaf in leaves:
-            v = arrays[leaf] if leaf in big else values[leaf]
-            if np.ndim(v) == 0:
-                slots.append((False, leaf))
-            else:
-                if leaf in big:
-                    checks.append((len(operands), leaf))
-                slots.append((True, len(operands)))
-                operands.append(v)
+        operands = [source[leaf] for leaf in iterated]
+        constants = [float(source[leaf]) for leaf in scalar]
+        # full-size inputs are checked block by block, on the float64 block nditer made
+        checks = [(pos, i) for pos, i in enumerate(iterated) if i in big] if self.check else []
         if self.check:
             for i in big:  # a full-size input that no block reads directly: check it whole
-                if all(leaf != i for _, leaf in checks) and not self._rules[i].array_ok(arrays[i], floating[i]):
+                if i not in iterated and not self._rules[i].array_ok(arrays[i], floating[i]):
                     raise self._rules[i].array_bad(arrays[i])
-        else:
-            checks = []
         out = np.empty(out_shape)
         size = out.size
         rules = self._rules
@@ -807,16 +810,15 @@ class Evaluator:
                            op_flags=[["readonly"]] * len(operands) + [["writeonly"]],  # type: ignore[call-overload]
                            op_dtypes=[np.float64] * (len(operands) + 1), casting="safe", buffersize=BLOCK)
             it.iterrange = (lo, hi)
-            buffers = [np.empty(BLOCK) for _ in range(count)]
+            temps = [np.empty(BLOCK) for _ in range(count)]
             spare = np.empty(BLOCK)
             with it, _raising():  # errstate is per thread: set it in each worker
-                for chunk in it:
-                    n = len(chunk[-1])
+                for block in it:
+                    n = len(block[-1])
                     for pos, i in checks:
-                        if not rules[i].array_ok(chunk[pos], floating[i], spare[:n]):
+                        if not rules[i].array_ok(block[pos], floating[i], spare[:n]):
                             raise rules[i].array_bad(arrays[i])
-                    args = [chunk[pos] if it_ else float(values[pos]) for it_, pos in slots]
-                    kernel(*args, chunk[-1], *(buffers if n == BLOCK else [b[:n] for b in buffers]))
+                    kernel(*block, *(temps if n == BLOCK else [t[:n] for t in temps]), *constants)
 
         threads = max(1, min(self.threads, size // _MIN_PER_THREAD))
         if threads == 1:
