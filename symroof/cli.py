@@ -399,7 +399,7 @@ def _latex(args: argparse.Namespace) -> int:
             raise UsageError("--document prints a whole .tex file; it does not combine with --only or --json")
         gpu = None if args.gpu is None else _gpu(args)
         phases = (args.phase,) if args.phase else ("prefill", "decode")
-        values = _sizes(args, *phases)
+        values: dict[str, Any] = _sizes(args, *phases)
         print(document(arch, conv, gpu, phases=phases, **values), end="")
         return 0
     if args.gpu is not None:

@@ -58,7 +58,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sympy
 
@@ -111,8 +111,8 @@ class Family:
     when a value equals them.
     """
 
-    ffn_kind: str                      # "gated": gate/up/down; "dense": up/down
-    norm: str = "rmsnorm"
+    ffn_kind: Literal["dense", "gated"]        # "gated": gate/up/down; "dense": up/down
+    norm: Literal["layernorm", "rmsnorm"] = "rmsnorm"
     tied: bool = False                 # default of tie_word_embeddings
     attention_bias: str | None = None  # key for q, k, v, o biases together
     bias_default: bool = False         # its default
@@ -214,10 +214,11 @@ class _Config:
             raise ValueError(f"config.json has no {keys[0]}{also}")
         return keys[0], default
 
-    def count(self, *keys: str, default: Any = _MISSING, zero: bool = False) -> int:
+    def count(self, *keys: str, default: Any = _MISSING, zero: bool = False) -> Any:
+        """A positive (or with ``zero``, non-negative) integer, or ``default`` (which may be None)."""
         return self.named_count(*keys, default=default, zero=zero)[1]
 
-    def named_count(self, *keys: str, default: Any = _MISSING, zero: bool = False) -> tuple[str, int]:
+    def named_count(self, *keys: str, default: Any = _MISSING, zero: bool = False) -> tuple[str, Any]:
         key, value = self.get(*keys, default=default)
         if value is None:
             return key, value
