@@ -296,6 +296,11 @@ CASES: list[Case] = [
     cli(["report", "--tp", "0"], ("--tp", "0")),
     cli(["report", "--cached", "-1"], ("--cached", "-1")),
     cli(["report", "--hf-config", "no/such/config.json"], ("no/such/config.json",)),
+    cli(["report", "--dtype", "fp3"], ("'fp3'", "bf16")),
+    cli(["crossover", "--unknown", "Q"], ("'Q'",)),
+    cli(["latex", "--only", "none"], ("'none'", "flops")),
+    cli(["plot", "--out", "/nonexistent/dir/x.png"], ("/nonexistent/dir",)),
+    cli(["plot", "--out", "x.unknownext"], ("'x.unknownext'", "png")),
     cli(["frobnicate"], ("frobnicate",)),
 ]
 
