@@ -93,9 +93,8 @@ def _norm(name: str) -> str:
 def catalogue() -> dict[str, Hardware]:
     text = (resources.files("symroof") / "data" / "hardware.toml").read_text(encoding="utf-8")
     out: dict[str, Hardware] = {}
-    for name, row in tomllib.loads(text).items():
-        row: dict[str, Any] = dict(row)
-        row["aliases"] = tuple(row.get("aliases", ()))
+    for name, raw in tomllib.loads(text).items():
+        row: dict[str, Any] = {**raw, "aliases": tuple(raw.get("aliases", ()))}
         out[name] = Hardware(name=name, **row)
     return out
 
