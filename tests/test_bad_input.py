@@ -126,6 +126,12 @@ def _evaluator() -> Any:
 EV = _Var("ev", _evaluator)          # symroof.compile(cost.intensity): arguments B, S_c
 
 
+def _mod(name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(f"symroof.{name}")
+
+
 def _has_hf() -> bool:
     return hasattr(models, "from_hf_config")
 
@@ -263,6 +269,22 @@ CASES: list[Case] = [
     call("analysis", "time_to_first_token", analysis.time_to_first_token, ARCH, "exact", "H100-SXM", B=0, S=3,
          expect=("B=0",),
          xfail="helper A (symroof/timing.py): B=0 is reported as tokens=0, a name the caller never used"),
+    # ---- beyond the seeds: speculative decoding, serving, parallelism, MoE, precision ----
+    call("beyond", "speculative.expected_tokens", lambda *a: _mod("speculative").expected_tokens(*a), 1.5, 4,
+         expect=("alpha=1.5",)),
+    call("beyond", "speculative.expected_tokens", lambda *a: _mod("speculative").expected_tokens(*a), NAN, 4,
+         expect=("alpha=nan",)),
+    call("beyond", "serving.max_batch", lambda *a, **kw: _mod("serving").max_batch(*a, **kw), ARCH, "H100-SXM",
+         S_c=10, tp=0, expect=("tp=0",),
+         xfail="symroof/serving.py owner: tp=0 is reported as gpus=0, a name the caller never used"),
+    call("beyond", "serving.pareto_front", lambda *a: _mod("serving").pareto_front(*a), [1, NAN], [1, 2],
+         expect=("finite",)),
+    call("beyond", "parallel.bubble_fraction", lambda *a: _mod("parallel").bubble_fraction(*a), 0, 4,
+         expect=("stages=0",)),
+    call("beyond", "moe.expected_distinct_experts", lambda *a: _mod("moe").expected_distinct_experts(*a), 4, 5, 10,
+         expect=("experts_per_token=5", "experts=4")),
+    call("beyond", "precision.bytes_per_element", lambda *a: _mod("precision").bytes_per_element(*a), "fp3",
+         expect=("dtype='fp3'", "'bf16'")),
     # ---- evaluator (symroof.compile) ----
     call("evaluator", "ev", lambda **kw: _evaluator()(**kw), B=NAN, S_c=1, expect=("B=nan",), needs=_has_compile),
     call("evaluator", "ev", lambda **kw: _evaluator()(**kw), B=INF, S_c=1, expect=("B=inf",), needs=_has_compile),
