@@ -17,7 +17,7 @@ import functools
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("transformers")
+pytest.importorskip("transformers", minversion="5")     # MoE experts_implementation="batched_mm"
 
 import symroof
 from tests import oracle_models as om
