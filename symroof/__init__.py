@@ -43,7 +43,8 @@ from symroof.arch import Arch
 from symroof.components import Step
 from symroof.conventions import Conventions
 from symroof.cost import Cost
-from symroof.evaluate import Evaluator, compile
+from symroof.evaluate import Evaluator
+from symroof.evaluate import compile as compile  # not in __all__: `import *` keeps the builtin
 from symroof.hardware import Hardware
 from symroof.latex import to_latex
 from symroof.parallel import bubble_fraction, pipeline_latency, tp_allreduce
@@ -65,7 +66,6 @@ __all__ = [
     "analysis",
     "balance",
     "bubble_fraction",
-    "compile",
     "conventions",
     "crossover",
     "crossover_batch",

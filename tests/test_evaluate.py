@@ -341,3 +341,11 @@ def test_compiling_twice_returns_the_same_object():
     assert symroof.compile(LLAMA.intensity, S_i=1, S_c=4096) is first  # what="intensity" is the default
     assert symroof.compile(LLAMA, S_i=1, S_c=2048) is not first
     assert symroof.compile(LLAMA, S_i=1, S_c=4096, backend="numexpr") is not first
+
+
+def test_star_import_keeps_the_builtin_compile():
+    # symroof.compile shadows the builtin only inside the symroof namespace
+    namespace: dict[str, object] = {}
+    exec("from symroof import *", namespace)
+    assert "compile" not in namespace and "Evaluator" in namespace
+    assert symroof.compile is evaluate.compile
