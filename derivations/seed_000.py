@@ -25,7 +25,7 @@ from symroof.derivation import Derivation, format_number, run
 from symroof.params import layer_parameters, total_parameters
 from symroof.symbols import B, H, N, S, S_c, S_i, T, Z
 
-SOURCE = "/work/shared/seeds/000_60cb4ee960dc9edb.txt (and 001_6af930a71aa4655c.txt)"
+SOURCE = "../shared/seeds/000_60cb4ee960dc9edb.txt (and 001_6af930a71aa4655c.txt)"
 TITLE = "Seed 000/001: Arithmetic Intensity Estimation of Large Language Models"
 E9 = sympy.Integer(10) ** 9
 

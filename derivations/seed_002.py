@@ -21,7 +21,7 @@ from symroof.derivation import Derivation, format_number, run
 from symroof.params import layer_parameters, model_parameters, total_parameters
 from symroof.symbols import B, S, S_c
 
-SOURCE = "/work/shared/seeds/002_ed6ee44c15ea390d.txt"
+SOURCE = "../shared/seeds/002_ed6ee44c15ea390d.txt"
 TITLE = "Seed 002: Roofline analysis for prefill and decoding (Llama-3-8B)"
 
 # 002's analysis: "llama3 8B, batch = 32, and seq_len = 1024"; decode: "seq_len_context = 1024"

@@ -23,7 +23,7 @@ from symroof.derivation import Derivation, format_number, run
 from symroof.params import layer_parameters, model_parameters, total_parameters
 from symroof.symbols import B, H, N, S_c, T, Z, d_h, n_h
 
-SOURCE = "/work/shared/seeds/003_9e198411fc46d055.txt"
+SOURCE = "../shared/seeds/003_9e198411fc46d055.txt"
 TITLE = "Seed 003: Transformer Inference Performance Arithmetic (kipply)"
 
 # the post's own symbols for the accelerator: flops, memory bandwidth, comms bandwidth

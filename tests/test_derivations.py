@@ -1,7 +1,6 @@
 """The derivation scripts run, agree with themselves, quote their documents, and keep ERRATA.md
 up to date; the Claim machinery rounds and compares as documented."""
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -12,18 +11,15 @@ import sympy
 
 from symroof.derivation import Claim, Derivation, errata_markdown, format_number
 from symroof.symbols import B, H, S
+from tests.scripts import SEEDS, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "derivations"
-SEEDS = Path("/work/shared/seeds")
 SCRIPTS = {"seed_000": "000_*.txt", "seed_002": "002_*.txt", "seed_003": "003_*.txt"}
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(f"test_derivations_{name}", DERIVATIONS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DERIVATIONS / f"{name}.py", f"test_derivations_{name}")
 
 
 @pytest.fixture(scope="module")

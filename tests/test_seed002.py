@@ -6,14 +6,13 @@ Llama-3-8B's shape (d_model 4096, 32 layers, 32 query / 8 KV heads of 128, d_ffn
 vocab 128256, 2 bytes), never symroof's own output.
 """
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 import sympy
 
 import symroof
 from symroof.symbols import B, S, S_c
+from tests.scripts import ROOT, load_script
 
 D, L, NQ, NKV, DH, F, V = 4096, 32, 32, 8, 128, 14336, 128256
 KV = NKV * DH                               # 1024
@@ -39,11 +38,7 @@ FLOPS_PREFILL = (2 * T * D * D * 2 + 2 * T * D * KV * 2       # Q, O; K, V
 
 
 def load():
-    path = Path(__file__).resolve().parent.parent / "derivations" / "seed_002.py"
-    spec = importlib.util.spec_from_file_location("seed_002_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "derivations" / "seed_002.py", "seed_002_under_test")
 
 
 @pytest.fixture(scope="module")

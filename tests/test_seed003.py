@@ -6,14 +6,13 @@ layers, d_model 16384, 260B after dropping 20B positional parameters). Hardware:
 312e12 FLOP/s, 1.5e12 B/s, 40 GB, 300 GB/s; the datasheet's 1,555 GB/s where noted.
 """
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 from sympy import Rational
 
 from symroof import analysis
+from tests.scripts import ROOT, load_script
 
 L52, D52, V52 = 64, 8192, 65536
 LG, DG = 80, 16384
@@ -26,11 +25,7 @@ WEIGHTS = (CORE + EMB) * 2                   # 104,152,956,928 bytes
 
 
 def load():
-    path = Path(__file__).resolve().parent.parent / "derivations" / "seed_003.py"
-    spec = importlib.util.spec_from_file_location("seed_003_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "derivations" / "seed_003.py", "seed_003_under_test")
 
 
 @pytest.fixture(scope="module")
