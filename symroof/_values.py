@@ -81,6 +81,27 @@ def as_amount(value: object, field: str, *, allow_zero: bool = False) -> sympy.E
     return expr
 
 
+def as_expr(value: object, field: str) -> sympy.Expr:
+    """A SymPy expression or a number, exactly (floats read as their decimal repr); never text.
+
+    Strings are refused rather than parsed: SymPy's parser evaluates Python.
+    """
+    if isinstance(value, sympy.Basic):
+        if not isinstance(value, sympy.Expr):
+            raise ValueError(f"{field}={value!r} must be a SymPy expression")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (Integral, _RationalABC, float)):
+        raise ValueError(
+            f"{field}={value!r} must be a number or a SymPy expression, not {type(value).__name__} "
+            "(text is not parsed; build expressions from symroof.symbols)"
+        )
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{field}={value!r} must be finite")
+        return sympy.Rational(repr(value))
+    return sympy.Rational(int(value.numerator), int(value.denominator))
+
+
 def choice(value: object, field: str, allowed: tuple[str, ...]) -> str:
     """One of ``allowed`` (strings), or a ``ValueError`` listing them."""
     if not isinstance(value, str) or value not in allowed:

@@ -39,7 +39,7 @@ from symroof import precision as _precision
 from symroof import symbols as sym
 from symroof._values import as_amount, as_count, choice
 
-__all__ = ["FFN_KINDS", "NORM_KINDS", "Arch"]
+__all__ = ["FFN_KINDS", "NORM_KINDS", "Arch", "require_arch"]
 
 FFN_KINDS = ("dense", "gated")      # dense: up/down (GELU MLP); gated: gate/up/down (SwiGLU, GeGLU)
 NORM_KINDS = ("layernorm", "rmsnorm")
@@ -255,3 +255,10 @@ class Arch:
         )
         base.update(overrides)
         return cls(**base)
+
+
+def require_arch(arch: object) -> Arch:
+    """``arch`` itself if it is an `Arch`; else a ValueError naming it."""
+    if not isinstance(arch, Arch):
+        raise ValueError(f"arch={arch!r} must be a symroof.Arch (e.g. symroof.models.get(name))")
+    return arch

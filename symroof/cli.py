@@ -39,6 +39,7 @@ from symroof import analysis
 from symroof import hardware as _hardware
 from symroof import models as _models
 from symroof import symbols as sym
+from symroof._values import as_expr
 from symroof.arch import Arch
 from symroof.conventions import PRESETS, Conventions, resolve
 from symroof.cost import Cost
@@ -241,7 +242,7 @@ def _workloads(args: argparse.Namespace) -> list[tuple[str, dict[str, int]]]:
 
 def _exact(expr: sympy.Expr) -> Any:
     """JSON value of an exact result: int, ``"p/q"`` string, float (only from a float), or the expression."""
-    expr = sympy.sympify(expr)
+    expr = as_expr(expr, "value")
     if expr.is_Integer:
         return int(expr)
     if expr.is_Rational:
@@ -551,9 +552,9 @@ def _hardware_list(args: argparse.Namespace) -> int:
     if args.json:
         _dump(rows)
         return 0
-    table = [[r["name"], _si(sympy.sympify(r["peak_flops_per_s"][r["dtype"]]), "FLOP/s") + f" {r['dtype']}",
-              _si(sympy.sympify(r["bandwidth_bytes_per_s"]), "B/s"),
-              "" if r["capacity_bytes"] is None else _si(sympy.sympify(r["capacity_bytes"]), "B"),
+    table = [[r["name"], _si(as_expr(r["peak_flops_per_s"][r["dtype"]], "peak"), "FLOP/s") + f" {r['dtype']}",
+              _si(as_expr(r["bandwidth_bytes_per_s"], "bandwidth"), "B/s"),
+              "" if r["capacity_bytes"] is None else _si(as_expr(r["capacity_bytes"], "capacity"), "B"),
               f"{r['balance']:.1f}", r["source"]] for r in rows]
     _table(("GPU", "peak", "bandwidth", "memory", "balance", "source"), table)
     return 0

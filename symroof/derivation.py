@@ -38,6 +38,7 @@ from typing import Any
 
 import sympy
 
+from symroof._values import as_expr
 from symroof.latex import to_latex
 
 __all__ = [
@@ -128,9 +129,7 @@ def _tolerance(printed: str, rounding: str) -> sympy.Rational:
 
 def _exact(value: Any) -> sympy.Expr:
     """A number as an exact SymPy value (a float is read as the decimal it prints as)."""
-    if isinstance(value, float):
-        return sympy.Rational(repr(value))
-    return sympy.sympify(value)
+    return as_expr(value, "value")
 
 
 def format_number(value: Any, digits: int = 4) -> str:

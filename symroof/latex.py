@@ -42,6 +42,8 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from symroof import symbols as sym
+from symroof._values import as_expr
+from symroof.arch import Arch
 from symroof.cost import Cost
 
 __all__ = [
@@ -172,9 +174,7 @@ def seed_form(expr: Any) -> sympy.Expr:
     >>> seed_form(N * B * S * (S + 6 * H))
     6*B*H*N*S + B*N*S**2
     """
-    expr = sympy.sympify(expr)
-    if not isinstance(expr, sympy.Expr):
-        return expr
+    expr = as_expr(expr, "expr")
     numerator, denominator = sympy.fraction(expr)
     parts = [sympy.expand(p) if p.is_polynomial() else p for p in (numerator, denominator)]
     if denominator == 1:
@@ -201,6 +201,7 @@ def to_latex(expr: Any, **settings: Any) -> str:
     """
     if isinstance(expr, Cost):
         return cost_latex(expr)
+    expr = as_expr(expr, "expr")
     expr = seed_form(expr)
     numerator, denominator = sympy.fraction(expr)
     printer = _printer(settings)
@@ -426,7 +427,7 @@ def _crossover_section(cost: Cost, hw: Any, values: Mapping[str, Any], max_chars
     target = hw if hw is not None else sym.pi / sym.beta
     balance = target.balance if hw is not None else target
     given = {k: v for k, v in values.items() if k != "B" and sym.by_name(k) in cost.free_symbols}
-    at = ", ".join(f"${to_latex(sym.by_name(k))} = {to_latex(sympy.sympify(v))}$" for k, v in given.items())
+    at = ", ".join(f"${to_latex(sym.by_name(k))} = {to_latex(v)}$" for k, v in given.items())
     out = [f"\\subsection*{{Crossover batch{' at ' + at if at else ''}}}\n"]
     label = r"\text{balance}" if hw is None else rf"\text{{balance of {_escape(hw.name)}}}"
     out.append("The step is compute-bound where its intensity reaches the machine balance "
@@ -475,7 +476,7 @@ def _numbers_section(cost: Cost, hw: Any, values: Mapping[str, Any], phase: str)
     if not given:
         return ""
     at = cost.subs(given)
-    where = ", ".join(f"${to_latex(sym.by_name(k))} = {to_latex(sympy.sympify(v))}$" for k, v in given.items())
+    where = ", ".join(f"${to_latex(sym.by_name(k))} = {to_latex(v)}$" for k, v in given.items())
     out = [f"\\subsection*{{At {where}}}\n"]
     if at.free_symbols:
         out.append(_align([(r"\text{FLOPs}_\text{total}", at.flops), (r"\text{Bytes}_\text{total}", at.bytes)],
@@ -515,7 +516,6 @@ def document(arch: Any, conventions: Any = None, hardware: Any = None, *, title:
     """
     from symroof import hardware as _hardware
     from symroof import models as _models
-    from symroof.arch import Arch
     from symroof.conventions import resolve
     from symroof.phases import decode, prefill, step
 

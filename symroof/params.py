@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import sympy
 
-from symroof.arch import Arch
+from symroof.arch import Arch, require_arch
 
 __all__ = ["active_parameters", "expert_parameters", "layer_parameters", "model_parameters", "total_parameters"]
 
@@ -113,6 +113,7 @@ def total_parameters(arch: Arch, *, embeddings: bool = True, biases: bool = True
 
     A MoE model with ``dense_layers`` counts those layers with their dense FFN.
     """
+    require_arch(arch)
     total = arch.layers * sympy.Add(*layer_parameters(arch, biases=biases, norms=norms).values())
     if arch.is_moe and arch.dense_layers != 0:
         total = (arch.moe_layers * sympy.Add(*layer_parameters(arch, biases=biases, norms=norms).values())

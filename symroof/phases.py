@@ -23,7 +23,7 @@ from symroof import components as C
 from symroof import params as _params
 from symroof import symbols as sym
 from symroof._values import as_count
-from symroof.arch import Arch
+from symroof.arch import Arch, require_arch
 from symroof.conventions import Conventions, resolve
 from symroof.cost import Cost
 
@@ -48,8 +48,7 @@ def step(arch: Arch, conventions: Conventions | str | None = None, *,
     layers are counted with their dense FFN.
     """
     conv = resolve(conventions)
-    if not isinstance(arch, Arch):
-        raise ValueError(f"arch={arch!r} must be a symroof.Arch (e.g. symroof.models.get(name))")
+    require_arch(arch)
     st = C.Step(as_count(B, "B"), as_count(S_i, "S_i"), as_count(S_c, "S_c", allow_zero=True))
     layer = C.layer(arch, conv, st)
     if arch.is_moe and arch.dense_layers != 0:

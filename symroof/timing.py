@@ -161,6 +161,7 @@ def time_to_first_token(arch: Arch, conv: Conventions | str | None, hardware: Ha
                         bytes_per_element: Any = None, dtype: str | None = None) -> Latency:
     """Prefill of ``B`` prompts of ``S`` tokens (latency model from ``conv.latency`` unless given)."""
     c = resolve(conv)
+    B, S = as_count(B, "B"), as_count(S, "S")
     comm = tp_communication(arch, hardware, tp=tp, tokens=B * S, bytes_per_element=bytes_per_element)
     return latency(prefill(arch, c, B=B, S=S), hardware, tp=tp, model=_model(model, c), comm_s=comm,
                    dtype=dtype, tokens=B)
@@ -175,6 +176,7 @@ def time_per_output_token(arch: Arch, conv: Conventions | str | None, hardware: 
     ``per_token_s`` divides it by the ``B·S_i`` tokens of the step.
     """
     c = resolve(conv)
+    B, S_i = as_count(B, "B"), as_count(S_i, "S_i")
     comm = tp_communication(arch, hardware, tp=tp, tokens=B * S_i, bytes_per_element=bytes_per_element)
     return latency(decode(arch, c, B=B, S_c=S_c, S_i=S_i), hardware, tp=tp, model=_model(model, c),
                    comm_s=comm, dtype=dtype, tokens=B * S_i)

@@ -148,7 +148,6 @@ def hf(label: str, changes: dict[str, Any], drop: tuple[str, ...] = (), expect: 
 
 
 NAN, INF = float("nan"), float("inf")
-E_LATEX = "helper E (symroof/latex.py): to_latex/seed_form pass text to sympy.sympify, which parses (evals) it"
 
 CASES: list[Case] = [
     # ---- Arch fields ----
@@ -220,8 +219,7 @@ CASES: list[Case] = [
          bandwidth_bytes_per_s=2e12, expect=("'1e15'", "not str")),
     call("catalogue", "Hardware", symroof.Hardware, name="x", peak_flops_per_s={"bf16": 1e15},
          bandwidth_bytes_per_s=NAN, expect=("bandwidth_bytes_per_s=nan",)),
-    call("catalogue", "total_parameters", symroof.total_parameters, "llama-3-8b", expect=("'llama-3-8b'",),
-         xfail="core (symroof/params.py, not in helper F's files): a model name gives AttributeError 'layers'"),
+    call("catalogue", "total_parameters", symroof.total_parameters, "llama-3-8b", expect=("'llama-3-8b'",)),
     call("catalogue", "symbols.by_name", symroof.symbols.by_name, "Q", expect=("'Q'", "S_c"),
          errors=(KeyError,)),
     # ---- config.json (symroof.models.from_hf_config) ----
@@ -267,16 +265,14 @@ CASES: list[Case] = [
     call("analysis", "tp_communication", analysis.tp_communication, ARCH, "H100-SXM", tp=-2, tokens=3,
          expect=("tp=-2",)),
     call("analysis", "time_to_first_token", analysis.time_to_first_token, ARCH, "exact", "H100-SXM", B=0, S=3,
-         expect=("B=0",),
-         xfail="helper A (symroof/timing.py): B=0 is reported as tokens=0, a name the caller never used"),
+         expect=("B=0",)),
     # ---- beyond the seeds: speculative decoding, serving, parallelism, MoE, precision ----
     call("beyond", "speculative.expected_tokens", lambda *a: _mod("speculative").expected_tokens(*a), 1.5, 4,
          expect=("alpha=1.5",)),
     call("beyond", "speculative.expected_tokens", lambda *a: _mod("speculative").expected_tokens(*a), NAN, 4,
          expect=("alpha=nan",)),
     call("beyond", "serving.max_batch", lambda *a, **kw: _mod("serving").max_batch(*a, **kw), ARCH, "H100-SXM",
-         S_c=10, tp=0, expect=("tp=0",),
-         xfail="symroof/serving.py owner: tp=0 is reported as gpus=0, a name the caller never used"),
+         S_c=10, tp=0, expect=("tp=0",)),
     call("beyond", "serving.pareto_front", lambda *a: _mod("serving").pareto_front(*a), [1, NAN], [1, 2],
          expect=("finite",)),
     call("beyond", "parallel.bubble_fraction", lambda *a: _mod("parallel").bubble_fraction(*a), 0, 4,
@@ -300,11 +296,9 @@ CASES: list[Case] = [
     call("evaluator", "compile", lambda *a, **kw: symroof.compile(*a, **kw), COST, backend="gpu",
          expect=("backend='gpu'",), needs=_has_compile),
     # ---- LaTeX ----
-    call("LaTeX", "to_latex", latex.to_latex, "B + 1", errors=(ValueError, TypeError), xfail=E_LATEX),
-    call("LaTeX", "to_latex", latex.to_latex, "__import__('math').pi", errors=(ValueError, TypeError),
-         xfail=E_LATEX),
-    call("LaTeX", "to_latex", latex.to_latex, None, expect=("None",), errors=(ValueError, TypeError),
-         xfail="helper E (symroof/latex.py): to_latex(None) raises AttributeError from SymPy"),
+    call("LaTeX", "to_latex", latex.to_latex, "B + 1", errors=(ValueError, TypeError)),
+    call("LaTeX", "to_latex", latex.to_latex, "__import__('math').pi", errors=(ValueError, TypeError)),
+    call("LaTeX", "to_latex", latex.to_latex, None, expect=("None",), errors=(ValueError, TypeError)),
     # ---- command line ----
     cli(["report", "--batch", "0"], ("--batch", "'0'")),
     cli(["report", "--batch", "abc"], ("--batch", "'abc'")),
