@@ -18,7 +18,7 @@ from functools import cache
 
 import pytest
 import sympy
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import symroof
@@ -37,6 +37,10 @@ SHAPES = dict(batch=st.integers(1, 6), new=st.integers(1, 6), cached=st.integers
 @given(a=archs(), preset=PRESET, **SHAPES, grow=st.sampled_from(["batch", "new", "cached"]),
        by=st.integers(1, 5))
 def test_flops_and_bytes_never_decrease(a, preset, batch, new, cached, grow, by):
+    # Seed 000 has two formulas: with an empty cache (its prefill) the new tokens attend to each other,
+    # with a cache its decode formula attends to the S_c cached keys only. Going from S_c = 0 to S_c > 0
+    # therefore switches formula (e.g. S_i = 2: 2·2 pairs, then 2·1); that jump is the document's.
+    assume(not (preset == "arithmetic-intensity" and grow == "cached" and cached == 0))
     arch = to_arch(a)
     shape = dict(batch=batch, new=new, cached=cached)
     before = symroof.step(arch, preset, B=shape["batch"], S_i=shape["new"], S_c=shape["cached"])
