@@ -331,7 +331,7 @@ def _phase_result(arch: Arch, conv: Conventions, gpu: Hardware, phase: str, valu
     out: dict[str, Any] = {"phase": phase, "values": values, "symbols": free}
     if free:
         flops, nbytes = sympy.factor(cost.flops), sympy.factor(cost.bytes)
-        intensity = sympy.factor(cost.flops) / sympy.factor(cost.bytes)
+        intensity = flops / nbytes
         out.update(flops=str(flops), bytes=str(nbytes), intensity=str(intensity))
         out["bound"] = None
         if free == ["B"]:
@@ -343,9 +343,13 @@ def _phase_result(arch: Arch, conv: Conventions, gpu: Hardware, phase: str, valu
         intensity = cost.intensity
         out.update(flops=_exact(cost.flops), bytes=_exact(cost.bytes), intensity=_approx(intensity),
                    intensity_exact=_exact(intensity), bound=analysis.regime(cost, gpu))
-        tokens = values.get("B", 1) * values.get("S", values.get("S_i", 1))
-        comm = analysis.tp_communication(arch, gpu, tp=tp, tokens=tokens, bytes_per_element=arch.act_bytes)
-        t = analysis.latency(cost, gpu, tp=tp, model=conv.latency, comm_s=comm)
+        # one latency path for the library and the CLI: timing's TTFT / TPOT (comms counted in bytes)
+        common = dict(B=values.get("B", 1), tp=tp, bytes_per_element=arch.act_bytes)
+        if phase == "prefill":
+            t = analysis.time_to_first_token(arch, conv, gpu, S=values["S"], **common)
+        else:
+            t = analysis.time_per_output_token(arch, conv, gpu, S_c=values.get("S_c", 0),
+                                               S_i=values.get("S_i", 1), **common)
         out["time_s"] = {"compute": _approx(t.compute_s), "memory": _approx(t.memory_s),
                          "comm": _approx(t.comm_s), "total": _approx(t.total_s), "bound": t.bound, "tp": tp}
     out["terms"] = {kind: {name: _exact(v) for name, v in terms.items()} for kind, terms in cost.terms.items()}

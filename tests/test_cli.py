@@ -313,3 +313,15 @@ def test_console_script(tmp_path):
     bad = subprocess.run([*_script(), "report", "--gpu", "H100-SX"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1
     assert "Traceback" not in bad.stderr
+
+
+def test_report_time_is_the_library_time_per_output_token(capsys):
+    """The CLI has no latency formula of its own: its decode time is timing.time_per_output_token
+    with communication counted in bytes (2 per bf16 activation)."""
+    import symroof
+
+    out = run_json(capsys, "report", "--phase", "decode", "--batch", "8", "--cached", "1024", "--tp", "8")
+    t = symroof.time_per_output_token(symroof.models.get("llama-3-8b"), "exact", "H100-SXM", B=8, S_c=1024,
+                                      tp=8, bytes_per_element=2)
+    assert out["time_s"]["total"] == pytest.approx(float(t.total_s), rel=1e-12)
+    assert out["time_s"]["comm"] == pytest.approx(float(t.comm_s), rel=1e-12)
