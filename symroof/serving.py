@@ -134,9 +134,8 @@ def max_batch(arch: Arch, hardware: Hardware | str, *, S_c: Any, tp: Any = 1, S_
     >>> max_batch(symroof.models.get("kipply-52b"), "A100-40GB", S_c=199, tp=3)   # 003: 16 GB / 200 tokens
     38
     """
-    cap = kv_capacity(arch, hardware, gpus=as_count(tp, "tp"), weight_bytes=weight_bytes)
     context = as_count(S_c, "S_c", allow_zero=True) + as_count(S_i, "S_i")
-    return sympy.floor(cap.free_bytes / (cap.kv_bytes_per_token * context))
+    return kv_capacity(arch, hardware, gpus=as_count(tp, "tp"), weight_bytes=weight_bytes, context=context).batch
 
 
 # ---- numeric curves --------------------------------------------------------------------------
