@@ -292,7 +292,7 @@ def lm_head(arch: Arch, conv: Conventions, step: Step) -> Cost:
     """The output projection (B·positions, H) @ (H, V), at every or the last position."""
     positions = {"none": 0, "all": step.new, "last": 1}[conv.lm_head]
     flops = {"lm_head": 2 * step.batch * positions * arch.hidden * arch.vocab}
-    untied = 0 if arch.tied_embeddings else arch.vocab * arch.hidden
+    untied = _params.model_parameters(arch).get("lm_head", 0)   # zero when tied to the embedding
     weights = {"weights/lm_head": untied * arch.weight_bytes} if conv.weights == "all" else {}
     return Cost(flops, weights)
 
