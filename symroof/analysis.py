@@ -33,11 +33,10 @@ from typing import Any, Literal
 
 import sympy
 
-from symroof import hardware as _hw
 from symroof import symbols as sym
 from symroof._values import as_amount, as_count
 from symroof.cost import Cost, substitutions
-from symroof.hardware import Hardware
+from symroof.hardware import Hardware, hardware_of  # hardware_of: re-exported (it lived here)
 from symroof.timing import (
     Capacity,
     Comm,
@@ -71,18 +70,6 @@ Regime = Literal["compute", "memory"]
 
 
 # ---- balance and regime ----------------------------------------------------------------------
-def hardware_of(hardware: Hardware | str, dtype: str | None = None) -> Hardware:
-    """A `Hardware` from itself or a catalogue name, at ``dtype`` if given."""
-    hw = _hw.get(hardware) if isinstance(hardware, str) else hardware
-    if not isinstance(hw, Hardware):
-        raise ValueError(f"hardware={hardware!r} must be a Hardware or a GPU name from symroof.hardware.names()")
-    if dtype is not None:
-        if dtype not in hw.peak_flops_per_s:
-            raise ValueError(f"dtype={dtype!r}: {hw.name} has peaks for {', '.join(hw.peak_flops_per_s)}")
-        hw = hw.with_dtype(dtype)
-    return hw
-
-
 def balance(hardware: Hardware | str, dtype: str | None = None) -> sympy.Expr:
     """Machine balance, FLOPs per byte: peak FLOP/s over memory bandwidth, exact.
 

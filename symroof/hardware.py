@@ -27,7 +27,7 @@ import sympy
 
 from symroof._values import as_amount
 
-__all__ = ["Hardware", "catalogue", "get", "names"]
+__all__ = ["Hardware", "catalogue", "get", "hardware_of", "names"]
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,23 @@ def get(name: str) -> Hardware:
         if key in {_norm(hw.name), *map(_norm, hw.aliases)}:
             return hw
     raise UnknownName(f"unknown GPU {name!r}" + suggest(name, names()))
+
+
+def hardware_of(hardware: Hardware | str, dtype: str | None = None) -> Hardware:
+    """A `Hardware` from itself or a catalogue name, at ``dtype`` if given.
+
+    >>> hardware_of("A100-80GB", "fp16").dtype
+    'fp16'
+    >>> hardware_of("A100-80GB", "fp4")
+    Traceback (most recent call last):
+    ...
+    ValueError: dtype='fp4': A100-80GB has peaks for bf16, fp16, tf32, fp32, int8
+    """
+    hw = get(hardware) if isinstance(hardware, str) else hardware
+    if not isinstance(hw, Hardware):
+        raise ValueError(f"hardware={hardware!r} must be a Hardware or a GPU name from symroof.hardware.names()")
+    if dtype is not None:
+        if dtype not in hw.peak_flops_per_s:
+            raise ValueError(f"dtype={dtype!r}: {hw.name} has peaks for {', '.join(hw.peak_flops_per_s)}")
+        hw = hw.with_dtype(dtype)
+    return hw

@@ -73,7 +73,7 @@ from symroof import symbols as sym
 from symroof._values import as_amount, as_count
 from symroof.arch import Arch
 from symroof.conventions import Conventions, resolve
-from symroof.hardware import Hardware
+from symroof.hardware import Hardware, hardware_of
 from symroof.phases import step
 from symroof.timing import Comm, Latency, latency
 
@@ -209,8 +209,6 @@ def pipeline_latency(arch: Arch, conventions: Conventions | str | None, hardware
 def _link(hardware: Hardware | str, link_bytes_per_s: Any, why: str) -> sympy.Expr:
     if link_bytes_per_s is not None:
         return as_amount(link_bytes_per_s, "link_bytes_per_s")
-    from symroof.analysis import hardware_of
-
     hw = hardware_of(hardware)
     if hw.interconnect_bytes_per_s is None:
         raise ValueError(f"{hw.name} has no interconnect_bytes_per_s; {why} needs one (or give link_bytes_per_s)")

@@ -51,7 +51,7 @@ from symroof._values import as_count, choice
 from symroof.arch import Arch
 from symroof.conventions import Conventions, resolve
 from symroof.evaluate import compile as compile_expr
-from symroof.hardware import Hardware
+from symroof.hardware import Hardware, hardware_of
 from symroof.parallel import tp_allreduce_time
 from symroof.phases import step
 from symroof.timing import Latency, kv_capacity, kv_replication, latency, tp_communication
@@ -231,8 +231,6 @@ def serving_curve(arch: Arch, conventions: Conventions | str | None, hardware: H
     compute, memory = _numeric(t.compute_s, b, "compute time"), _numeric(t.memory_s, b, "memory time")
     comm_s = _numeric(t.comm_s, b, "communication time")
     tpot = (np.maximum(compute, memory) if how == "max" else compute + memory) + comm_s
-    from symroof.analysis import hardware_of
-
     hw = hardware_of(hardware)
     fit = None if hw.capacity_bytes is None else max_batch(arch, hw, S_c=S_c, tp=tp, weight_bytes=weight_bytes)
     if fit is not None and not fit.is_Integer:

@@ -34,7 +34,7 @@ from symroof._values import as_amount, as_count, choice
 from symroof.arch import Arch
 from symroof.conventions import Conventions, resolve
 from symroof.cost import Cost
-from symroof.hardware import Hardware
+from symroof.hardware import Hardware, hardware_of
 from symroof.phases import decode, nominal_parameters, prefill
 
 __all__ = [
@@ -53,12 +53,6 @@ __all__ = [
 MODELS = ("max", "sum")
 MESSAGE_LATENCY_S = sympy.Rational(1, 100_000)   # 003: "10 microseconds is a good bet"
 MESSAGES_PER_LAYER = 4                          # 003: after qkv, out projection, layer norm, MLP
-
-
-def _hw(hardware: Hardware | str, dtype: str | None = None) -> Hardware:
-    from symroof.analysis import hardware_of
-
-    return hardware_of(hardware, dtype)
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,7 @@ def tp_communication(arch: Arch, hardware: Hardware | str, *, tp: Any, tokens: A
     if T == 1:
         zero = sympy.Integer(0)
         return Comm(zero, zero, zero)
-    hw = _hw(hardware)
+    hw = hardware_of(hardware)
     if hw.interconnect_bytes_per_s is None:
         raise ValueError(f"{hw.name} has no interconnect_bytes_per_s; tp={tp} needs one")
     width = 1 if bytes_per_element is None else as_amount(bytes_per_element, "bytes_per_element")
@@ -139,7 +133,7 @@ def latency(cost: Cost, hardware: Hardware | str, *, tp: Any = 1, model: str = "
     >>> latency(cost, symroof.Hardware("g", {"bf16": 312e12}, 1.5e12), model="sum").total_s
     3
     """
-    hw = _hw(hardware, dtype)
+    hw = hardware_of(hardware, dtype)
     T = as_count(tp, "tp")
     choice(model, "model", MODELS)
     comm = comm_s.total_s if isinstance(comm_s, Comm) else as_amount(comm_s, "comm_s", allow_zero=True)
@@ -224,7 +218,7 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
     >>> cap.free_bytes, cap.kv_bytes_per_token, cap.tokens, cap.batch   # 003: 16 GB, 2,097,152 B
     (16000000000, 2097152, 7629, 38)
     """
-    hw = _hw(hardware)
+    hw = hardware_of(hardware)
     if hw.capacity_bytes is None:
         raise ValueError(f"{hw.name} has no capacity_bytes")
     G = as_count(gpus, "gpus")

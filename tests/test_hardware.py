@@ -107,3 +107,25 @@ def test_v100_has_no_bf16_and_defaults_to_fp16():
     assert v100.dtype == "fp16" and "bf16" not in v100.peak_flops_per_s
     with pytest.raises(ValueError, match="dtype='bf16' has no peak"):
         v100.with_dtype("bf16")
+
+
+def test_hardware_of_lives_here_and_analysis_reexports_it():
+    import ast
+    import inspect
+
+    from symroof import analysis, parallel, serving, timing
+
+    assert analysis.hardware_of is hardware.hardware_of           # the public name still works
+    a100 = hardware.get("A100-80GB")
+    assert hardware.hardware_of(a100) is a100 and hardware.hardware_of("a100 sxm") is a100
+    assert hardware.hardware_of("A100-80GB", "int8").peak_flops == 624 * 10**12   # datasheet: 624 TOPS dense
+    with pytest.raises(ValueError, match="dtype='fp4': A100-80GB has peaks for"):
+        hardware.hardware_of("A100-80GB", "fp4")
+    with pytest.raises(ValueError, match="hardware=3 must be a Hardware or a GPU name"):
+        hardware.hardware_of(3)
+    # no module dodges an import cycle with a function-level import of hardware_of any more
+    for module in (timing, serving, parallel):
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, ast.FunctionDef):
+                inner = [n for n in ast.walk(node) if isinstance(n, ast.ImportFrom)]
+                assert not any(a.name == "hardware_of" for n in inner for a in n.names), (module, node.name)
