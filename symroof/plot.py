@@ -40,6 +40,7 @@ from symroof.conventions import resolve
 from symroof.cost import Cost
 from symroof.hardware import Hardware
 from symroof.phases import decode, prefill, step
+from symroof.timing import combine
 
 __all__ = ["STYLE", "intensity_vs_batch", "roofline", "time_per_token"]
 
@@ -330,7 +331,7 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
             if np.any(curves[name] > 0):
                 ax.plot(x, curves[name], color=colours[i], linestyle=style, label=label, gid=f"time:{name}")
         memory = curves["weights"] + curves["kv"] + curves["activations"]
-        total = np.maximum(curves["compute"], memory) if conv.latency == "max" else curves["compute"] + memory
+        total = combine(curves["compute"], memory, model=conv.latency)
         how = "max(compute, memory)" if conv.latency == "max" else "compute + memory"
         ax.plot(x, total, color="black", linewidth=2.6, alpha=0.85, label=f"step: {how}", gid="time:total",
                 zorder=1)

@@ -54,7 +54,7 @@ from symroof.evaluate import compile as compile_expr
 from symroof.hardware import Hardware, hardware_of
 from symroof.parallel import tp_allreduce_time
 from symroof.phases import step
-from symroof.timing import Latency, kv_capacity, kv_replication, latency, tp_communication
+from symroof.timing import Latency, combine, kv_capacity, kv_replication, latency, tp_communication
 
 __all__ = [
     "COMMS",
@@ -230,7 +230,7 @@ def serving_curve(arch: Arch, conventions: Conventions | str | None, hardware: H
                        step_latency_s=step_latency_s)
     compute, memory = _numeric(t.compute_s, b, "compute time"), _numeric(t.memory_s, b, "memory time")
     comm_s = _numeric(t.comm_s, b, "communication time")
-    tpot = (np.maximum(compute, memory) if how == "max" else compute + memory) + comm_s
+    tpot = combine(compute, memory, comm_s, model=how)
     hw = hardware_of(hardware)
     fit = None if hw.capacity_bytes is None else max_batch(arch, hw, S_c=S_c, tp=tp, weight_bytes=weight_bytes)
     if fit is not None and not fit.is_Integer:

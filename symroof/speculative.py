@@ -51,7 +51,7 @@ from symroof.conventions import Conventions, resolve
 from symroof.evaluate import compile as compile_expr
 from symroof.hardware import Hardware
 from symroof.serving import step_latency
-from symroof.timing import Latency
+from symroof.timing import Latency, combine
 
 __all__ = [
     "ALPHA",
@@ -216,7 +216,7 @@ def speedup_grid(arch: Arch, conventions: Conventions | str | None, hardware: Ha
         ev = compile_expr(part)
         parts.append(np.asarray(ev(k=ks) if ev.names else ev(), dtype=np.float64))
     compute, memory, comm = np.broadcast_arrays(*parts)
-    t_verify = (np.maximum(compute, memory) if how == "max" else compute + memory) + comm
+    t_verify = combine(compute, memory, comm, model=how)
     # E[tokens] = Σ α^i, i = 0..k: written as a sum so that α = 1 gives k + 1
     tokens = np.where(a == 1, ks + 1, (1 - a ** (ks + 1)) / np.where(a == 1, 2.0, 1 - a))
     return tokens * t_plain / (t_verify + cost * ks * t_plain)

@@ -7,6 +7,8 @@ functions accept symbols too.
   (activations are not split: every GPU of a tensor-parallel group reads and
   writes the full hidden state), combined as ``max`` (roofline, overlapped) or
   ``sum``, plus communication (003 adds it: "I summed the comms and compute time").
+  `combine` is that rule, the one place it is written, for expressions and for
+  float64 arrays alike (serving, speculative and plot curves use it).
 * ``tp_communication``: 003's model, per forward pass: ``n_layers·4`` messages of
   10 µs each (latency) and ``tokens·n_layers·4·d_model`` over the interconnect
   (throughput). 003 divides *elements* by bytes/s; pass
@@ -28,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sympy
 
 from symroof._values import as_amount, as_count, choice
@@ -42,6 +45,7 @@ __all__ = [
     "Capacity",
     "Comm",
     "Latency",
+    "combine",
     "kv_capacity",
     "kv_replication",
     "latency",
@@ -118,6 +122,26 @@ class Latency:
         return float(self.total_s)
 
 
+def combine(compute: Any, memory: Any, comm: Any = 0, *, model: str = "max") -> Any:
+    """Step time from its parts: ``max(compute, memory) + comm`` or ``compute + memory + comm``.
+
+    Exact (``sympy.Max``) for expressions; elementwise for numpy arrays (float64 curves).
+
+    >>> import numpy as np
+    >>> from symroof.symbols import B
+    >>> combine(B / 500_000, sympy.Rational(1, 500)), combine(1, 2, 3, model="sum")
+    (Max(1/500, B/500000), 6)
+    >>> combine(np.array([1.0, 4.0]), np.array([2.0, 3.0]), 0.5).tolist()
+    [2.5, 4.5]
+    """
+    choice(model, "model", MODELS)
+    if any(isinstance(x, np.ndarray) for x in (compute, memory, comm)):
+        both = np.maximum(compute, memory) if model == "max" else compute + memory
+    else:
+        both = sympy.Max(compute, memory) if model == "max" else compute + memory
+    return both + comm
+
+
 def latency(cost: Cost, hardware: Hardware | str, *, tp: Any = 1, model: str = "max", comm_s: Any = 0,
             dtype: str | None = None, tokens: Any = 1) -> Latency:
     """Roofline time of a `Cost`: ``max(compute, memory) + comm`` or ``compute + memory + comm``.
@@ -140,10 +164,10 @@ def latency(cost: Cost, hardware: Hardware | str, *, tp: Any = 1, model: str = "
     compute = cost.flops / (T * hw.peak_flops)
     replicated = cost.bytes_of("activations")
     memory = ((cost.bytes - replicated) / T + replicated) / hw.bandwidth
-    both = sympy.Max(compute, memory) if model == "max" else compute + memory
     ge = sympy.Ge(compute, memory)
     bound = "compute" if ge is sympy.true else "memory" if ge is sympy.false else "undetermined"
-    return Latency(compute, memory, comm, both + comm, bound, as_count(tokens, "tokens"))
+    return Latency(compute, memory, comm, combine(compute, memory, comm, model=model), bound,
+                   as_count(tokens, "tokens"))
 
 
 def _model(model: str | None, conv: Conventions) -> str:

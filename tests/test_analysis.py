@@ -272,6 +272,22 @@ def test_latency_with_symbols():
     assert t.total_s == sympy.Max(t.compute_s, t.memory_s) and t.bound == "undetermined"
 
 
+def test_combine_is_the_one_max_or_sum_rule():
+    from symroof.timing import combine
+
+    np = pytest.importorskip("numpy")
+    # by hand: max(3 ms, 5 ms) + 1 ms = 6 ms; 3 + 5 + 1 = 9 ms
+    ms = sympy.Rational(1, 1000)
+    assert combine(3 * ms, 5 * ms, ms) == 6 * ms and combine(3 * ms, 5 * ms, ms, model="sum") == 9 * ms
+    assert combine(B, 2 * B) == sympy.Max(B, 2 * B)
+    # float64 arrays, elementwise: max(1, 2) + 0.5 = 2.5, max(4, 3) + 0.5 = 4.5; sums 3.5 and 7.5
+    compute, memory = np.array([1.0, 4.0]), np.array([2.0, 3.0])
+    assert combine(compute, memory, 0.5).tolist() == [2.5, 4.5]
+    assert combine(compute, memory, 0.5, model="sum").tolist() == [3.5, 7.5]
+    with pytest.raises(ValueError, match="model='avg'"):
+        combine(1, 2, model="avg")
+
+
 def test_003_kv_capacity():
     cap = symroof.kv_capacity(KIPPLY, "A100-40GB", gpus=3, context=200)
     # 003: 120 − 104 = 16 GB left; 2·n_layers·n_heads·d_head·2 = 2·64·8192·2 = 2,097,152 bytes ≈ 0.002 GB
