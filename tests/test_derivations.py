@@ -4,6 +4,7 @@ up to date; the Claim machinery rounds and compares as documented."""
 import re
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,47 @@ def test_001_is_000s_text_rendering():
     assert "2 Z 10^9 + 8 N B S_i H" in b and "2 Z \\text{e}^{9} + 8 N B S_i H" in a
 
 
+# ---- rounding, as the seed tests read it (independent of symroof.derivation) ----------------------
+def as_fraction(value) -> Fraction:
+    """An exact number (int, Fraction, SymPy Rational) as a Fraction; anything inexact is refused."""
+    if isinstance(value, sympy.Basic):
+        assert value.is_Rational, value
+        return Fraction(int(value.p), int(value.q))
+    assert isinstance(value, int | Fraction), value
+    return Fraction(value)
+
+
+def stands_for(printed: str, value, rounding: str = "digit") -> bool:
+    """Whether the exact ``value`` (in the document's unit) is what the document ``printed``.
+
+    ``digit``: within half a unit of the last printed digit ("11.4" stands for 11.35 to 11.45);
+    ``sig:n``: within half a unit of the n-th significant figure of a whole number ("≈ 10,000"
+    at one figure stands for 5,000 to 15,000); ``exact``: equal. A fraction ("1/6") is exact.
+    The seed tests use this, not `Claim.holds`, to decide which printed numbers are wrong.
+    """
+    text = printed.replace(",", "")
+    number = Fraction(text)
+    if rounding == "exact" or "/" in text:
+        half = Fraction(0)
+    elif rounding == "digit":
+        half = Fraction(1, 2 * 10 ** len(text.partition(".")[2]))
+    else:
+        figures = int(rounding.removeprefix("sig:"))
+        assert text.isdigit() and 1 <= figures <= len(text), (printed, rounding)
+        half = Fraction(10 ** (len(text) - figures), 2)
+    return abs(as_fraction(value) - number) <= half
+
+
+def test_stands_for():
+    assert stands_for("11.4", Fraction(1135, 100)) and not stands_for("11.4", Fraction(11453, 1000))
+    assert stands_for("0.0217", Fraction(13, 600))                       # 0.021666…
+    assert stands_for("10,000", 14_999, "sig:1") and not stands_for("10,000", 15_001, "sig:1")
+    assert stands_for("1300", 1349, "sig:2") and not stands_for("1300", Fraction(13757, 10), "sig:2")
+    assert stands_for("262,144", 262_144, "exact") and not stands_for("262,144", 262_145, "exact")
+    assert stands_for("1/6", Fraction(1, 6)) and not stands_for("1/6", Fraction(1, 6) + Fraction(1, 10**9))
+    assert stands_for("480", sympy.Rational(960, 2)) and not stands_for("480", sympy.Rational(436_207_616, 10**6))
+
+
 # ---- the Claim machinery ------------------------------------------------------------------------
 def test_rounding_of_printed_numbers():
     c = lambda printed, value, **kw: Claim("x", "t", printed, value, **kw)
@@ -213,8 +255,7 @@ def test_seed_000_numbers(built):
     # the HTML comment: 40 · 12 · 5120² · 2 ≈ 25.17 GB; plus a 32,000 × 5,120 embedding and LM head ≈ 26 GB
     assert d["comment/layers-bytes"].value == 40 * 12 * 5120**2 * 2 == 25_165_824_000
     assert d["comment/total"].value == 25_165_824_000 + 2 * 32000 * 5120 * 2 and d["comment/total"].holds
-    assert {c.label for c in d.errata} == {"flops/decode-own-keys", "bytes/kv", "bytes/decode", "ai/decode",
-                                           "tp/flops"}
+    # which of 000's claims are errata, and why, is recomputed in tests/test_seed000.py
 
 
 def test_seed_000_curves_follow_the_documents_formulas(built):
