@@ -30,6 +30,7 @@ Bytes per element may be given as dtype names (`symroof.precision.BYTES`):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -111,6 +112,10 @@ class Arch:
     qk_nope_head_dim: Any = None       # MLA: per-head query/key width without RoPE
     qk_rope_head_dim: Any = None       # MLA: per-head query/key width with RoPE (the key part is shared)
     v_head_dim: Any = None             # MLA: per-head value width
+    # bytes per element of named parameters (`symroof.params` names, plus "bias" for every bias)
+    # that differ from weight_bytes: a quantised checkpoint's matrices and its unquantised
+    # embeddings, norms and biases (`symroof.precision.quantize`). A mapping; stored as sorted pairs.
+    tensor_bytes: Any = ()
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)
@@ -154,6 +159,7 @@ class Arch:
             put(name, as_amount(value, name))
         if self.params_b is not None:
             put("params_b", as_amount(self.params_b, "params_b"))
+        put("tensor_bytes", _tensor_bytes(self.tensor_bytes))
         choice(self.ffn_kind, "ffn_kind", FFN_KINDS)
         choice(self.norm, "norm", NORM_KINDS)
         for flag in ("tied_embeddings", "qkv_bias", "out_bias", "mlp_bias"):
@@ -177,6 +183,15 @@ class Arch:
                 raise ValueError(f"dense_layers={self.dense_layers} needs experts > 1")
             if (self.layers - self.dense_layers).is_negative:
                 raise ValueError(f"dense_layers={self.dense_layers} must not exceed layers={self.layers}")
+
+    def bytes_of(self, name: str) -> sympy.Expr:
+        """Bytes per element of the parameter ``name`` (``"embedding"``, ``"ffn/up"``, ``"bias"``):
+        its entry in ``tensor_bytes``, else ``weight_bytes``.
+
+        >>> Arch(hidden=64, layers=2, heads=4, weight_bytes="int4", tensor_bytes={"embedding": 2}).bytes_of("embedding")
+        2
+        """
+        return dict(self.tensor_bytes).get(name, self.weight_bytes)
 
     # ---- derived widths -----------------------------------------------------------
     @property
@@ -255,6 +270,21 @@ class Arch:
         )
         base.update(overrides)
         return cls(**base)
+
+
+def _tensor_bytes(value: object) -> tuple[tuple[str, sympy.Expr], ...]:
+    """``tensor_bytes`` as sorted ``(name, bytes)`` pairs (hashable, so `Arch` stays a frozen value)."""
+    if not isinstance(value, (Mapping, tuple, list)):
+        raise ValueError(f"tensor_bytes={value!r} must map parameter names to bytes per element")
+    out = {}
+    for item in (value.items() if isinstance(value, Mapping) else value):
+        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)):
+            raise ValueError(f"tensor_bytes={value!r} must map parameter names to bytes per element")
+        name, nbytes = item
+        if isinstance(nbytes, str):
+            nbytes = _precision.BYTES[choice(nbytes, f"tensor_bytes[{name!r}]", _precision.DTYPES)]
+        out[name] = as_amount(nbytes, f"tensor_bytes[{name!r}]")
+    return tuple(sorted(out.items()))
 
 
 def require_arch(arch: object) -> Arch:

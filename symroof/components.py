@@ -84,7 +84,18 @@ def _weights(arch: Arch, conv: Conventions, names: tuple[str, ...], *,
         return {}
     full = conv.weights == "all"
     counts = _params.layer_parameters(arch, biases=full, norms=full, dense=dense)
-    return {f"weights/{n}": counts[n] * arch.weight_bytes for n in names if n in counts}
+    if not arch.tensor_bytes:          # one size for every weight
+        return {f"weights/{n}": counts[n] * arch.weight_bytes for n in names if n in counts}
+    bare = _params.layer_parameters(arch, biases=False, norms=full, dense=dense)
+    return {f"weights/{n}": _tensor_bytes(arch, n, counts[n], bare[n]) for n in names if n in counts}
+
+
+def _tensor_bytes(arch: Arch, name: str, count: sympy.Expr, bare: sympy.Expr) -> sympy.Expr:
+    """Bytes of ``count`` parameters of tensor ``name``, ``count - bare`` of them its bias
+    (`Arch.bytes_of`: a quantised matrix keeps its bias in the compute dtype)."""
+    if not arch.tensor_bytes:
+        return count * arch.weight_bytes
+    return bare * arch.bytes_of(name) + (count - bare) * arch.bytes_of("bias")
 
 
 def attention_projections(arch: Arch, conv: Conventions, step: Step) -> Cost:
@@ -186,7 +197,8 @@ def ffn(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False) -> Co
 
         read = _moe.routed_experts_read(arch, conv, t) + arch.shared_experts
         one = _params.expert_parameters(arch, biases=conv.weights == "all")
-        weights.update({f"weights/{n}": read * one[n] * arch.weight_bytes for n in names})
+        bare = _params.expert_parameters(arch, biases=False)
+        weights.update({f"weights/{n}": read * _tensor_bytes(arch, n, one[n], bare[n]) for n in names})
     return Cost(flops, weights)
 
 
@@ -285,7 +297,7 @@ def embeddings(arch: Arch, conv: Conventions, step: Step) -> Cost:
         return Cost()
     tables = _params.model_parameters(arch)
     names = ("embedding", "positions", "final_norm")
-    return Cost(bytes={f"weights/{n}": tables[n] * arch.weight_bytes for n in names if n in tables})
+    return Cost(bytes={f"weights/{n}": tables[n] * arch.bytes_of(n) for n in names if n in tables})
 
 
 def lm_head(arch: Arch, conv: Conventions, step: Step) -> Cost:
@@ -293,7 +305,7 @@ def lm_head(arch: Arch, conv: Conventions, step: Step) -> Cost:
     positions = {"none": 0, "all": step.new, "last": 1}[conv.lm_head]
     flops = {"lm_head": 2 * step.batch * positions * arch.hidden * arch.vocab}
     untied = _params.model_parameters(arch).get("lm_head", 0)   # zero when tied to the embedding
-    weights = {"weights/lm_head": untied * arch.weight_bytes} if conv.weights == "all" else {}
+    weights = {"weights/lm_head": untied * arch.bytes_of("lm_head")} if conv.weights == "all" else {}
     return Cost(flops, weights)
 
 

@@ -29,6 +29,7 @@ ValueError: dtype='int3' is not allowed; choose one of 'fp32', 'tf32', 'bf16', '
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
     from symroof.arch import Arch
     from symroof.hardware import Hardware
 
-__all__ = ["BYTES", "DTYPES", "Precision", "bytes_per_element"]
+__all__ = ["BYTES", "DTYPES", "HF_MODULES", "Layout", "Precision", "Quantization", "bytes_per_element", "ignored",
+           "linear_shapes"]
 
 # Storage size of one element. fp32/tf32: IEEE single (tf32 is a tensor-core compute mode over
 # fp32 storage); bf16/fp16: 16 bits; fp8 (E4M3 / E5M2) and int8: 8 bits; int4 and fp4
@@ -129,8 +131,10 @@ class Precision:
         return self.weights if BYTES[self.weights] > BYTES[self.activations] else self.activations
 
     def apply(self, arch: Arch) -> Arch:
-        """``arch`` with its bytes per element of weights, activations and KV cache set from these dtypes."""
-        return arch.replace(weight_bytes=self.weight_bytes, act_bytes=self.act_bytes, kv_bytes=self.kv_bytes)
+        """``arch`` with its bytes per element of weights (all of them, dropping any per-tensor
+        bytes), activations and KV cache set from these dtypes."""
+        return arch.replace(weight_bytes=self.weight_bytes, act_bytes=self.act_bytes, kv_bytes=self.kv_bytes,
+                            tensor_bytes=())
 
     def hardware(self, hw: Hardware | str) -> Hardware:
         """``hw`` at the peak of ``compute_dtype``; a clear ``ValueError`` if the part has no such peak."""
@@ -142,3 +146,199 @@ class Precision:
             raise ValueError(f"{part.name} has no peak FLOP/s for compute dtype {self.compute_dtype!r}; "
                              f"known: {known}")
         return part.with_dtype(self.compute_dtype)
+
+
+# ---- quantised checkpoints -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a quantised checkpoint stores one linear weight of ``in_features -> out_features``.
+
+    A matrix of ``in·out`` elements takes ``in·out·bits/8`` bytes, plus:
+
+    * ``group_size``: one scale (``scale_bytes``) and zero point (``zero_bytes``) per
+      ``group_size`` consecutive input features of each output row, ``out·ceil(in/g)`` of
+      each (``-1``: one per row, as GPTQ writes it);
+    * ``block``: one scale per ``(rows, cols)`` block, ``ceil(out/rows)·ceil(in/cols)``;
+    * ``flat``: ``(elements, bytes)`` pairs, one value of ``bytes`` per ``elements`` of the
+      flattened matrix (bitsandbytes' absmax per 64 weights);
+    * ``per_input``, ``per_output``, ``per_tensor``: bytes per input feature (GPTQ's
+      ``g_idx``), per output feature (bitsandbytes int8's row scale) and per matrix.
+
+    >>> gptq = Layout("gptq", bits=4, group_size=128, scale_bytes=2, zero_bytes=sympy.Rational(1, 2), per_input=4)
+    >>> gptq.matrix_bytes(256, 64)     # 256·64/2 + 64·2·(2 + 1/2) + 256·4: qweight, scales+qzeros, g_idx
+    9536
+    >>> gptq.bytes_per_element(256, 64)
+    149/256
+    """
+
+    name: str
+    bits: Any
+    group_size: Any = None
+    block: tuple[int, int] | None = None
+    scale_bytes: Any = 2
+    zero_bytes: Any = 0
+    flat: tuple[tuple[int, Any], ...] = ()
+    per_input: Any = 0
+    per_output: Any = 0
+    per_tensor: Any = 0
+
+    def matrix_bytes(self, in_features: Any, out_features: Any) -> sympy.Expr:
+        """Bytes the checkpoint stores for one ``in_features -> out_features`` weight, exactly."""
+        n_in, n_out = sympy.sympify(in_features), sympy.sympify(out_features)
+        total = n_in * n_out * sympy.Rational(self.bits) / 8
+        if self.group_size is not None:
+            groups = 1 if self.group_size == -1 else sympy.ceiling(n_in / self.group_size)
+            total += n_out * groups * (sympy.sympify(self.scale_bytes) + self.zero_bytes)
+        if self.block is not None:
+            rows, cols = self.block
+            total += sympy.ceiling(n_out / rows) * sympy.ceiling(n_in / cols) * sympy.sympify(self.scale_bytes)
+        for elements, nbytes in self.flat:
+            total += sympy.ceiling(n_in * n_out / elements) * sympy.sympify(nbytes)
+        return total + n_in * self.per_input + n_out * self.per_output + self.per_tensor
+
+    def bytes_per_element(self, in_features: Any, out_features: Any) -> sympy.Expr:
+        """`matrix_bytes` per weight element, an exact rational."""
+        return self.matrix_bytes(in_features, out_features) / (sympy.sympify(in_features) * out_features)
+
+
+def linear_shapes(arch: Arch) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
+    """``(in_features, out_features)`` of each per-layer linear weight, by `symroof.params` name.
+
+    A MoE layer's experts have width ``expert_ffn_dim`` (a DeepSeek model's leading dense
+    layers share the names ``ffn/*``; their width ``ffn_dim`` is not listed).
+
+    >>> from symroof.arch import Arch
+    >>> linear_shapes(Arch(hidden=64, layers=1, heads=4, kv_heads=2, ffn_dim=96, ffn_kind="gated"))["attention/k"]
+    (64, 32)
+    """
+    H = arch.hidden
+    if arch.is_mla:
+        d_c, d_q, d_r = arch.kv_lora_rank, arch.q_lora_rank, arch.qk_rope_head_dim
+        heads_qk = arch.heads * (arch.qk_nope_head_dim + d_r)
+        out = {"attention/q": (H, heads_qk)} if d_q is None else {
+            "attention/q_down": (H, d_q), "attention/q_up": (d_q, heads_qk)}
+        out["attention/kv_down"] = (H, d_c + d_r)
+        out["attention/kv_up"] = (d_c, arch.heads * (arch.qk_nope_head_dim + arch.v_head_dim))
+        out["attention/out"] = (arch.heads * arch.v_head_dim, H)
+    else:
+        out = {"attention/q": (H, arch.q_width), "attention/k": (H, arch.kv_width),
+               "attention/v": (H, arch.kv_width), "attention/out": (arch.q_width, H)}
+    width = arch.expert_ffn_dim if arch.is_moe else arch.ffn_dim
+    if arch.ffn_kind == "gated":
+        out["ffn/gate"] = (H, width)
+    out["ffn/up"] = (H, width)
+    out["ffn/down"] = (width, H)
+    return out
+
+
+# Hugging Face module names of each symroof tensor, as the families of `symroof.hf` name them
+# (Llama-style, Mixtral's block_sparse_moe, DeepSeek's MLA, GPT-2, GPT-NeoX). An ignore pattern
+# that matches any of them leaves the tensor unquantised.
+_LAYER = "model.layers.0."
+HF_MODULES: dict[str, tuple[str, ...]] = {
+    "attention/q": (_LAYER + "self_attn.q_proj", "transformer.h.0.attn.c_attn",
+                    "gpt_neox.layers.0.attention.query_key_value"),
+    "attention/k": (_LAYER + "self_attn.k_proj", "transformer.h.0.attn.c_attn",
+                    "gpt_neox.layers.0.attention.query_key_value"),
+    "attention/v": (_LAYER + "self_attn.v_proj", "transformer.h.0.attn.c_attn",
+                    "gpt_neox.layers.0.attention.query_key_value"),
+    "attention/out": (_LAYER + "self_attn.o_proj", "transformer.h.0.attn.c_proj",
+                      "gpt_neox.layers.0.attention.dense"),
+    "attention/q_down": (_LAYER + "self_attn.q_a_proj",),
+    "attention/q_up": (_LAYER + "self_attn.q_b_proj",),
+    "attention/kv_down": (_LAYER + "self_attn.kv_a_proj_with_mqa",),
+    "attention/kv_up": (_LAYER + "self_attn.kv_b_proj",),
+    "ffn/gate": (_LAYER + "mlp.gate_proj", _LAYER + "mlp.experts.0.gate_proj",
+                 _LAYER + "mlp.shared_experts.gate_proj", _LAYER + "block_sparse_moe.experts.0.w1"),
+    "ffn/up": (_LAYER + "mlp.up_proj", _LAYER + "mlp.experts.0.up_proj", _LAYER + "mlp.shared_experts.up_proj",
+               _LAYER + "block_sparse_moe.experts.0.w3", "transformer.h.0.mlp.c_fc",
+               "gpt_neox.layers.0.mlp.dense_h_to_4h"),
+    "ffn/down": (_LAYER + "mlp.down_proj", _LAYER + "mlp.experts.0.down_proj",
+                 _LAYER + "mlp.shared_experts.down_proj", _LAYER + "block_sparse_moe.experts.0.w2",
+                 "transformer.h.0.mlp.c_proj", "gpt_neox.layers.0.mlp.dense_4h_to_h"),
+    "lm_head": ("lm_head", "embed_out"),
+}
+
+
+def ignored(name: str, patterns: tuple[str, ...]) -> bool:
+    """Whether an ignore list (``modules_to_not_convert``, compressed-tensors' ``ignore``) names
+    symroof tensor ``name``: a pattern matches a module name from its start up to a module
+    boundary, or as a regex with ``re:`` (compressed-tensors), or as a suffix (the rule of
+    ``transformers.quantizers.quantizers_utils.should_convert_module``).
+
+    >>> ignored("ffn/gate", ("gate",)), ignored("ffn/gate", ("re:.*mlp.gate$",)), ignored("lm_head", ("lm_head",))
+    (False, False, True)
+    """
+    boundary = r"(?:(?<=\.)|(?=\.|$))"
+    for pattern in patterns:
+        regex = pattern.removeprefix("re:")
+        try:
+            compiled = re.compile(rf"(?:{regex}){boundary}")
+        except re.error as err:
+            raise ValueError(f"quantization_config: ignore pattern {pattern!r} is not a valid regex: {err}") from None
+        for module in HF_MODULES.get(name, ()):
+            if compiled.match(module) or (not pattern.startswith("re:") and module.endswith(pattern)):
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """A checkpoint's quantisation: the ``layout`` of its quantised matrices, which ones are
+    quantised (every per-layer linear not ``skip``-ped, and the LM head if ``lm_head``), and
+    the compute dtype everything else stays in.
+
+    ``apply(arch)`` gives each tensor its own bytes per element (`Arch.tensor_bytes`): the
+    quantised matrices ``layout.bytes_per_element(in, out)`` of their own shape; embeddings,
+    norms, biases, the MoE router and skipped matrices the compute dtype. ``weight_bytes``
+    becomes the checkpoint's average, total bytes / total parameters, so that
+    ``b_w · P`` (the ``nominal`` weights, `symroof.timing.kv_capacity`) is its size.
+    Activations and KV cache stay at the compute dtype.
+    """
+
+    method: str
+    layout: Layout
+    compute: str = "bf16"
+    skip: tuple[str, ...] = ()
+    lm_head: bool = False
+    detail: str = ""       # the layout in words, with its source
+
+    def __post_init__(self) -> None:
+        choice(self.compute, "compute", DTYPES)
+
+    def describe(self) -> str:
+        """One line: the method, its layout, and what stays at the compute dtype."""
+        kept = "embeddings, norms, biases, router" + ("" if self.lm_head else ", lm_head")
+        skipped = f"; not converted: {', '.join(self.skip)}" if self.skip else ""
+        return f"{self.method} ({self.detail}); {kept} at {self.compute}{skipped}"
+
+    def quantized(self, arch: Arch) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
+        """The quantised matrices of ``arch`` and their ``(in, out)`` shapes."""
+        shapes = {n: s for n, s in linear_shapes(arch).items() if not ignored(n, self.skip)}
+        if self.lm_head and not arch.tied_embeddings and not ignored("lm_head", self.skip):
+            shapes["lm_head"] = (arch.hidden, arch.vocab)
+        return shapes
+
+    def apply(self, arch: Arch) -> Arch:
+        """``arch`` with per-tensor bytes for this checkpoint (see the class docstring)."""
+        from symroof import params as _params
+        from symroof import phases as _phases
+        from symroof.conventions import Conventions
+
+        compute = BYTES[self.compute]
+        per_tensor: dict[str, Any] = {n: compute for n in _UNQUANTIZED}
+        per_tensor.update({n: compute for n in linear_shapes(arch)})
+        if not arch.tied_embeddings:
+            per_tensor["lm_head"] = compute
+        per_tensor.update({n: self.layout.bytes_per_element(*shape) for n, shape in self.quantized(arch).items()})
+        exact = arch.replace(tensor_bytes=per_tensor, act_bytes=compute, kv_bytes=compute)
+        every_weight = Conventions(weights="all", experts_read="all", expert_parallel=1)
+        total = _phases.step(exact, every_weight, B=1, S_i=1, S_c=0).bytes_of("weights")
+        return exact.replace(weight_bytes=total / _params.total_parameters(exact))
+
+
+# tensors no quantiser converts: embeddings (a gather, not a Linear), norms, the MoE router
+# (DeepSeek's is no nn.Linear; AutoGPTQ/AutoAWQ leave Mixtral's gate out), and every bias.
+_UNQUANTIZED = ("embedding", "positions", "norm", "final_norm", "ffn/router", "bias")
