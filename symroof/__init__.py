@@ -29,6 +29,7 @@ from symroof import (
 )
 from symroof.analysis import (
     balance,
+    communication,
     crossover,
     crossover_batch,
     intensity_limit,
@@ -66,6 +67,7 @@ __all__ = [
     "analysis",
     "balance",
     "bubble_fraction",
+    "communication",
     "conventions",
     "crossover",
     "crossover_batch",

@@ -7,8 +7,8 @@ ratio of polynomials in each workload size (linear over linear in ``B``), so
 limits come from leading coefficients and crossovers from a polynomial equation
 ``FLOPs·q_β − bytes·p_π = 0``, solved exactly, never by a general ``solve``.
 
-Latency, tensor-parallel communication and KV-cache capacity are in
-`symroof.timing` and re-exported here.
+Latency, tensor-parallel communication (`communication`, the conventions' choice of
+model) and KV-cache capacity are in `symroof.timing` and re-exported here.
 
 Examples
 --------
@@ -41,6 +41,7 @@ from symroof.timing import (
     Capacity,
     Comm,
     Latency,
+    communication,
     kv_capacity,
     latency,
     time_per_output_token,
@@ -55,6 +56,7 @@ __all__ = [
     "Latency",
     "Limit",
     "balance",
+    "communication",
     "crossover",
     "crossover_batch",
     "intensity_limit",

@@ -2,7 +2,7 @@
 
 ::
 
-    symroof report    [MODEL] [--gpu NAME] [--phase prefill|decode|step] [SIZES] [--tp T] [--json]
+    symroof report    [MODEL] [--gpu NAME] [--phase prefill|decode|step] [SIZES] [--tp T] [--comm C] [--json]
     symroof latex     [MODEL] [--phase ...] [SIZES] [--only flops|bytes|intensity | --document [--gpu NAME]]
     symroof crossover [MODEL] [--gpu NAME] [--phase ...] [SIZES] [--unknown B|S_c|S_i|S]
     symroof plot      [MODEL] [--gpu NAME] [--kind roofline|intensity-vs-batch|time-per-token] [SIZES] [--out FILE]
@@ -47,6 +47,7 @@ from symroof.hardware import Hardware
 from symroof.hf import dtype_bytes, dtype_name
 from symroof.params import total_parameters
 from symroof.phases import decode, prefill, step
+from symroof.timing import COMMS
 
 __all__ = ["DEFAULT_GPU", "DEFAULT_MODEL", "build_parser", "main"]
 
@@ -107,6 +108,12 @@ def _model_options(p: argparse.ArgumentParser, *, gpu: bool = True) -> None:
                    help=f"what to count: {', '.join(PRESETS)} (or 000, 002, 003); default exact")
 
 
+def _comm_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--comm", choices=COMMS, default=None,
+                   help="tensor-parallel communication: Megatron's ring all-reduces, 003's messages, or none "
+                        "(default: the conventions' choice, 003 for inference-arithmetic, allreduce otherwise)")
+
+
 def _size_options(p: argparse.ArgumentParser, *, phase_default: str | None) -> None:
     p.add_argument("--phase", choices=PHASES, default=phase_default,
                    help="prefill (S new tokens), decode (1 new token over S_c cached), or a general step")
@@ -127,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(rep)
     _size_options(rep, phase_default=None)
     rep.add_argument("--tp", type=_positive, default=1, metavar="T", help="tensor-parallel GPUs (time only)")
+    _comm_option(rep)
     rep.add_argument("--json", action="store_true", help="one JSON object instead of a table")
 
     tex = sub.add_parser("latex", help="LaTeX of the FLOPs, bytes and intensity (sizes left out stay symbols)")
@@ -325,7 +333,7 @@ def _header(arch: Arch, gpu: Hardware | None, conv: Conventions) -> dict[str, An
 
 
 def _phase_result(arch: Arch, conv: Conventions, gpu: Hardware, phase: str, values: dict[str, int],
-                  tp: int) -> dict[str, Any]:
+                  tp: int, comm: str | None = None) -> dict[str, Any]:
     cost = _cost(arch, conv, phase, values)
     free = sorted(s.name for s in cost.free_symbols)
     out: dict[str, Any] = {"phase": phase, "values": values, "symbols": free}
@@ -343,22 +351,24 @@ def _phase_result(arch: Arch, conv: Conventions, gpu: Hardware, phase: str, valu
         intensity = cost.intensity
         out.update(flops=_exact(cost.flops), bytes=_exact(cost.bytes), intensity=_approx(intensity),
                    intensity_exact=_exact(intensity), bound=analysis.regime(cost, gpu))
-        # one latency path for the library and the CLI: timing's TTFT / TPOT (comms counted in bytes)
-        common = dict(B=values.get("B", 1), tp=tp, bytes_per_element=arch.act_bytes)
+        # one latency path for the library and the CLI: timing's TTFT / TPOT, the conventions' comms
+        common = dict(B=values.get("B", 1), tp=tp, comm=comm)
         if phase == "prefill":
             t = analysis.time_to_first_token(arch, conv, gpu, S=values["S"], **common)
         else:
             t = analysis.time_per_output_token(arch, conv, gpu, S_c=values.get("S_c", 0),
                                                S_i=values.get("S_i", 1), **common)
         out["time_s"] = {"compute": _approx(t.compute_s), "memory": _approx(t.memory_s),
-                         "comm": _approx(t.comm_s), "total": _approx(t.total_s), "bound": t.bound, "tp": tp}
+                         "comm": _approx(t.comm_s), "total": _approx(t.total_s), "bound": t.bound, "tp": tp,
+                         "comm_model": comm or conv.comms}
     out["terms"] = {kind: {name: _exact(v) for name, v in terms.items()} for kind, terms in cost.terms.items()}
     return out
 
 
 def _report(args: argparse.Namespace) -> int:
     arch, gpu, conv = _arch(args), _gpu(args), _conventions(args)
-    results = [_phase_result(arch, conv, gpu, phase, values, args.tp) for phase, values in _workloads(args)]
+    results = [_phase_result(arch, conv, gpu, phase, values, args.tp, args.comm)
+               for phase, values in _workloads(args)]
     if args.json:
         head = _header(arch, gpu, conv) | {"tp": args.tp}
         if args.phase is not None:

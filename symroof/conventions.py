@@ -20,7 +20,9 @@ Each document is a named preset that reproduces it exactly:
 Beyond the seeds (every default leaves the presets' numbers as they are):
 ``experts_read`` and ``expert_parallel`` (mixture of experts, `symroof.moe`),
 ``mla`` (multi-head latent attention, `symroof.mla`), ``attention_kernel`` and
-``query_block`` (how attention's K, V and scores reach memory).
+``query_block`` (how attention's K, V and scores reach memory), and ``comms`` (the
+tensor-parallel communication model of every latency, `symroof.timing.communication`:
+003's own under ``inference-arithmetic``, Megatron's ring all-reduces elsewhere).
 
 Examples
 --------
@@ -58,6 +60,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "experts_read": ("all", "touched"),
     "mla": ("naive", "absorbed"),
     "attention_kernel": ("ideal", "flash", "unfused"),
+    "comms": ("allreduce", "003", "none"),
 }
 _COUNTS = ("expert_parallel", "query_block")
 
@@ -135,6 +138,12 @@ class Conventions:
         sizes FlashAttention-2 tunes over, {64, 128}: arXiv 2307.08691 §3.3;
         `symroof.components.flash_query_block` derives it from the on-chip memory as
         FlashAttention's Algorithm 1 does). A number or a symbol.
+    comms:
+        tensor-parallel communication of a forward pass (`symroof.timing.communication`):
+        ``allreduce``: Megatron-LM's two ring all-reduces per layer of the ``B·S_i·H·b_a``
+        hidden state (Shoeybi et al. 2019, §3; Narayanan et al. 2021, §2.3), each with
+        NCCL's latency (6.6 µs + 0.6 µs per ring step); ``003``: 003's four messages per
+        layer of ``B·S_i·H`` elements plus 10 µs each; ``none``.
     """
 
     flops: Literal["components", "params"] = "components"
@@ -153,6 +162,7 @@ class Conventions:
     mla: Literal["naive", "absorbed"] = "naive"
     attention_kernel: Literal["ideal", "flash", "unfused"] = "ideal"
     query_block: Any = 128
+    comms: Literal["allreduce", "003", "none"] = "allreduce"
 
     def __post_init__(self) -> None:
         for field, allowed in _CHOICES.items():
@@ -181,7 +191,7 @@ PRESETS: dict[str, Conventions] = {
     ),
     "inference-arithmetic": Conventions(
         flops="params", scores="none", lm_head="none", weights="nominal",
-        activations="none", kv_read="none", kv_write="none", latency="max",
+        activations="none", kv_read="none", kv_write="none", latency="max", comms="003",
         name="inference-arithmetic",
     ),
     "matmul": Conventions(

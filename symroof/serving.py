@@ -18,10 +18,11 @@ weights (`max_batch`, from `symroof.timing.kv_capacity`).
 expressions in ``B`` are compiled once, `symroof.compile`) and `pareto_front` picks the batches that no other
 batch beats on both TPOT and throughput.
 
-Tensor-parallel communication (``comm``): ``"allreduce"`` (default) counts Megatron's two
-ring all-reduces per layer in bytes (`symroof.parallel.tp_allreduce_time`); ``"003"`` is 003's
-four messages per layer of ``B·H`` elements plus 10 µs each (`symroof.timing.tp_communication`);
-``"none"`` leaves communication out.
+A step is `symroof.timing.time_per_output_token`, the one latency path: tensor-parallel
+communication (``comm``) is the conventions' ``comms`` unless given (`symroof.timing.communication`:
+``"allreduce"``, Megatron's two ring all-reduces per layer in bytes with NCCL's latency, the
+default of every preset but 003's; ``"003"``, 003's four messages per layer of ``B·H`` elements
+plus 10 µs each; ``"none"``), so timing's TPOT and `decode_latency` agree for every preset.
 
 Examples
 --------
@@ -47,14 +48,12 @@ import numpy as np
 import sympy
 
 from symroof import symbols as sym
-from symroof._values import as_count, choice
+from symroof._values import as_count
 from symroof.arch import Arch
 from symroof.conventions import Conventions, resolve
 from symroof.evaluate import compile as compile_expr
 from symroof.hardware import Hardware, hardware_of
-from symroof.parallel import tp_allreduce_time
-from symroof.phases import step
-from symroof.timing import Latency, combine, kv_capacity, kv_replication, latency, tp_communication
+from symroof.timing import COMMS, Latency, combine, kv_capacity, kv_replication, time_per_output_token
 
 __all__ = [
     "COMMS",
@@ -68,30 +67,22 @@ __all__ = [
     "throughput",
 ]
 
-COMMS = ("allreduce", "003", "none")
-
 
 def step_latency(arch: Arch, conventions: Conventions | str | None, hardware: Hardware | str, *,
-                 B: Any = sym.B, S_i: Any = 1, S_c: Any = sym.S_c, tp: Any = 1, comm: str = "allreduce",
-                 model: str | None = None, dtype: str | None = None, step_latency_s: Any = 0) -> Latency:
+                 B: Any = sym.B, S_i: Any = 1, S_c: Any = sym.S_c, tp: Any = 1, comm: str | None = None,
+                 model: str | None = None, dtype: str | None = None, step_latency_s: Any = None,
+                 bytes_per_element: Any = None) -> Latency:
     """Roofline time of one pass of ``B`` sequences, ``S_i`` new tokens each over ``S_c`` cached, exact.
 
-    Symbols stay symbols unless given; ``tp`` GPUs split FLOPs and weight/KV bytes (see
-    `symroof.timing.latency`) and communicate as ``comm`` says (module docstring);
-    ``step_latency_s`` is the per-ring-step latency of ``comm="allreduce"``.
-    ``model`` is ``"max"`` or ``"sum"`` (default: the conventions' ``latency``).
+    `symroof.timing.time_per_output_token` with symbols left as symbols unless given: ``tp``
+    GPUs split FLOPs and weight/KV bytes (`symroof.timing.latency`) and communicate as ``comm``
+    says (``None``: the conventions' ``comms``; `symroof.timing.communication`, which also takes
+    ``step_latency_s`` and ``bytes_per_element``). ``model`` is ``"max"`` or ``"sum"`` (default:
+    the conventions' ``latency``).
     """
-    c = resolve(conventions)
-    choice(comm, "comm", COMMS)
-    batch, new = as_count(B, "B"), as_count(S_i, "S_i")
-    if comm == "allreduce":
-        comm_s: Any = tp_allreduce_time(arch, hardware, tp=tp, B=batch, S_i=new, step_latency_s=step_latency_s)
-    elif comm == "003":
-        comm_s = tp_communication(arch, hardware, tp=tp, tokens=batch * new)
-    else:
-        comm_s = 0
-    return latency(step(arch, c, B=batch, S_i=new, S_c=S_c), hardware, tp=tp, model=model or c.latency,
-                   comm_s=comm_s, dtype=dtype, tokens=batch * new)
+    return time_per_output_token(arch, resolve(conventions), hardware, B=B, S_c=S_c, S_i=S_i, tp=tp,
+                                 model=model, comm=comm, bytes_per_element=bytes_per_element,
+                                 step_latency_s=step_latency_s, dtype=dtype)
 
 
 def decode_latency(arch: Arch, conventions: Conventions | str | None, hardware: Hardware | str, *,
@@ -208,8 +199,9 @@ class ServingCurve:
 
 
 def serving_curve(arch: Arch, conventions: Conventions | str | None, hardware: Hardware | str, *,
-                  S_c: Any, batches: Any, tp: Any = 1, comm: str = "allreduce", model: str | None = None,
-                  dtype: str | None = None, step_latency_s: Any = 0, weight_bytes: Any = None) -> ServingCurve:
+                  S_c: Any, batches: Any, tp: Any = 1, comm: str | None = None, model: str | None = None,
+                  dtype: str | None = None, step_latency_s: Any = None, weight_bytes: Any = None,
+                  bytes_per_element: Any = None) -> ServingCurve:
     """TPOT and throughput of decode at context ``S_c`` for every batch size in ``batches``.
 
     The exact step time is built once with ``B`` symbolic and compiled (`symroof.compile`; float64).
@@ -227,7 +219,7 @@ def serving_curve(arch: Arch, conventions: Conventions | str | None, hardware: H
     c = resolve(conventions)
     how = model or c.latency
     t = decode_latency(arch, c, hardware, S_c=S_c, tp=tp, comm=comm, model=how, dtype=dtype,
-                       step_latency_s=step_latency_s)
+                       step_latency_s=step_latency_s, bytes_per_element=bytes_per_element)
     compute, memory = _numeric(t.compute_s, b, "compute time"), _numeric(t.memory_s, b, "memory time")
     comm_s = _numeric(t.comm_s, b, "communication time")
     tpot = combine(compute, memory, comm_s, model=how)

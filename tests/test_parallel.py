@@ -155,9 +155,14 @@ def test_llama_3_8b_allreduce_bytes_by_hand():
     ar = parallel.tp_allreduce(LLAMA, tp=8, B=1, S_i=1)
     assert (ar.all_reduces, ar.message_bytes, ar.bytes_per_gpu) == (64, 8192, 917_504)
     assert ar.steps == 64 * 14
-    c = parallel.tp_allreduce_time(LLAMA, H100, tp=8, B=1, S_i=1, step_latency_s=sympy.Rational(1, 10**6))
+    c = parallel.tp_allreduce_time(LLAMA, H100, tp=8, B=1, S_i=1, step_latency_s=sympy.Rational(1, 10**6),
+                                   base_latency_s=0)
     assert c.throughput_s == sympy.Rational(917_504, 450 * 10**9)
     assert c.latency_s == sympy.Rational(64 * 14, 10**6)      # 896 ring steps of 1 µs
+    # NCCL's latencies by default (tuning.cc, ring/LL over NVLink): 6.6 µs per all-reduce + 0.6 µs per
+    # step, 64 · 6.6 + 896 · 0.6 = 422.4 + 537.6 = 960 µs
+    default = parallel.tp_allreduce_time(LLAMA, H100, tp=8, B=1, S_i=1)
+    assert default.latency_s == sympy.Rational(960, 10**6) and default.throughput_s == c.throughput_s
 
 
 def test_allreduce_symbolic_form():

@@ -101,9 +101,15 @@ def test_003s_52b_exercise_and_allreduce_comms():
     seed = Fraction(256 * 64 * 4 * 8192, 300 * 10**9)              # 003's throughput term ≈ 1.8 ms
     assert round(float(seed) * 1000) == 2
     assert t.comm_s == sympy.Rational(64 * 4, 100_000) + sympy.Rational(seed.numerator, seed.denominator)
-    # physically: 2 all-reduces × 64 layers × 2·3/4 of 256·8192·2 bytes per GPU
-    ours = serving.decode_latency(kipply, "inference-arithmetic", a100, B=256, S_c=0, tp=4)
-    assert ours.comm_s == sympy.Rational(2 * 64 * 256 * 8192 * 2 * 3, 2 * 300 * 10**9)
+    # the 003 preset's default is 003's own model
+    default = serving.decode_latency(kipply, "inference-arithmetic", a100, B=256, S_c=0, tp=4)
+    assert default.comm_s == t.comm_s
+    # physically (Megatron): 2 all-reduces × 64 layers × 2·3/4 of 256·8192·2 bytes per GPU, plus NCCL's
+    # 6.6 µs per all-reduce and 0.6 µs per ring step, 2·(4 − 1) = 6 steps: 128 · (6.6 + 3.6) µs = 1305.6 µs
+    ours = serving.decode_latency(kipply, "inference-arithmetic", a100, B=256, S_c=0, tp=4, comm="allreduce")
+    assert ours.comm_s == (sympy.Rational(2 * 64 * 256 * 8192 * 2 * 3, 2 * 300 * 10**9)
+                           + sympy.Rational(128 * 102, 10**7))
+    assert ours.comm_s == serving.decode_latency(kipply, "roofline-notes", a100, B=256, S_c=0, tp=4).comm_s
     none = serving.decode_latency(kipply, "inference-arithmetic", a100, B=256, S_c=0, tp=4, comm="none")
     assert none.comm_s == 0
     # comm="003" is what symroof.timing reproduces of 003
@@ -177,3 +183,39 @@ def test_bad_options():
         serving.pareto_front([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="finite"):
         serving.pareto_front([1.0, float("nan")], [1.0, 2.0])
+
+
+# ---- one latency model: timing and serving agree, under every preset -----------------------------
+@pytest.mark.parametrize("conv", sorted(symroof.conventions.PRESETS))
+def test_timing_tpot_equals_serving_decode_latency_for_every_preset(conv):
+    # the same arch, hardware, B, S_c and T through both front doors, communication included
+    for b, context, tp in ((8, 1024, 8), (1, 0, 1), (64, 4096, 2)):
+        t = symroof.time_per_output_token(LLAMA, conv, H100, B=b, S_c=context, tp=tp)
+        s = serving.decode_latency(LLAMA, conv, H100, B=b, S_c=context, tp=tp)
+        assert (t.compute_s, t.memory_s, t.comm_s, t.total_s) == (s.compute_s, s.memory_s, s.comm_s, s.total_s)
+        assert t.comm_s == symroof.timing.communication(LLAMA, H100, conv, tp=tp, tokens=b).total_s
+    # symbolic B too: the same expression
+    t = symroof.time_per_output_token(LLAMA, conv, H100, B=B, S_c=1024, tp=8)
+    assert t.total_s == serving.decode_latency(LLAMA, conv, H100, S_c=1024, tp=8).total_s
+
+
+def test_default_tensor_parallel_comms_by_hand():
+    # Llama-3-8B (config: hidden 4096, 32 layers, bf16 activations) decoding B = 8 sequences on
+    # T = 8 H100 SXM (NVLink 450e9 B/s one way, hardware.toml), conventions "exact": Megatron's
+    # 2 ring all-reduces per layer, 64 in all, each of B·H·b_a = 8·4096·2 = 65,536 bytes.
+    # Bytes each GPU sends: 64 · 2·(8 − 1)/8 · 65,536 = 64 · 114,688 = 7,340,032 B
+    # throughput: 7,340,032 / 450e9 s = 16.31 µs
+    # latency (NCCL tuning.cc, ring/LL over NVLink): per all-reduce 6.6 µs + 2·(8 − 1) steps · 0.6 µs
+    #   = 6.6 + 8.4 = 15 µs; 64 all-reduces: 960 µs
+    throughput = sympy.Rational(7_340_032, 450 * 10**9)
+    latency = 64 * sympy.Rational(15, 10**6)
+    t = symroof.time_per_output_token(LLAMA, "exact", H100, B=8, S_c=1024, tp=8)
+    assert t.comm_s == throughput + latency
+    assert round(float(t.comm_s) * 1e6, 2) == 976.31
+    # memory-bound (0.64 ms of bytes against 0.016 ms of FLOPs): TPOT = memory + comms ≈ 1.62 ms
+    assert t.bound == "memory" and t.total_s == t.memory_s + t.comm_s
+    # 003's model, the inference-arithmetic preset's choice: 32 layers · 4 messages · 10 µs = 1280 µs,
+    # plus 8 · 32 · 4 · 4096 elements / 450e9 = 9.32 µs
+    seed = symroof.time_per_output_token(LLAMA, "exact", H100, B=8, S_c=1024, tp=8, comm="003")
+    assert seed.comm_s == sympy.Rational(32 * 4, 100_000) + sympy.Rational(8 * 32 * 4 * 4096, 450 * 10**9)
+    assert symroof.conventions.get("003").comms == "003" and symroof.conventions.get("exact").comms == "allreduce"
