@@ -38,7 +38,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,7 @@ from symroof.conventions import Conventions, resolve
 from symroof.evaluate import compile as compile_expr
 from symroof.hardware import Hardware
 from symroof.serving import step_latency
-from symroof.timing import Latency, combine
+from symroof.timing import Latency
 
 __all__ = [
     "ALPHA",
@@ -185,38 +185,43 @@ def draft_cost_ratio(draft: Arch, target: Arch, conventions: Conventions | str |
 
 def speedup_grid(arch: Arch, conventions: Conventions | str | None, hardware: Hardware | str, *,
                  alpha: Any, k: Any, c: Any = 0, B: Any = 1, S_c: Any, **options: Any) -> np.ndarray:
-    """Speed-up at every ``(alpha, k)`` pair (numpy broadcasting), float64.
+    """Speed-up at every ``(alpha, k, c)`` point (numpy broadcasting), float64.
 
-    The verification time is built once with ``k`` symbolic and compiled (`symroof.compile`); its compute and
-    memory parts are combined per point (``max`` or ``sum``, as the conventions say).
+    The exact speed-up of `speculative_decoding` is built once with ``α``, ``k`` and ``c``
+    symbolic (`expected_tokens`' closed form over the roofline step times) and compiled
+    (`symroof.compile`); no formula is written twice. Points with ``α = 1``, where the
+    closed form is ``0/0``, evaluate the same speed-up at ``expected_tokens(1, k) = k + 1``.
 
     >>> import symroof
     >>> llama = symroof.models.get("llama-3-8b")
     >>> g = speedup_grid(llama, "003", "H100-SXM", alpha=0.8, k=[1, 2, 4, 8], S_c=1024)
     >>> g.round(4).tolist()                                 # 1 + 0.8 + … + 0.8^k
     [1.8, 2.44, 3.3616, 4.3289]
+    >>> speedup_grid(llama, "003", "H100-SXM", alpha=[0, 1], k=4, S_c=1024).tolist()   # 1 token; k + 1
+    [1.0, 5.0]
     """
     a = np.asarray(alpha, dtype=np.float64)
     ks = np.asarray(k, dtype=np.float64)
+    cs = np.asarray(c, dtype=np.float64)
     if not (np.isfinite(a).all() and ((a >= 0) & (a <= 1)).all()):
         raise ValueError("alpha must be acceptance rates between 0 and 1")
     if not (np.isfinite(ks).all() and ((ks >= 1) & (np.floor(ks) == ks)).all()):
         raise ValueError("k must be positive integers")
-    conv = resolve(conventions)
-    how = options.pop("model", None) or conv.latency
-    cost = float(as_amount(c, "c", allow_zero=True))
-    plain = step_latency(arch, conv, hardware, B=B, S_i=1, S_c=S_c, model=how, **options)
-    verify = step_latency(arch, conv, hardware, B=B, S_i=K + 1, S_c=S_c, model=how, **options)
-    extra = sorted(s.name for s in verify.total_s.free_symbols - {K})
+    if not (np.isfinite(cs).all() and (cs >= 0).all()):
+        raise ValueError("c must be non-negative draft costs (a draft step over a target decode step)")
+    spec = speculative_decoding(arch, conventions, hardware, alpha=ALPHA, k=K, c=C, B=B, S_c=S_c, **options)
+    extra = sorted(s.name for s in spec.speedup.free_symbols - {ALPHA, K, C})
     if extra:
         raise ValueError(f"the step time depends on {', '.join(extra)}; give them values")
-    t_plain = float(plain.total_s)
-    parts = []
-    for part in (verify.compute_s, verify.memory_s, verify.comm_s):
-        ev = compile_expr(part)
-        parts.append(np.asarray(ev(k=ks) if ev.names else ev(), dtype=np.float64))
-    compute, memory, comm = np.broadcast_arrays(*parts)
-    t_verify = combine(compute, memory, comm, model=how)
-    # E[tokens] = Σ α^i, i = 0..k: written as a sum so that α = 1 gives k + 1
-    tokens = np.where(a == 1, ks + 1, (1 - a ** (ks + 1)) / np.where(a == 1, 2.0, 1 - a))
-    return tokens * t_plain / (t_verify + cost * ks * t_plain)
+    certain = replace(spec, alpha=sympy.Integer(1), expected_tokens=expected_tokens(1, K))
+    one = a == 1
+    values = {"alpha": np.where(one, 0.0, a), "k": ks, "c": cs}   # α = 1 is taken from `certain`
+    general, limit = (np.asarray(_evaluate(x.speedup, values), dtype=np.float64) for x in (spec, certain))
+    shape = np.broadcast_shapes(a.shape, ks.shape, cs.shape)
+    return np.where(one, np.broadcast_to(limit, shape), np.broadcast_to(general, shape))
+
+
+def _evaluate(expr: sympy.Expr, values: dict[str, np.ndarray]) -> Any:
+    """``expr`` compiled (`symroof.compile`) and evaluated at the arguments it depends on."""
+    ev = compile_expr(expr)
+    return ev(**{name: values[name] for name in ev.names})

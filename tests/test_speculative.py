@@ -122,6 +122,27 @@ def test_speedup_grid_matches_exact():
                 assert grid[i, j] == pytest.approx(float(exact.speedup), rel=1e-12)
 
 
+def test_speedup_grid_is_the_exact_formula_at_exact_points(monkeypatch):
+    # exact rationals through speculative_decoding (SymPy, no float) against the compiled grid,
+    # with tensor parallelism (comms in the step times) and a draft cost per point
+    points = [(sympy.Rational(0), 1, sympy.Rational(0)), (sympy.Rational(1, 2), 3, sympy.Rational(1, 20)),
+              (sympy.Rational(9, 10), 6, sympy.Rational(1, 5)), (sympy.Rational(1), 4, sympy.Rational(1, 10))]
+    a, k, c = (np.array([float(p[i]) for p in points]) for i in range(3))
+    grid = spec.speedup_grid(LLAMA, "exact", H100, alpha=a, k=k, c=c, B=16, S_c=4096, tp=2)
+    for value, (alpha, draft, cost) in zip(grid, points, strict=True):
+        exact = spec.speculative_decoding(LLAMA, "exact", H100, alpha=alpha, k=draft, c=cost, B=16, S_c=4096, tp=2)
+        assert exact.verify.comm_s > 0 and exact.speedup.is_Rational
+        assert value == pytest.approx(float(exact.speedup), rel=1e-12)
+    # α = 0: one token per step at the cost of drafting and verifying, below 1;
+    # α = 1 (k = 4): k + 1 = 5 tokens, the limit of the closed form
+    assert grid[0] < 1 and grid[3] == pytest.approx(5 * float(exact.decode.total_s / exact.step_s), rel=1e-12)
+    # the grid holds no copy of E[tokens]: change the one formula and the grid follows. Under 003
+    # (memory-bound, verification = one decode step, c = 0) the speed-up is E[tokens] itself.
+    monkeypatch.setattr(spec, "expected_tokens", lambda alpha=ALPHA, k=K: 1 + alpha * k)
+    changed = spec.speedup_grid(LLAMA, "inference-arithmetic", H100, alpha=[0.5, 0.25], k=[4, 8], S_c=1024)
+    assert changed.tolist() == [3.0, 3.0]                   # 1 + 0.5·4, 1 + 0.25·8
+
+
 def test_draft_cost_ratio():
     # 003, memory-bound: a decode step reads 2·params_b·10⁹ bytes, so c = 1/70
     small, big = LLAMA.replace(params_b=1), LLAMA.replace(params_b=70)
