@@ -5,7 +5,10 @@ case are timed in the same process, round-robin (one run of each per round, ``--
 rounds, time.perf_counter), and each keeps its best round: on a shared, noisy machine the
 minimum is the least disturbed estimate, and round-robin exposes every variant to the same
 load. Ratios are relative to one allocating numpy pass over an array of the output's size
-(``x * 2.0``): read the input, write a fresh float64 output.
+(``x * 2.0``): read the input, write a fresh float64 output. A fresh output costs page faults
+(the kernel zeroes every new page: about half of that pass on this machine), so the ``out=``
+variants, which write into one reused buffer as a sweep would, are also set beside one numpy
+pass into a reused buffer (``np.multiply(x, 2.0, out=buffer)``).
 
 Case 1 (issue 6): Llama-3-8B decode intensity, symroof.step(llama-3-8b, "exact") at S_i=1,
 S_c=4096, over B = 1..10^7. Targets: within 1.5x of the numpy pass; >= 10x faster than plain
@@ -26,6 +29,7 @@ import numpy as np
 import sympy
 
 import symroof
+from symroof import evaluate
 
 
 def race(variants: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
@@ -44,11 +48,13 @@ def case(title: str, cost: symroof.Cost, fixed: dict[str, int], args: dict[str, 
     shape = np.broadcast_shapes(*(np.shape(a) for a in args.values()))
     big = max(args.values(), key=np.size)
     reference = big if big.size == np.prod(shape) else np.ones(shape)
+    reused = np.empty(shape)  # one output buffer, reused by every out= variant (a sweep's pattern)
     symbols = sorted(cost.intensity.free_symbols, key=lambda s: s.name)
     plain = sympy.lambdify(symbols, cost.intensity, modules="numpy")
     plain_args = [{**fixed, **args}[s.name] for s in symbols]
     variants: dict[str, Callable[[], Any]] = {
         f"one numpy pass ({reference.dtype} array * 2.0)": lambda: reference * 2.0,
+        "one numpy pass into a reused output (out=)": lambda: np.multiply(reference, 2.0, out=reused),
         "plain sympy.lambdify (unsimplified)": lambda: plain(*plain_args),
     }
     notes = []
@@ -61,6 +67,7 @@ def case(title: str, cost: symroof.Cost, fixed: dict[str, int], args: dict[str, 
         error = float(np.max(np.abs(got / want - 1)))
         label = f"symroof.compile(backend={backend!r}, threads={ev.threads})"
         variants[label] = lambda ev=ev: ev(**args)
+        variants[label + ", out="] = lambda ev=ev: ev(**args, out=reused)
         unchecked = symroof.compile(cost, backend=backend, fixed=fixed, threads=threads, check=False)
         variants[label + ", check=False"] = lambda ev=unchecked: ev(**args)
         start = time.perf_counter()
@@ -69,7 +76,8 @@ def case(title: str, cost: symroof.Cost, fixed: dict[str, int], args: dict[str, 
                      f"{again is ev}) in {(time.perf_counter() - start) * 1e6:.0f} us; "
                      f"max relative difference from lambdify {error:.1e}")
     times = race(variants, rounds)
-    base = next(iter(times.values()))
+    names = list(times)
+    base, base_out, lam = (times[names[0]], times[names[1]], times[names[2]])
     print(f"\n{title}: {np.prod(shape):,} points, fixed {fixed}")
     print(f"  evaluated form: {symroof.compile(cost, fixed=fixed).form}")
     for name, seconds in times.items():
@@ -77,10 +85,14 @@ def case(title: str, cost: symroof.Cost, fixed: dict[str, int], args: dict[str, 
     for note in notes:
         print(f"  {note}")
     auto = symroof.compile(cost, fixed=fixed)
-    ours = times[f"symroof.compile(backend='numpy', threads={auto.threads})"]
-    lam = times["plain sympy.lambdify (unsimplified)"]
+    label = f"symroof.compile(backend='numpy', threads={auto.threads})"
+    ours, ours_out = times[label], times[label + ", out="]
+    print(f"  => plain lambdify is {lam / base:.1f}x one numpy pass here, so 10x faster than lambdify "
+          f"needs {lam / base / 10:.2f}x the pass")
     print(f"  => symroof (auto: backend={auto.backend!r}, threads={auto.threads}): {ours / base:.2f}x the numpy "
           f"pass, {lam / ours:.1f}x faster than plain lambdify")
+    print(f"  => symroof into a reused output (out=): {ours_out / base_out:.2f}x the numpy pass into a reused "
+          f"output, {ours_out / base:.2f}x the allocating pass, {lam / ours_out:.1f}x faster than plain lambdify")
     return times
 
 
@@ -88,7 +100,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--points", type=int, default=10**7)
     parser.add_argument("--repeats", type=int, default=9, help="rounds; each variant keeps its best")
+    parser.add_argument("--block", type=int, default=None,
+                        help=f"elements per block of the numpy backend (default {evaluate.BLOCK})")
     opts = parser.parse_args()
+    if opts.block is not None:
+        evaluate.BLOCK = opts.block
     n, rounds = opts.points, opts.repeats
     batch = np.arange(1, n + 1)  # int64, as a user would write it
 

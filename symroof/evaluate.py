@@ -13,11 +13,17 @@ point and ``subs`` is a million times slower, so `compile` does the work once:
    multiply, one add, one division per point);
 3. **share** common subexpressions (``sympy.cse``) in a small three-address
    program;
-4. **evaluate** it in cache-sized blocks with in-place ufuncs (numpy backend),
-   or with numexpr (``backend="numexpr"``, the optional extra ``fast``).
-   Subexpressions that depend only on broadcast (smaller) inputs are computed
-   once at their own shape before the blocked loop, so a ``B[:, None] ×
-   S_c[None, :]`` grid does per point only the work that needs both.
+4. **evaluate** it in cache-sized slabs of the output with in-place ufuncs
+   (numpy backend), split among threads, or with numexpr
+   (``backend="numexpr"``, the optional extra ``fast``). Subexpressions that
+   depend only on broadcast (smaller) inputs are computed once at their own
+   shape before the loop, and the ufuncs read them in place through
+   stride-0 views, so a ``B[:, None] × S_c[None, :]`` grid does per point
+   only the work that needs both and never copies an expanded input.
+
+``ev(..., out=buffer)`` writes into a float64 array of the result's shape
+(numpy's ``out=``) and returns it: a sweep that reuses one buffer saves the
+page faults of a fresh result, which cost about half of one numpy pass.
 
 Arguments are named by their symbols' names; integer inputs are promoted to
 float64 before any product (no int64 overflow in ``B·S²·H·N``); results are
@@ -41,6 +47,9 @@ Examples
 2048*B/(B + 2048)
 >>> ev(B=np.array([2048, 6144]))  # 2048·2048/4096, 2048·6144/8192
 array([1024., 1536.])
+>>> buffer = np.empty(2)
+>>> ev(B=np.array([2048, 6144]), out=buffer) is buffer
+True
 >>> ev.exact(B=1)
 Fraction(2048, 2049)
 >>> compile(2 * B * H**2 / (2 * H**2 + 4 * B * H), H=4096) is ev
@@ -77,10 +86,12 @@ from symroof.cost import Cost, _under
 __all__ = ["BACKENDS", "Evaluator", "compile"]
 
 BACKENDS = ("auto", "numpy", "numexpr")
-# Elements per block of the numpy backend: 16384 float64 = 128 KiB per buffer, so the
-# input, the output and two temporaries fit in one core's 512 KiB L2. Larger blocks are
-# allocated by mmap and page-faulted on every use (measured 4x slower on this machine).
-BLOCK = 1 << 14
+# Elements per block of the numpy backend: 2^17 float64 = 1 MiB per buffer, which stays in
+# the shared L3. Each block costs a few Python calls made under the GIL, so with two threads
+# small blocks serialise on the GIL: on this project's 2-core machines 2^17 measured best
+# (10^7 points, 2 threads: 1.14x one numpy pass against 1.56x at 2^14 and 1.23x at 2^16;
+# 2^19 fell back to 1.47x), see benchmarks/evaluate.py --block.
+BLOCK = 1 << 17
 # Below this many points per thread, one thread: waking another costs more than it saves.
 _MIN_PER_THREAD = 1 << 18
 # Symbols that may be zero although declared positive: an empty KV cache (prefill is a
@@ -155,6 +166,22 @@ class _Rule:
             np.subtract(x, tmp, out=tmp)
             return not np.maximum.reduce(tmp, axis=None) > 0
         return True
+
+    def block_test(self, floating: bool) -> Callable[[np.ndarray, np.ndarray], bool]:
+        """`array_ok` for float64 blocks of one input, with its branches decided once per call.
+
+        A block of an integer array cast to float64 needs one reduction (its minimum, and
+        only if there is a lower bound); a float block needs its minimum and maximum (NaN
+        and ±inf show there) and, for a count, no fractional part.
+        """
+        if floating:
+            return lambda x, tmp: self.array_ok(x, True, tmp)
+        if self.lower == "none":
+            return lambda x, tmp: True
+        fmin = np.fmin.reduce
+        if self.lower == "positive":
+            return lambda x, tmp: fmin(x, axis=None) > 0
+        return lambda x, tmp: fmin(x, axis=None) >= 0
 
     def array_bad(self, x: np.ndarray) -> ValueError:
         x = np.asarray(x)
@@ -673,8 +700,16 @@ class Evaluator:
             return float(value)
         return value
 
-    def __call__(self, *args: Any, **values: Any) -> Any:
+    def __call__(self, *args: Any, out: np.ndarray | None = None, **values: Any) -> Any:
+        """Evaluate at the named arguments (numbers or arrays that broadcast together).
+
+        ``out``: a float64 array of the broadcast shape to write the result into, as numpy's
+        ``out=``; a sweep that reuses it skips allocating (and page-faulting) a fresh result
+        each call. It is returned.
+        """
         if self.mode == "exact":
+            if out is not None:
+                raise TypeError("out= is for float evaluation; this evaluator is exact (compile(..., exact=False))")
             return self.exact(*args, **values)
         given = self._arguments(args, values)
         scalars: dict[int, float] = {}
@@ -694,14 +729,22 @@ class Evaluator:
                 scalars[i] = _scalar_float(self._rules[i], a) if self.check else float(a)
                 del arrays[i]
         if ducks:
+            if out is not None:
+                raise TypeError("out= takes a numpy array; with dask (duck) arrays the result is lazy")
             return self._call_duck(scalars, arrays, ducks)
+        if out is not None:
+            _check_out(out, np.broadcast_shapes(*(a.shape for a in arrays.values())))
         if not arrays:
             with _raising():
                 try:
-                    return np.float64(self._functional(*(np.float64(scalars[i]) for i in range(len(given)))))
+                    value = np.float64(self._functional(*(np.float64(scalars[i]) for i in range(len(given)))))
                 except FloatingPointError as err:
                     raise self._fp_error(err, given) from None
-        return self._call_arrays(scalars, arrays, given)
+            if out is None:
+                return value
+            out[...] = value
+            return out
+        return self._call_arrays(scalars, arrays, given, out)
 
     def _fp_error(self, err: FloatingPointError, given: list[Any]) -> ValueError:
         shown = ", ".join(f"{n}={v!r}" if np.ndim(v) == 0 else f"{n}=<array>"
@@ -732,7 +775,8 @@ class Evaluator:
             args[i] = d
         return self._functional(*args)
 
-    def _call_arrays(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], given: list[Any]) -> Any:
+    def _call_arrays(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], given: list[Any],
+                     out: np.ndarray | None) -> Any:
         shapes = {i: a.shape for i, a in arrays.items()}
         out_shape = np.broadcast_shapes(*shapes.values())
         size = math.prod(out_shape)
@@ -746,13 +790,16 @@ class Evaluator:
         try:
             with _raising():
                 if self.backend == "numexpr":
-                    return self._numexpr_call(scalars, arrays, floating, big, out_shape)
+                    return self._numexpr_call(scalars, arrays, floating, big, out_shape, out)
                 if size <= BLOCK:
                     args = [scalars[i] if i in scalars else arrays[i].astype(np.float64, copy=False)
                             for i in range(len(given))]
                     result = self._functional(*args)
+                    if out is not None:
+                        np.copyto(out, result)
+                        return out
                     return np.broadcast_to(result, out_shape).copy() if np.shape(result) != out_shape else result
-                return self._blocked(scalars, arrays, floating, big, out_shape)
+                return self._blocked(scalars, arrays, floating, big, out_shape, out)
         except FloatingPointError as err:
             raise self._fp_error(err, given) from None
 
@@ -774,7 +821,7 @@ class Evaluator:
         return values, leaves
 
     def _blocked(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
-                 big: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+                 big: tuple[int, ...], out_shape: tuple[int, ...], out: np.ndarray | None) -> np.ndarray:
         values, leaf_set = self._hoist(scalars, arrays, out_shape)
         needed_leaves: set[int] = set()
         for n in _needed(self._program, leaf_set):
@@ -782,8 +829,8 @@ class Evaluator:
                                  if isinstance(a, int) and a in leaf_set)
         if isinstance(self._program.root, int) and self._program.root in leaf_set:
             needed_leaves.add(self._program.root)
-        # iterated operands: full inputs as given (nditer casts them to float64 in its buffers)
-        # and hoisted arrays; scalar leaves are passed to the kernel as Python floats
+        # iterated operands: full inputs as given and hoisted arrays; scalar leaves are passed
+        # to the kernel as Python floats
         leaves = sorted(needed_leaves)
         source = {leaf: arrays[leaf] if leaf in big else values[leaf] for leaf in leaves}
         iterated = tuple(leaf for leaf in leaves if np.ndim(source[leaf]) > 0)
@@ -793,45 +840,59 @@ class Evaluator:
             src, count = _blocked_source(self._program, iterated, scalar)
             self._kernels[key] = (_exec(src, "_block"), count)
         kernel, count = self._kernels[key]
-        operands = [source[leaf] for leaf in iterated]
         constants = [float(source[leaf]) for leaf in scalar]
-        # full-size inputs are checked block by block, on the float64 block nditer made
-        checks = [(pos, i) for pos, i in enumerate(iterated) if i in big] if self.check else []
         if self.check:
             for i in big:  # a full-size input that no block reads directly: check it whole
                 if i not in iterated and not self._rules[i].array_ok(arrays[i], floating[i]):
                     raise self._rules[i].array_bad(arrays[i])
-        out = np.empty(out_shape)
-        size = out.size
+        if out is None:
+            out = np.empty(out_shape)
+        # every operand as a view of the output's shape: a broadcast input has stride 0 along the
+        # axes it lacks, so a ufunc reads it in place instead of a copy expanded to the block
+        operands = []
+        for leaf in iterated:
+            a = source[leaf]
+            if np.may_share_memory(a, out) and not (a.shape == out.shape and a.strides == out.strides
+                                                    and a.ctypes.data == out.ctypes.data):
+                a = a.copy()  # out= overlaps this input, but not element for element
+            operands.append(np.broadcast_to(a, out_shape))
+        # a full input that is not float64 is cast once per block, into a float64 buffer
+        # (before any product: no int64 overflow, no float32 rounding)
+        cast = [pos for pos, a in enumerate(operands) if a.dtype != np.float64]
+        tests = ([(pos, self._rules[i].block_test(floating[i]), i) for pos, i in enumerate(iterated) if i in big]
+                 if self.check else [])
+        slabs = _slabs(out_shape, BLOCK)
         rules = self._rules
 
-        def run(lo: int, hi: int) -> None:
-            it = np.nditer([*operands, out], flags=["external_loop", "buffered", "zerosize_ok", "ranged"],
-                           op_flags=[["readonly"]] * len(operands) + [["writeonly"]],  # type: ignore[call-overload]
-                           op_dtypes=[np.float64] * (len(operands) + 1), casting="safe", buffersize=BLOCK)
-            it.iterrange = (lo, hi)
-            temps = [np.empty(BLOCK) for _ in range(count)]
-            spare = np.empty(BLOCK)
-            with it, _raising():  # errstate is per thread: set it in each worker
-                for block in it:
-                    n = len(block[-1])
-                    for pos, i in checks:
-                        if not rules[i].array_ok(block[pos], floating[i], spare[:n]):
+        def run(part: list[tuple[Any, ...]]) -> None:
+            buffers: dict[tuple[int, ...], list[np.ndarray]] = {}
+            with _raising():  # errstate is per thread: set it in each worker
+                for where in part:
+                    block = out[where]
+                    mine = buffers.get(block.shape)
+                    if mine is None:  # a full block, or the short last one
+                        mine = buffers[block.shape] = [np.empty(block.shape) for _ in range(count + len(cast) + 1)]
+                    views = [a[where] for a in operands]
+                    for pos, test, i in tests:
+                        if not test(views[pos], mine[-1]):
                             raise rules[i].array_bad(arrays[i])
-                    kernel(*block, *(temps if n == BLOCK else [t[:n] for t in temps]), *constants)
+                    for j, pos in enumerate(cast):
+                        np.copyto(mine[count + j], views[pos], casting="unsafe")
+                        views[pos] = mine[count + j]
+                    kernel(*views, block, *mine[:count], *constants)
 
-        threads = max(1, min(self.threads, size // _MIN_PER_THREAD))
+        threads = max(1, min(self.threads, out.size // _MIN_PER_THREAD, len(slabs)))
         if threads == 1:
-            run(0, size)
+            run(slabs)
         else:
-            cuts = [size * k // threads for k in range(threads + 1)]
-            futures = [_pool().submit(run, lo, hi) for lo, hi in itertools.pairwise(cuts)]
+            cuts = [len(slabs) * k // threads for k in range(threads + 1)]
+            futures = [_pool().submit(run, slabs[lo:hi]) for lo, hi in itertools.pairwise(cuts)]
             for future in futures:
                 future.result()
         return out
 
     def _numexpr_call(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
-                      big: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+                      big: tuple[int, ...], out_shape: tuple[int, ...], out: np.ndarray | None) -> np.ndarray:
         ne = _numexpr()
         assert ne is not None
         if self.check:
@@ -847,13 +908,51 @@ class Evaluator:
         source = self._kernels[key]
         local = {names[leaf]: (arrays[leaf] if leaf in arrays and leaf not in values else values[leaf])
                  for leaf in leaf_set}
-        result: np.ndarray = ne.evaluate(source, local_dict=local)
-        if result.shape != out_shape:
+        direct = (out is not None and np.broadcast_shapes(*(np.shape(v) for v in local.values())) == out_shape
+                  and not any(np.may_share_memory(out, v) for v in local.values()))
+        result: np.ndarray = ne.evaluate(source, local_dict=local, out=out if direct else None)
+        if out is not None and not direct:
+            np.copyto(out, result)
+            result = out
+        elif result.shape != out_shape:
             result = np.broadcast_to(result, out_shape).copy()
         if self.check and result.size and not np.isfinite(np.add.reduce(result, axis=None)) \
                 and not np.isfinite(result).all():
             raise FloatingPointError("division by zero or overflow in numexpr")
         return result
+
+
+def _slabs(shape: tuple[int, ...], block: int) -> list[tuple[Any, ...]]:
+    """Index tuples that cut an array of ``shape`` into slabs of at most ``block`` elements
+    (and at least one row of the last axis), contiguous in C order.
+
+    >>> _slabs((10,), 4)
+    [(slice(0, 4, None),), (slice(4, 8, None),), (slice(8, 10, None),)]
+    >>> _slabs((3, 5), 10)           # two whole rows per slab
+    [(slice(0, 2, None),), (slice(2, 3, None),)]
+    >>> _slabs((2, 7), 4)            # a row is longer than a block: cut along it
+    [(0, slice(0, 4, None)), (0, slice(4, 7, None)), (1, slice(0, 4, None)), (1, slice(4, 7, None))]
+    """
+    axis, tail = len(shape), 1
+    while axis > 0 and tail * shape[axis - 1] <= block:
+        axis -= 1
+        tail *= shape[axis]
+    if axis == 0:
+        return [()]
+    step = max(1, block // tail)
+    n = shape[axis - 1]
+    return [(*outer, slice(lo, min(lo + step, n))) for outer in np.ndindex(*shape[:axis - 1])
+            for lo in range(0, n, step)]
+
+
+def _check_out(out: object, shape: tuple[int, ...]) -> None:
+    """``out=`` must be a writeable float64 numpy array of the result's shape."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, not {type(out).__name__}")
+    if out.dtype != np.float64 or out.shape != shape:
+        raise ValueError(f"out must be a float64 array of shape {shape}, got {out.dtype} of shape {out.shape}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
 
 
 def _apply(kind: str, x: list[Any]) -> Any:
@@ -968,6 +1067,8 @@ def _compiled(expr: sympy.Expr, items: tuple[tuple[sympy.Symbol, sympy.Expr], ..
     for name in names:
         if not name.isidentifier() or keyword.iskeyword(name):
             raise ValueError(f"symbol name {name!r} cannot be a keyword argument")
+        if name == "out":
+            raise ValueError("symbol name 'out' is taken by the evaluator's out= argument; rename the symbol")
     form, program = _choose(folded, inputs)
     source = _functional_source(program)
     return Evaluator(

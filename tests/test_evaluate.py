@@ -7,6 +7,7 @@ the same point (``expr.xreplace`` with Integers/Rationals), or a hand derivation
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -132,15 +133,15 @@ def test_no_int64_overflow_in_prefill_flops(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_broadcast_grid_matches_exact_pointwise(backend):
-    # 300 x 200 = 60,000 points: more than one block, so the blocked path (with the
+    # 600 x 400 = 240,000 points: more than one block, so the blocked path (with the
     # S_c-only subexpressions hoisted out of the loop) runs
-    assert evaluate.BLOCK < 300 * 200
+    assert evaluate.BLOCK < 600 * 400
     ev = symroof.compile(LLAMA, backend=backend, S_i=1)
-    batch, cached = np.arange(1, 301)[:, None], np.arange(0, 200 * 37, 37)[None, :]
+    batch, cached = np.arange(1, 601)[:, None], np.arange(0, 400 * 37, 37)[None, :]
     grid = ev(B=batch, S_c=cached)
-    assert grid.shape == (300, 200)
+    assert grid.shape == (600, 400)
     rng = np.random.default_rng(0)
-    points = [(int(i), int(j)) for i, j in zip(rng.integers(0, 300, 12), rng.integers(0, 200, 12), strict=True)]
+    points = [(int(i), int(j)) for i, j in zip(rng.integers(0, 600, 12), rng.integers(0, 400, 12), strict=True)]
     want = [exact_at(LLAMA.intensity, {"B": i + 1, "S_c": 37 * j, "S_i": 1}) for i, j in points]
     assert_close(np.array([grid[i, j] for i, j in points]), want)
 
@@ -197,6 +198,82 @@ def test_term_selection():
     assert symroof.compile(LLAMA, "bytes").exact(**at) == LLAMA.subs(**at).bytes
 
 
+@pytest.mark.parametrize("shape", [
+    (3 * evaluate.BLOCK + 11,),                # 1-D: slabs along the only axis, a short last one
+    (2, evaluate.BLOCK + 3),                   # a row longer than a block: cut along the row
+    (5, 3, evaluate.BLOCK // 4 + 1),           # whole rows per slab
+])
+@pytest.mark.parametrize("dtype", [np.int64, np.uint32, np.float32, ">f8"])
+def test_blocked_path_over_shapes_and_dtypes_matches_exact(shape, dtype):
+    # B fills the output (cast to float64 block by block); S_c broadcasts along the first axis
+    ev = symroof.compile(LLAMA, S_i=1)
+    size = int(np.prod(shape))
+    batch = (np.arange(size) % 5000 + 1).reshape(shape).astype(dtype)
+    cached = np.arange(shape[-1]).reshape((1,) * (len(shape) - 1) + (shape[-1],)) * 3
+    got = ev(B=batch, S_c=cached)
+    assert got.shape == shape and got.dtype == np.float64
+    rng = np.random.default_rng(1)
+    for flat in [0, size - 1, *rng.integers(0, size, 6)]:
+        idx = np.unravel_index(int(flat), shape)
+        column = (0,) * (len(shape) - 1) + (idx[-1],)
+        want = exact_at(LLAMA.intensity, {"B": int(batch[idx]), "S_c": int(cached[column]), "S_i": 1})
+        assert_close(got[idx], [want])
+
+
+# ---- out= ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_out_receives_the_result_even_when_it_overlaps_an_input(backend):
+    ev = symroof.compile(B * (S_c + 3) / (B + S_c + 1), backend=backend, S_c=7)  # = 10·B/(B + 8)
+    n = 2 * evaluate.BLOCK + 5  # the blocked path, with a short last block
+    x = np.arange(1, n + 1, dtype=np.float64)
+    want = 10 * x / (x + 8)  # by hand: (S_c + 3)·B/(B + S_c + 1) at S_c = 7
+    buffer = np.empty(n)
+    assert ev(B=x, out=buffer) is buffer
+    np.testing.assert_allclose(buffer, want, rtol=1e-15)
+    same = x.copy()  # in place, element for element
+    assert ev(B=same, out=same) is same
+    np.testing.assert_allclose(same, want, rtol=1e-15)
+    shifted = np.arange(0, n + 1, dtype=np.float64)  # out lags B by one element: B must be read first
+    ev(B=shifted[1:], out=shifted[:-1])
+    np.testing.assert_allclose(shifted[:-1], want, rtol=1e-15)
+    shifted = np.arange(1, n + 2, dtype=np.float64)  # out leads B by one element
+    ev(B=shifted[:-1], out=shifted[1:])
+    np.testing.assert_allclose(shifted[1:], want, rtol=1e-15)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_out_on_a_grid_small_arrays_and_scalars(backend):
+    ev = symroof.compile(LLAMA, backend=backend, S_i=1)
+    batch, cached = np.arange(1, 601)[:, None], np.arange(0, 400 * 37, 37)[None, :]
+    grid = np.full((600, 400), np.nan)
+    assert ev(B=batch, S_c=cached, out=grid) is grid
+    for i, j in ((0, 0), (599, 399), (17, 250)):
+        assert_close(grid[i, j], [exact_at(LLAMA.intensity, {"B": i + 1, "S_c": 37 * j, "S_i": 1})])
+    small = np.empty(3)
+    assert ev(B=np.array([1, 2, 3]), S_c=5, out=small) is small  # the unblocked path
+    assert_close(small, [exact_at(LLAMA.intensity, {"B": b, "S_c": 5, "S_i": 1}) for b in (1, 2, 3)])
+    scalar = np.empty(())
+    assert ev(B=4, S_c=5, out=scalar) is scalar
+    assert_close(scalar, [exact_at(LLAMA.intensity, {"B": 4, "S_c": 5, "S_i": 1})])
+
+
+def test_bad_out_is_refused():
+    with pytest.raises(ValueError, match=r"out must be a float64 array of shape \(3,\), got float32 of shape \(3,\)"):
+        EV(B=np.array([1, 2, 3]), S_c=1, out=np.empty(3, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"out must be a float64 array of shape \(3,\), got float64 of shape \(4,\)"):
+        EV(B=np.array([1, 2, 3]), S_c=1, out=np.empty(4))
+    with pytest.raises(TypeError, match="out must be a numpy array, not list"):
+        EV(B=np.array([1, 2, 3]), S_c=1, out=[0.0, 0.0, 0.0])
+    frozen = np.empty(3)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="out is read-only"):
+        EV(B=np.array([1, 2, 3]), S_c=1, out=frozen)
+    with pytest.raises(TypeError, match="out= is for float evaluation"):
+        symroof.compile(2 * B, exact=True)(B=1, out=np.empty(()))
+    with pytest.raises(ValueError, match="symbol name 'out' is taken"):
+        symroof.compile(2 * sympy.Symbol("out", positive=True))
+
+
 # ---- dask ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_dask_stays_lazy_and_equals_numpy(backend):
@@ -242,12 +319,20 @@ def test_bad_arguments_are_named(args, error, message):
 
 
 def test_bad_value_deep_in_a_large_array_is_found_in_its_block():
-    batch = np.arange(1, 10**5)
-    batch[70_000] = 0
-    with pytest.raises(ValueError, match=r"B\[70000\]=0 must be a positive integer"):
-        symroof.compile(LLAMA, S_i=1, S_c=4096)(B=batch)
-    batch = np.linspace(1, 100, 10**5)  # not integers
-    with pytest.raises(ValueError, match=r"B\[1\]=1.000990.* must be a positive integer"):
+    batch = np.arange(1, 3 * evaluate.BLOCK)  # the blocked path: three blocks
+    bad = 2 * evaluate.BLOCK + 7  # in the third block
+    batch[bad] = 0
+    with pytest.raises(ValueError, match=rf"B\[{bad}\]=0 must be a positive integer"):
+        symroof.compile(LLAMA, S_i=1, S_c=4096, threads=1)(B=batch)
+    batch[bad] = -3  # the second thread's range
+    with pytest.raises(ValueError, match=rf"B\[{bad}\]=-3 must be a positive integer"):
+        symroof.compile(LLAMA, S_i=1, S_c=4096, threads=2)(B=batch)
+    grid = np.ones((3, evaluate.BLOCK), dtype=np.int32)  # slabs of whole rows
+    grid[2, 5] = 0
+    with pytest.raises(ValueError, match=r"B\[2, 5\]=0 must be a positive integer"):
+        symroof.compile(LLAMA, S_i=1)(B=grid, S_c=np.arange(evaluate.BLOCK))
+    batch = np.linspace(1, 100, 3 * evaluate.BLOCK)  # not integers
+    with pytest.raises(ValueError, match=rf"B\[1\]={re.escape(repr(batch[1].item()))} must be a positive integer"):
         symroof.compile(LLAMA, S_i=1, S_c=4096)(B=batch)
 
 
