@@ -310,3 +310,67 @@ def test_json_is_parsed_never_evaluated(tmp_path):
 
 def test_contract_name():
     assert symroof.models.from_hf_config is from_hf_config
+
+
+# ---- quantised checkpoints against their published sizes --------------------------------------
+
+
+def checkpoint_bytes(arch):
+    """Every weight once, at its own bytes per element (b_w·P: b_w is the checkpoint's average)."""
+    return arch.weight_bytes * total_parameters(arch)
+
+
+# TheBloke/Llama-2-7b-Chat-GPTQ README, "Provided files" table (hub branch sizes, decimal GB):
+# main (4-bit, group size 128, no act-order) 3.90 GB; gptq-4bit-64g-actorder_True 4.02 GB;
+# gptq-4bit-32g-actorder_True 4.28 GB. Act-order changes no tensor size (g_idx is always saved).
+GPTQ_LLAMA_2_7B = {128: "3.90", 64: "4.02", 32: "4.28"}
+
+
+@pytest.mark.parametrize("group", sorted(GPTQ_LLAMA_2_7B))
+def test_gptq_llama_2_7b_checkpoint_size(group):
+    quant = {"quant_method": "gptq", "bits": 4, "group_size": group, "desc_act": group != 128, "sym": True}
+    arch = from_hf_config({**read_config(sample("llama-2-7b")), "quantization_config": quant})
+    # Hand count: 32 layers of 4·4096² + 3·4096·11008 = 202,375,168 int4 weights; per layer and group g,
+    # qzeros+scales (1/2 + 2)/g bytes per weight, g_idx 4 bytes per input feature
+    # ((6·4096 + 11008)·4 = 142,336); fp16 embedding and lm_head 2·32000·4096·2 = 524,288,000 and norms
+    # (2·32 + 1)·4096·2 = 532,480.
+    linear = 32 * 202_375_168
+    hand = (linear * Fraction(1, 2) + linear * Fraction(5, 2) / group
+            + 32 * 142_336 + 524_288_000 + 532_480)
+    assert checkpoint_bytes(arch) == hand
+    # AutoGPTQ before 0.5 built every QuantLinear with bias=True (make_quant(..., True)), so these
+    # files also hold a zero fp16 bias per linear, 32·(4·4096 + 2·11008 + 4096)·2 = 2,719,744 bytes,
+    # which Llama (bias-free) does not have and symroof does not count. With it, each size rounds
+    # to the printed one; without, 3.89 and 4.27 GB for the 128g and 32g files.
+    zero_biases = 2_719_744
+    assert f"{float(checkpoint_bytes(arch) + zero_biases) / 1e9:.2f}" == GPTQ_LLAMA_2_7B[group]
+    assert abs(float(checkpoint_bytes(arch)) / (float(GPTQ_LLAMA_2_7B[group]) * 1e9) - 1) < 0.002
+
+
+def test_deepseek_v3_fp8_checkpoint_size():
+    # The hub's deepseek-ai/DeepSeek-V3: 163 safetensors, 688.6 GB (641.3 GiB), main model and MTP
+    # module (README_WEIGHTS.md: "685B" = 671B main + 14B MTP, incl. a stored copy of the 0.9B
+    # embedding and 0.9B head).
+    arch = from_hf_config(sample("deepseek-v3"))
+    main = checkpoint_bytes(arch)
+
+    def fp8(n_in, n_out):   # weight [out, in] e4m3 + weight_scale_inv fp32 per 128x128 block
+        return n_in * n_out + 4 * -(-n_in // 128) * -(-n_out // 128)
+
+    H, V = 7168, 129280
+    attention = (fp8(H, 1536) + fp8(1536, 128 * 192) + fp8(H, 576) + fp8(512, 128 * 256)
+                 + fp8(128 * 128, H))
+    moe_layer = (attention + 257 * (2 * fp8(H, 2048) + fp8(2048, H))   # 256 routed + 1 shared expert
+                 + 256 * H * 2 + (2 * H + 1536 + 512) * 2 + 256 * 4)   # bf16 router, norms; fp32 score bias
+    # MTP (model.layers.61): one MoE layer, eh_proj (2H -> H, bf16), enorm/hnorm/shared_head.norm,
+    # and its own bf16 copies of embed_tokens and shared_head.head
+    mtp = moe_layer + 2 * H * H * 2 + 3 * H * 2 + 2 * V * H * 2
+    score_bias = 58 * 256 * 4      # e_score_correction_bias (fp32) of the 58 main MoE layers: not modelled
+    total = float(main + score_bias + mtp)
+    assert f"{total / 1e9:.1f}" == "688.6" and f"{total / 2**30:.1f}" == "641.3"
+    # the main model alone, by the same hand count: 3 dense layers (FFN 18432) and 58 MoE layers
+    dense_layer = attention + 2 * fp8(H, 18432) + fp8(18432, H) + (2 * H + 1536 + 512) * 2
+    assert main == 3 * dense_layer + 58 * (moe_layer - 256 * 4) + 2 * V * H * 2 + H * 2
+    # had every weight been fp8 (one bytes-per-element for all), the bf16 embedding and head
+    # (2·V·H·2 = 3.71 GB) would count half: 1.85 GB, 0.27% of the file
+    assert float(2 * V * H * (2 - 1)) / total < 0.003

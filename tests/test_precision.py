@@ -3,6 +3,8 @@ hardware peak of the dtype the matmuls run in."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sympy
 
@@ -84,3 +86,197 @@ def test_fp8_halves_the_decode_crossover_weight_term():
         expected = balance * matrices * b / (a - balance * c)
         cost = symroof.decode(prec.apply(llama), "roofline-notes")
         assert analysis.crossover_batch(cost, prec.hardware("H100-SXM"), S_c=0).value == expected
+
+
+# ---- quantised checkpoints: bytes counted from the tensors each library saves ------------------
+# Each helper below lists the tensors one library writes for a linear of in -> out features, with
+# the shapes and dtypes of its source, and the test sums their numpy nbytes: an independent count.
+
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from symroof.hf import from_hf_config, quantization_from_config  # noqa: E402
+from symroof.precision import Layout, linear_shapes  # noqa: E402
+
+
+def nbytes(*tensors: tuple[tuple[int, ...], str]) -> int:
+    return sum(np.zeros(shape, dtype=dtype).nbytes for shape, dtype in tensors)
+
+
+def autogptq(n_in, n_out, bits, group):
+    # auto_gptq/nn_modules/qlinear/qlinear_cuda_old.py QuantLinear.__init__ buffers
+    group = n_in if group == -1 else group
+    return [((n_in // 32 * bits, n_out), "int32"),                               # qweight
+            ((math.ceil(n_in / group), n_out // 32 * bits), "int32"),            # qzeros
+            ((math.ceil(n_in / group), n_out), "float16"),                       # scales
+            ((n_in,), "int32")]                                                  # g_idx
+
+
+def fp8_linear(n_in, n_out, block=(128, 128)):
+    # transformers.integrations.finegrained_fp8.FP8Linear: weight float8_e4m3fn [out, in] (1 byte,
+    # counted as uint8 here), weight_scale_inv float32 [ceil(out/b0), ceil(in/b1)]
+    return [((n_out, n_in), "uint8"), ((-(-n_out // block[0]), -(-n_in // block[1])), "float32")]
+
+
+def bnb_4bit(n_in, n_out, double_quant):
+    # bitsandbytes.functional.quantize_4bit: out uint8 [(n+1)//2, 1]; absmax float32 [ceil(n/64)];
+    # compress_statistics: absmax quantize_blockwise(blocksize=256) to uint8, its absmax float32
+    # [ceil(blocks/256)], its 256-entry float32 code, and the float32 offset; the 16-entry quant map
+    n = n_in * n_out
+    blocks = -(-n // 64)
+    out = [(((n + 1) // 2, 1), "uint8"), ((16,), "float32")]
+    if not double_quant:
+        return [*out, ((blocks,), "float32")]
+    return [*out, ((blocks,), "uint8"), ((-(-blocks // 256),), "float32"), ((256,), "float32"), ((1,), "float32")]
+
+
+@pytest.mark.parametrize("n_in, n_out, bits, group", [(256, 64, 4, 128), (4096, 11008, 4, 128), (11008, 4096, 4, 32),
+                                                      (512, 96, 8, -1), (96 * 32, 64, 3, 64), (256, 64, 2, 128)])
+def test_gptq_layout_counts_autogptq_tensors(n_in, n_out, bits, group):
+    layout = quantization_from_config({"quant_method": "gptq", "bits": bits, "group_size": group}).layout
+    assert layout.matrix_bytes(n_in, n_out) == nbytes(*autogptq(n_in, n_out, bits, group))
+
+
+@pytest.mark.parametrize("n_in, n_out", [(7168, 576), (300, 200), (512, 32768), (128, 128)])
+def test_fp8_block_layout_counts_fp8linear_tensors(n_in, n_out):
+    layout = quantization_from_config({"quant_method": "fp8", "weight_block_size": [128, 128]}).layout
+    assert layout.matrix_bytes(n_in, n_out) == nbytes(*fp8_linear(n_in, n_out))
+
+
+def test_fp8_scales_of_one_small_layer_by_hand():
+    # DeepSeek-V3 kv_a_proj_with_mqa: 7168 -> 576 = 512 + 64. Blocks: ceil(576/128) = 5 rows (4.5 rounded
+    # up), 7168/128 = 56 columns: 280 fp32 scales = 1120 bytes beside 7168·576 = 4,128,768 fp8 bytes
+    layout = quantization_from_config({"quant_method": "fp8", "weight_block_size": [128, 128]}).layout
+    assert layout.matrix_bytes(7168, 576) == 4_128_768 + 1_120
+    # per element: 1 + 1120/4128768 = 1 + 5/18432 (the 1 + 4/16384 of exact tiling, plus the half block)
+    assert layout.bytes_per_element(7168, 576) == 1 + sympy.Rational(5, 18432)
+
+
+@pytest.mark.parametrize("double_quant", [False, True])
+def test_bnb_4bit_layout_counts_quant_state_tensors(double_quant):
+    config = {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_use_double_quant": double_quant}
+    layout = quantization_from_config(config).layout
+    for n_in, n_out in ((4096, 4096), (4096, 11008), (1000, 24)):
+        assert layout.matrix_bytes(n_in, n_out) == nbytes(*bnb_4bit(n_in, n_out, double_quant))
+
+
+def test_bnb_int8_layout_by_hand():
+    # Int8Params: int8 weight [out, in] and SCB float32 [out], plus a one-byte weight_format
+    layout = quantization_from_config({"quant_method": "bitsandbytes", "load_in_8bit": True}).layout
+    assert layout.matrix_bytes(4096, 1024) == 4096 * 1024 + 4 * 1024 + 1
+
+
+TINY_LLAMA = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+              "num_key_value_heads": 2, "intermediate_size": 96, "vocab_size": 100, "torch_dtype": "float16"}
+
+
+def tiny_llama_checkpoint(linear):
+    """Bytes of every tensor of TINY_LLAMA's checkpoint, its linears stored by ``linear(in, out)``."""
+    H, F, V, kv = 64, 96, 100, 2 * 16
+    per_layer = [(H, H), (H, kv), (H, kv), (H, H), (H, F), (H, F), (F, H)]     # q k v o gate up down
+    fp16 = [((V, H), "float16"), ((V, H), "float16"), ((H,), "float16")]       # embed, lm_head, final norm
+    layers = [t for _ in range(2) for shape in per_layer for t in linear(*shape)]
+    norms = [((H,), "float16")] * 4                                            # two per layer
+    return nbytes(*fp16, *layers, *norms)
+
+
+def whole_model_bytes(arch):
+    """Weight bytes of one step that reads every weight once (exact conventions, every tensor)."""
+    every = symroof.conventions.get("exact").replace(weights="all", experts_read="all")
+    return symroof.decode(arch, every, B=1, S_c=1).bytes_of("weights")
+
+
+def test_tiny_gptq_model_bytes_equal_its_tensors():
+    quant = {"quant_method": "gptq", "bits": 4, "group_size": 32, "desc_act": False, "sym": True}
+    arch = from_hf_config({**TINY_LLAMA, "quantization_config": quant})
+    expected = tiny_llama_checkpoint(lambda i, o: autogptq(i, o, 4, 32))
+    assert whole_model_bytes(arch) == expected
+    # b_w is the checkpoint's average, so b_w·P is its size (what timing.kv_capacity subtracts)
+    assert arch.weight_bytes * params.total_parameters(arch) == expected
+    assert (arch.act_bytes, arch.kv_bytes) == (2, 2)            # activations, KV cache stay fp16
+    assert arch.bytes_of("embedding") == arch.bytes_of("lm_head") == arch.bytes_of("norm") == 2
+
+
+def test_compressed_tensors_lm_head_converted_unless_ignored():
+    # llm-compressor W4A16 (pack-quantized, groups of 32, symmetric, scales in the model's dtype):
+    # weight_packed int32 [out, in/8], weight_scale fp16 [out, in/32]; lm_head converted unless ignored
+    def w4(n_in, n_out):
+        return [((n_out, n_in // 8), "int32"), ((n_out, n_in // 32), "float16")]
+
+    group = {"targets": ["Linear"], "weights": {"num_bits": 4, "type": "int", "strategy": "group",
+                                                 "group_size": 32, "symmetric": True}}
+    base = {"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": {"group_0": group}}
+    kept = from_hf_config({**TINY_LLAMA, "quantization_config": {**base, "ignore": ["lm_head"]}})
+    assert whole_model_bytes(kept) == tiny_llama_checkpoint(w4)
+    converted = from_hf_config({**TINY_LLAMA, "quantization_config": base})
+    # lm_head 64 -> 100: 100·64/2 packed + 100·2 fp16 scales instead of 100·64·2
+    assert whole_model_bytes(kept) - whole_model_bytes(converted) == 100 * 64 * 2 - (100 * 64 // 2 + 100 * 2 * 2)
+
+
+def test_biases_of_quantised_matrices_stay_fp16():
+    # Qwen2: q, k, v carry biases; GPTQ keeps each bias as an fp16 tensor [out] beside its QuantLinear
+    qwen2 = {**TINY_LLAMA, "model_type": "qwen2",
+             "quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 32}}
+    arch = from_hf_config(qwen2)
+    biases = 2 * (64 + 32 + 32) * 2                     # 2 layers · (q + k + v widths) · 2 bytes
+    assert whole_model_bytes(arch) == tiny_llama_checkpoint(lambda i, o: autogptq(i, o, 4, 32)) + biases
+
+
+def test_moe_router_and_shared_names_under_fp8():
+    # Qwen3-MoE-like: 4 experts of width 32 (gate/up/down each), a bf16 router [E, H]; fp8 experts
+    moe = {"model_type": "qwen3_moe", "hidden_size": 256, "num_hidden_layers": 1, "num_attention_heads": 2,
+           "num_key_value_heads": 1, "head_dim": 128, "intermediate_size": 512, "moe_intermediate_size": 128,
+           "num_experts": 4, "num_experts_per_tok": 2, "vocab_size": 10, "torch_dtype": "bfloat16",
+           "tie_word_embeddings": True,
+           "quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128],
+                                   "modules_to_not_convert": ["lm_head", "re:.*self_attn.o_proj"]}}
+    arch = from_hf_config(moe)
+    H = 256   # bf16 tensors counted as float16 (numpy has no bfloat16; both 2 bytes). Qwen3's q/k norms
+    # (2·head_dim per layer) are not modelled by symroof (hf.FAMILIES) and so not counted here either
+    expected = nbytes(
+        ((10, H), "float16"), ((H,), "float16"),                                  # tied embedding, final norm
+        *fp8_linear(H, 256), *fp8_linear(H, 128), *fp8_linear(H, 128),              # q, k, v
+        ((H, 256), "float16"),                                                     # o_proj: not converted
+        *[t for _ in range(4) for shape in ((H, 128), (H, 128), (128, H)) for t in fp8_linear(*shape)],
+        ((4, H), "float16"), ((H,), "float16"), ((H,), "float16"))               # router, two norms
+    assert whole_model_bytes(arch) == expected
+
+
+def test_linear_shapes_cover_the_parameter_counts():
+    # every quantisable matrix's in·out is its parameter count (no biases, no norms)
+    arch = from_hf_config(TINY_LLAMA)
+    counts = params.layer_parameters(arch, biases=False, norms=False)
+    assert {n: i * o for n, (i, o) in linear_shapes(arch).items()} == counts
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"quant_method": "hqq"}, "quant_method='hqq' is not supported; supported: gptq, awq, fp8"),
+    ({"quant_method": "gptq", "bits": 5}, "bits=5 is not supported"),
+    ({"quant_method": "gptq", "bits": 4, "group_size": 0}, "group_size=0 must be a positive integer or -1"),
+    ({"quant_method": "fp8", "weight_block_size": [128]}, "weight_block_size=[128] must be two positive"),
+    ({"quant_method": "bitsandbytes", "load_in_4bit": True, "load_in_8bit": True}, "exactly one of"),
+    ({"quant_method": "compressed-tensors", "config_groups": {}}, "needs config_groups"),
+    ({"quant_method": "fp8", "modules_to_not_convert": ["re:(("]}, "not a valid regex"),
+    ("fp8", "must be a JSON object"),
+])
+def test_bad_quantization_configs(config, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        from_hf_config({**TINY_LLAMA, "quantization_config": config})
+
+
+def test_ignore_keeps_the_dtype_bytes():
+    arch = from_hf_config({**TINY_LLAMA, "quantization_config": {"quant_method": "hqq"}}, quantization="ignore")
+    assert arch.weight_bytes == 2 and arch.tensor_bytes == ()
+    with pytest.raises(ValueError, match="quantization='maybe' must be 'apply' or 'ignore'"):
+        from_hf_config(TINY_LLAMA, quantization="maybe")
+
+
+def test_precision_apply_drops_per_tensor_bytes():
+    quant = {"quant_method": "gptq", "bits": 4, "group_size": 32}
+    arch = Precision(weights="fp8").apply(from_hf_config({**TINY_LLAMA, "quantization_config": quant}))
+    assert arch.tensor_bytes == () and arch.weight_bytes == 1
+
+
+def test_layout_is_exact():
+    assert isinstance(Layout("x", bits=4, group_size=3, scale_bytes=2).bytes_per_element(5, 7), sympy.Rational)
