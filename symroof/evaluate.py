@@ -178,10 +178,10 @@ class _Rule:
             return lambda x, tmp: self.array_ok(x, True, tmp)
         if self.lower == "none":
             return lambda x, tmp: True
-        fmin = np.fmin.reduce
+        low = np.minimum.reduce
         if self.lower == "positive":
-            return lambda x, tmp: fmin(x, axis=None) > 0
-        return lambda x, tmp: fmin(x, axis=None) >= 0
+            return lambda x, tmp: low(x, axis=None) > 0
+        return lambda x, tmp: low(x, axis=None) >= 0
 
     def array_bad(self, x: np.ndarray) -> ValueError:
         x = np.asarray(x)
@@ -873,12 +873,13 @@ class Evaluator:
                     if mine is None:  # a full block, or the short last one
                         mine = buffers[block.shape] = [np.empty(block.shape) for _ in range(count + len(cast) + 1)]
                     views = [a[where] for a in operands]
-                    for pos, test, i in tests:
-                        if not test(views[pos], mine[-1]):
-                            raise rules[i].array_bad(arrays[i])
                     for j, pos in enumerate(cast):
                         np.copyto(mine[count + j], views[pos], casting="unsafe")
                         views[pos] = mine[count + j]
+                    # checked after the cast, in cache (measured cheaper than reducing the input)
+                    for pos, test, i in tests:
+                        if not test(views[pos], mine[-1]):
+                            raise rules[i].array_bad(arrays[i])
                     kernel(*views, block, *mine[:count], *constants)
 
         threads = max(1, min(self.threads, out.size // _MIN_PER_THREAD, len(slabs)))
