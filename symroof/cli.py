@@ -5,7 +5,8 @@
     symroof report    [MODEL] [--gpu NAME] [--phase prefill|decode|step] [SIZES] [--tp T] [--comm C] [--json]
     symroof latex     [MODEL] [--phase ...] [SIZES] [--only flops|bytes|intensity | --document [--gpu NAME]]
     symroof crossover [MODEL] [--gpu NAME] [--phase ...] [SIZES] [--unknown B|S_c|S_i|S]
-    symroof plot      [MODEL] [--gpu NAME] [--kind roofline|intensity-vs-batch|time-per-token] [SIZES] [--out FILE]
+    symroof plot      [MODEL] [--gpu NAME] [--kind roofline|intensity-vs-batch|time-per-token] [SIZES] [--tp T]
+                      [--comm C] [--out FILE]
     symroof models    [--json]
     symroof hardware  [--json]
 
@@ -165,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     plo.add_argument("--cached", type=_non_negative, metavar="S_c", help="tokens in the KV cache (default 1024)")
     plo.add_argument("--new", type=_positive, metavar="S_i", help="new tokens per decode step (default 1)")
     plo.add_argument("--max-batch", type=_positive, default=2048, metavar="B", help="right end of the batch axis")
+    plo.add_argument("--tp", type=_positive, default=1, metavar="T",
+                     help="time-per-token: tensor-parallel GPUs (draws the communication term)")
+    _comm_option(plo)
     plo.add_argument("--out", default=None, metavar="FILE", help="png, pdf or svg (default symroof-KIND.png)")
 
     mod = sub.add_parser("models", help="the model presets, with their sources")
@@ -486,6 +490,8 @@ def _plot(args: argparse.Namespace) -> int:
     arch, gpu, conv = _arch(args), _gpu(args), _conventions(args)
     if _symbolic_model(args):
         raise UsageError("plot needs a model with numbers (a preset or --hf-config), not 'symbolic'")
+    if args.kind != "time-per-token" and (args.tp != 1 or args.comm is not None):
+        raise UsageError(f"--tp and --comm apply to --kind time-per-token, not {args.kind}")
     out = args.out or f"symroof-{args.kind}.png"
     _check_image_path(out)
     new, seq = args.new or 1, args.seq or QUICK_TOKENS
@@ -499,7 +505,7 @@ def _plot(args: argparse.Namespace) -> int:
                                            new_tokens=new, max_batch=args.max_batch)
     else:
         fig = _plotting.time_per_token(arch, gpu, conventions=conv, context=cached, new_tokens=new,
-                                       max_batch=args.max_batch)
+                                       max_batch=args.max_batch, tp=args.tp, comm=args.comm)
     try:
         fig.savefig(out)
     except (OSError, ValueError) as err:

@@ -9,7 +9,7 @@ expressions; the marked points (balance, crossover) come from the exact analysis
 Artists carry a ``gid`` naming what they show, so that a script (or a test) can
 find them: ``roof:<GPU>``, ``point:<label>:<GPU>``, ``balance:<GPU>``,
 ``crossover:<curve>:<GPU>``, ``limit:<curve>``, ``intensity:<curve>``,
-``time:compute|weights|kv|activations|total``, ``crossover``; a roofline point of a
+``time:compute|weights|kv|activations|comm|total``, ``crossover``; a roofline point of a
 model is ``point:<model>/prefill:<GPU>`` (or ``/decode``); a curve is
 ``<model>, $S_c$ = <context>`` (``$S$`` in prefill).
 
@@ -35,12 +35,14 @@ from matplotlib.figure import Figure
 from symroof import hardware as _hardware
 from symroof import models as _models
 from symroof import symbols as sym
+from symroof.analysis import crossover_batch
 from symroof.arch import Arch
 from symroof.conventions import resolve
 from symroof.cost import Cost
+from symroof.evaluate import compile
 from symroof.hardware import Hardware
 from symroof.phases import decode, prefill, step
-from symroof.timing import combine
+from symroof.timing import combine, communication, latency, memory_time
 
 __all__ = ["STYLE", "intensity_vs_batch", "roofline", "time_per_token"]
 
@@ -124,8 +126,6 @@ def _name(arch: Arch) -> str:
 
 def _curve(expr: sympy.Expr, x: np.ndarray) -> np.ndarray:
     """``expr`` (in B only) at every batch in ``x``, in float64 (by `symroof.compile`)."""
-    from symroof.evaluate import compile
-
     free = expr.free_symbols - {sym.B}
     if free:
         names = ", ".join(sorted(s.name for s in free))
@@ -239,8 +239,6 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
     >>> [round(line.get_xdata()[0]) for line in fig.axes[0].lines if line.get_gid().startswith("crossover:")]
     [155]
     """
-    from symroof.analysis import crossover_batch
-
     archs, hws = [_arch(m) for m in _many(models)], _gpus(gpus, dtype)
     if not archs:
         raise ValueError("models: give at least one model (a name from symroof.models.names())")
@@ -289,38 +287,47 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
 
 # ---- time per token ---------------------------------------------------------------------------
 def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: int = 1024, new_tokens: int = 1,
-                   batches: Any = None, max_batch: int = 2048, per: str = "sequence", dtype: str | None = None,
-                   ax: Axes | None = None) -> Figure:
+                   batches: Any = None, max_batch: int = 2048, per: str = "sequence", tp: int = 1,
+                   comm: str | None = None, dtype: str | None = None, ax: Axes | None = None) -> Figure:
     """Decode time per output token against batch size, split by term.
 
-    Compute ``FLOPs/π``; memory ``bytes/β`` split into weights, KV cache and
-    activations; the step time is ``max(compute, memory)`` (or their sum, as the
-    conventions' ``latency`` says). ``per="sequence"``: the time a user waits per
-    token (step time / S_i); ``per="batch"``: step time per token generated across
-    the batch (step time / (B·S_i)), where weights are amortised.
+    The step is `symroof.timing.latency` of the decode `Cost` on ``tp`` GPUs: compute
+    ``FLOPs/(T·π)``; memory ``bytes/(T·β)`` (activations not split) drawn as weights, KV
+    cache and activations (`symroof.timing.memory_time`); tensor-parallel communication
+    (`symroof.timing.communication`: the conventions' ``comms`` unless ``comm`` is given,
+    drawn when ``tp > 1``); the step time is ``max(compute, memory) + comm`` (or their sum,
+    as the conventions' ``latency`` says; `symroof.timing.combine`). Every term is built once
+    with ``B`` symbolic and evaluated over the batches in one vectorised pass.
+    ``per="sequence"``: the time a user waits per token (step time / S_i); ``per="batch"``:
+    step time per token generated across the batch (step time / (B·S_i)), where weights are
+    amortised.
 
     >>> fig = time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes")
     >>> sorted(line.get_gid() for line in fig.axes[0].lines)[:3]
     ['crossover', 'time:activations', 'time:compute']
+    >>> fig = time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes", tp=8)
+    >>> "time:comm" in [line.get_gid() for line in fig.axes[0].lines]
+    True
     """
-    from symroof.analysis import crossover_batch
-
     if per not in ("sequence", "batch"):
         raise ValueError(f"per={per!r} must be 'sequence' or 'batch'")
     arch, hw, conv = _arch(model), _gpu(gpu, dtype), resolve(conventions)
     if isinstance(context, bool) or not isinstance(context, (int, np.integer)) or context < 0:
         raise ValueError(f"context={context!r} must be a whole number of cached tokens (0 or more)")
-    new_tokens = _positive(new_tokens, "new_tokens")
+    new_tokens, tp = _positive(new_tokens, "new_tokens"), _positive(tp, "tp")
     x = _batches(batches, max_batch)
     cost = step(arch, conv, S_i=new_tokens, S_c=int(context))
-    peak, bw = hw.peak_flops, hw.bandwidth
+    comms = communication(arch, hw, conv, tp=tp, tokens=sym.B * new_tokens, comm=comm)
+    t = latency(cost, hw, tp=tp, model=conv.latency, comm_s=comms)    # exact, B symbolic
     per_token = (1 / sympy.Integer(new_tokens)) if per == "sequence" else 1 / (sym.B * new_tokens)
     scale = per_token / sympy.Float(_MILLI)   # seconds -> milliseconds, per token
+    split = "" if tp == 1 else f" / {tp}"
     parts = {
-        "compute": (cost.flops / peak, r"compute: FLOPs / $\pi$", "-"),
-        "weights": (cost.bytes_of("weights") / bw, r"weights: bytes / $\beta$", "--"),
-        "kv": (cost.bytes_of("kv") / bw, r"KV cache: bytes / $\beta$", "-."),
-        "activations": (cost.bytes_of("activations") / bw, r"activations: bytes / $\beta$", ":"),
+        "compute": (t.compute_s, rf"compute: FLOPs / ({tp}$\pi$)" if tp > 1 else r"compute: FLOPs / $\pi$", "-"),
+        "weights": (memory_time(cost, hw, tp=tp, prefix="weights"), rf"weights: bytes{split} / $\beta$", "--"),
+        "kv": (memory_time(cost, hw, tp=tp, prefix="kv"), rf"KV cache: bytes{split} / $\beta$", "-."),
+        "activations": (memory_time(cost, hw, tp=tp, prefix="activations"), r"activations: bytes / $\beta$", ":"),
+        "comm": (t.comm_s, f"communication: {comm or conv.comms}, T = {tp}", (0, (1, 1))),
     }
     with matplotlib.rc_context(STYLE):
         fig, ax = _figure(ax)
@@ -330,9 +337,10 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
             curves[name] = _curve(seconds * scale, x)
             if np.any(curves[name] > 0):
                 ax.plot(x, curves[name], color=colours[i], linestyle=style, label=label, gid=f"time:{name}")
-        memory = curves["weights"] + curves["kv"] + curves["activations"]
-        total = combine(curves["compute"], memory, model=conv.latency)
+        memory = _curve(t.memory_s * scale, x)          # every byte term, not only the three drawn
+        total = combine(curves["compute"], memory, curves["comm"], model=conv.latency)
         how = "max(compute, memory)" if conv.latency == "max" else "compute + memory"
+        how += " + comm" if tp > 1 else ""
         ax.plot(x, total, color="black", linewidth=2.6, alpha=0.85, label=f"step: {how}", gid="time:total",
                 zorder=1)
         cross = crossover_batch(cost, hw)
@@ -349,6 +357,6 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
         ax.set_ylabel("time per output token (ms)" if per == "sequence"
                       else "time per generated token, whole batch (ms)")
         ax.set_title(f"{_name(arch)} on {hw.name}: decode at $S_c$ = {context}"
-                     + ("" if new_tokens == 1 else f", $S_i$ = {new_tokens}"))
+                     + ("" if new_tokens == 1 else f", $S_i$ = {new_tokens}") + ("" if tp == 1 else f", T = {tp}"))
         _legend(ax, len(ax.get_legend_handles_labels()[1]))
     return fig

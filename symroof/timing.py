@@ -82,7 +82,7 @@ from symroof import symbols as sym
 from symroof._values import as_amount, as_count, choice
 from symroof.arch import Arch
 from symroof.conventions import Conventions, resolve
-from symroof.cost import Cost
+from symroof.cost import Cost, _under
 from symroof.hardware import Hardware, hardware_of
 from symroof.phases import decode, nominal_parameters, prefill
 
@@ -102,6 +102,7 @@ __all__ = [
     "kv_capacity",
     "kv_replication",
     "latency",
+    "memory_time",
     "ring_allreduce_bytes",
     "ring_allreduce_steps",
     "time_per_output_token",
@@ -372,12 +373,35 @@ def latency(cost: Cost, hardware: Hardware | str, *, tp: Any = 1, model: str = "
     choice(model, "model", MODELS)
     comm = comm_s.total_s if isinstance(comm_s, Comm) else as_amount(comm_s, "comm_s", allow_zero=True)
     compute = cost.flops / (T * hw.peak_flops)
-    replicated = cost.bytes_of("activations")
-    memory = ((cost.bytes - replicated) / T + replicated) / hw.bandwidth
+    memory = memory_time(cost, hw, tp=T)
     ge = sympy.Ge(compute, memory)
     bound = "compute" if ge is sympy.true else "memory" if ge is sympy.false else "undetermined"
     return Latency(compute, memory, comm, combine(compute, memory, comm, model=model), bound,
                    as_count(tokens, "tokens"))
+
+
+def memory_time(cost: Cost, hardware: Hardware | str, *, tp: Any = 1, prefix: str | None = None,
+                dtype: str | None = None) -> sympy.Expr:
+    """Seconds for one GPU of a ``tp`` group to move the bytes under ``prefix`` (all if None).
+
+    Every byte term is split over the T GPUs except activations: each GPU reads and writes the
+    full hidden state. `latency`'s memory time is ``memory_time(cost, hw, tp=T)``.
+
+    >>> import symroof
+    >>> cost = symroof.Cost(bytes={"weights": 8 * 10**12, "activations": 10**12})
+    >>> g = symroof.Hardware("g", {"bf16": 1e15}, 1e12)
+    >>> memory_time(cost, g, tp=4), memory_time(cost, g, tp=4, prefix="weights")   # 8/4 + 1; 8/4
+    (3, 2)
+    """
+    hw = hardware_of(hardware, dtype)
+    T = as_count(tp, "tp")
+    if prefix is None:
+        total, replicated = cost.bytes, cost.bytes_of("activations")
+    else:
+        total = cost.bytes_of(prefix)
+        replicated = sympy.Add(*(v for n, v in cost.byte_terms.items()
+                                 if _under(n, prefix) and _under(n, "activations")))
+    return ((total - replicated) / T + replicated) / hw.bandwidth
 
 
 def _model(model: str | None, conv: Conventions) -> str:

@@ -22,8 +22,21 @@ from matplotlib.figure import Figure
 
 from symroof import plot
 
+# From Llama-3-8B's config.json (hidden_size 4096, 32 layers, 32 heads and 8 KV heads of head_dim 128,
+# so n_kv·d_h = 1024; intermediate_size 14336; bf16, 2 bytes), per decoded token:
+# FLOPs at S_c = 0, one key (its own), per layer:
+#   q, k, v, o projections  2·4096·(4096 + 1024 + 1024 + 4096) = 2·4096·10240 =  83,886,080
+#   gate, up, down          3·2·4096·14336                                    = 352,321,536
+#   scores and values       2·2·32·128 over 1 key                             =      16,384
+#   sum 436,224,000; × 32 layers = 13,959,168,000
+# each cached token adds scores and values: 32 layers · 2·2·32·128 = 32 · 16,384 = 524,288 FLOPs
 FLOPS_0, FLOPS_PER_CACHED = 13_959_168_000, 524_288
+# weight matrices: 32 · (4096·10240 + 3·4096·14336) · 2 bytes = 32 · (41,943,040 + 176,160,768) · 2
+#   = 32 · 218,103,808 · 2 = 13,958,643,712
 WEIGHTS = 13_958_643_712
+# bytes per sequence at S_c = 0, per layer: fused activations 3·4096·2 = 24,576 and the new K, V
+# written 2·1024·2 = 4,096: 32 · 28,672 = 917,504; each cached K, V read: 32 · 2·1024·2 = 131,072
+ACTIVATIONS = 32 * 3 * 4096 * 2           # 786,432 bytes per sequence, not split by tensor parallelism
 BYTES_0, BYTES_PER_CACHED = 917_504, 131_072
 A100 = (312e12, 2039e9)       # 000's A100-80GB: 312 TFLOP/s, 2039 GB/s
 H100 = (989e12, 3350e9)       # 002's H100 SXM row: 989 TFLOP/s, 3,350 GB/s
@@ -131,6 +144,41 @@ def test_time_per_token_terms():
     assert "no crossover" in lines(fig, "crossover")["crossover"].get_label()
 
 
+def test_time_per_token_with_tensor_parallelism_draws_the_comm_term():
+    # T = 8 H100s (NVLink 450e9 B/s one way, hardware.toml), S_c = 1024, the conventions' comms
+    # (roofline-notes: Megatron's ring all-reduces), per decode step of B sequences:
+    #   compute  B·(FLOPS_0 + 1024·FLOPS_PER_CACHED) / (8·989e12)
+    #   weights  WEIGHTS / 8 / 3350e9;  KV  B·(131,072 + 1024·131,072) / 8 / 3350e9
+    #   activations B·786,432 / 3350e9 (every GPU moves the full hidden state)
+    #   comm: 2·32 = 64 all-reduces, each GPU sending 2·7/8 of B·4096·2 bytes: B·917,504 / 450e9,
+    #         plus NCCL's 6.6 µs + 14·0.6 µs = 15 µs per all-reduce: 64·15 µs = 0.96 ms
+    fig = plot.time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes", context=1024, tp=8,
+                              batches=[1, 8, 64, 512])
+    t = lines(fig, "time:")
+    peak, bw = H100
+    x = t["time:total"].get_xdata()
+    compute = x * (FLOPS_0 + FLOPS_PER_CACHED * 1024) / (8 * peak) * 1e3
+    weights, kv = WEIGHTS / 8 / bw * 1e3, x * BYTES_PER_CACHED * 1025 / 8 / bw * 1e3
+    activations = x * ACTIVATIONS / bw * 1e3
+    comm = (x * 917_504 / 450e9 + 64 * 15e-6) * 1e3
+    np.testing.assert_allclose(t["time:compute"].get_ydata(), compute, rtol=1e-12)
+    np.testing.assert_allclose(t["time:weights"].get_ydata(), weights, rtol=1e-12)
+    np.testing.assert_allclose(t["time:kv"].get_ydata(), kv, rtol=1e-12)
+    np.testing.assert_allclose(t["time:activations"].get_ydata(), activations, rtol=1e-12)
+    np.testing.assert_allclose(t["time:comm"].get_ydata(), comm, rtol=1e-12)
+    total = np.maximum(compute, weights + kv + activations) + comm
+    np.testing.assert_allclose(t["time:total"].get_ydata(), total, rtol=1e-12)
+    assert "T = 8" in fig.axes[0].get_title() and "allreduce" in t["time:comm"].get_label()
+    # 003's model on request: 32 layers · 4 messages · 10 µs, plus B·32·4·4096 elements / 450e9
+    seed = lines(plot.time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes", context=1024,
+                                     tp=8, comm="003", batches=[1, 8]), "time:comm")["time:comm"]
+    np.testing.assert_allclose(seed.get_ydata(), (32 * 4 * 1e-5 + seed.get_xdata() * 32 * 4 * 4096 / 450e9) * 1e3,
+                               rtol=1e-12)
+    # no communication on one GPU, or with comm="none"
+    assert "time:comm" not in lines(plot.time_per_token("llama-3-8b", "H100-SXM", tp=1), "time:")
+    assert "time:comm" not in lines(plot.time_per_token("llama-3-8b", "H100-SXM", tp=8, comm="none"), "time:")
+
+
 def test_time_per_token_marks_the_crossover_and_amortises_per_batch():
     fig = plot.time_per_token("llama-3-8b", "A100-80GB", conventions="roofline-notes", context=0, per="batch")
     line = lines(fig, "crossover")["crossover"]
@@ -166,6 +214,8 @@ def test_draws_into_a_given_axes():
     (lambda: plot.intensity_vs_batch([], "H100"), "at least one model"),
     (lambda: plot.time_per_token("llama-3-8b", "H100", per="year"), "per='year'"),
     (lambda: plot.time_per_token("llama-3-8b", "H100", new_tokens=0), "new_tokens=0"),
+    (lambda: plot.time_per_token("llama-3-8b", "H100", tp=0), "tp=0"),
+    (lambda: plot.time_per_token("llama-3-8b", "H100", tp=2, comm="nccl"), "comm='nccl'"),
 ])
 def test_bad_input_is_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message):
