@@ -13,11 +13,83 @@ from pathlib import Path
 
 import pytest
 import sympy
+from sympy.parsing.sympy_parser import auto_number, parse_expr
 
 from symroof import symbols
 from symroof.cli import main
 
 DATA = Path(__file__).parent / "data"
+H100_BALANCE = 989e12 / 3.35e12             # H100 SXM datasheet: 989 TFLOP/s bf16 dense, 3.35 TB/s (the default GPU)
+A100_BALANCE = Fraction(312_000, 2039)      # A100 80GB SXM datasheet: 312 TFLOP/s, 2,039 GB/s
+
+
+def parse(text: str) -> sympy.Expr:
+    """An expression symroof printed, read with a whitelist: symroof's symbols and numbers, no builtins."""
+    allowed = {"__builtins__": {}, "Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational}
+    return parse_expr(text, local_dict=dict(symbols.ALL), global_dict=allowed, transformations=(auto_number,))
+
+
+def bisect(f, lo: float, hi: float) -> float:
+    """The root of an increasing float64 function on [lo, hi]."""
+    assert f(lo) < 0 < f(hi)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+    return (lo + hi) / 2
+
+
+def test_parse_refuses_names_outside_the_whitelist():
+    assert parse("2*B*S_c/3") == sympy.Rational(2, 3) * symbols.B * symbols.S_c
+    for text in ("__import__('os')", "open('x')", "x + 1"):
+        with pytest.raises(NameError):
+            parse(text)
+
+
+# One token through a decoder layer, `exact` conventions: each weight it is multiplied by costs 2 FLOPs;
+# each query-key pair costs 2·n_h·d_qk for the score and 2·n_h·d_v for the value; the LM head 2·H·V on the
+# last position. Norms, biases, activation functions and the embedding lookup are not matmuls.
+def layer_flops(tokens, pairs, *, H, n_h, n_kv, d_h, ffn_weights):
+    attention_weights = H * n_h * d_h + 2 * H * n_kv * d_h + n_h * d_h * H      # W_Q, W_K, W_V, W_O
+    return 2 * tokens * (attention_weights + ffn_weights) + 2 * 2 * n_h * d_h * pairs
+
+
+def llama_3_8b_flops(tokens, pairs):
+    """Llama-3-8B (tests/data/llama-3-8b.json): 32 layers, H 4096, 32/8 heads of 128, gated FFN 14336, V 128256."""
+    return 32 * layer_flops(tokens, pairs, H=4096, n_h=32, n_kv=8, d_h=128, ffn_weights=3 * 4096 * 14336) \
+        + 2 * 4096 * 128256
+
+
+def _deepseek_v3():
+    """tests/data/deepseek-v3.json: 61 layers, H 7168, MLA with 128 heads (q_lora 1536, kv_lora 512, qk 128 + 64
+    rope, v 128), the first 3 FFNs dense (18432 gated), then 8 of 256 routed experts + 1 shared (2048 gated) and
+    a (7168, 256) router; vocab 129280. MLA projections as written (naive): q_a, q_b, kv_a, kv_b, o."""
+    H, n_h, qk, v = 7168, 128, 128 + 64, 128
+    mla = H * 1536 + 1536 * n_h * qk + H * (512 + 64) + 512 * n_h * (128 + v) + n_h * v * H
+    attention = 2 * mla + 2 * n_h * qk + 2 * n_h * v                  # one query-key pair
+    return (3 * (attention + 2 * 3 * H * 18432) + 58 * (attention + 2 * (9 * 3 * H * 2048 + H * 256))
+            + 2 * H * 129280)
+
+
+# decode of one token over an empty cache: one query-key pair per head
+DECODE_ONE_TOKEN = {
+    "llama-3-8b": llama_3_8b_flops(1, 1),
+    "mistral-7b": 32 * layer_flops(1, 1, H=4096, n_h=32, n_kv=8, d_h=128, ffn_weights=3 * 4096 * 14336)
+    + 2 * 4096 * 32000,
+    "qwen2.5-7b": 28 * layer_flops(1, 1, H=3584, n_h=28, n_kv=4, d_h=128, ffn_weights=3 * 3584 * 18944)
+    + 2 * 3584 * 152064,
+    "gpt2": 12 * layer_flops(1, 1, H=768, n_h=12, n_kv=12, d_h=64, ffn_weights=2 * 768 * 3072)
+    + 2 * 768 * 50257,                                   # the tied LM head is still a matmul
+    "mixtral-8x7b": 32 * layer_flops(1, 1, H=4096, n_h=32, n_kv=8, d_h=128,
+                                     ffn_weights=2 * 3 * 4096 * 14336 + 4096 * 8)   # 2 of 8 experts, router
+    + 2 * 4096 * 32000,
+    "gemma-2b": 18 * layer_flops(1, 1, H=2048, n_h=8, n_kv=1, d_h=256, ffn_weights=3 * 2048 * 16384)
+    + 2 * 2048 * 256000,                                 # MQA
+    "pythia-160m": 12 * layer_flops(1, 1, H=768, n_h=12, n_kv=12, d_h=64, ffn_weights=2 * 768 * 3072)
+    + 2 * 768 * 50304,
+    "qwen3-0.6b": 28 * layer_flops(1, 1, H=1024, n_h=16, n_kv=8, d_h=128, ffn_weights=3 * 1024 * 3072)
+    + 2 * 1024 * 151936,                                 # n_h·d_h = 2048, twice H
+    "deepseek-v3": _deepseek_v3(),
+}
 
 
 def run(capsys, *argv):
@@ -91,25 +163,31 @@ def test_gpt2_under_seed_000_formulas(capsys):
     assert r["conventions"] == "arithmetic-intensity"
 
 
-@pytest.mark.parametrize("name", ["llama-3-8b", "mistral-7b", "qwen2.5-7b", "gpt2", "mixtral-8x7b", "gemma-2b",
-                                  "pythia-160m", "qwen3-0.6b", "deepseek-v3"])
+@pytest.mark.parametrize("name", sorted(DECODE_ONE_TOKEN))
 def test_report_reads_every_family(capsys, name):
+    """Decode FLOPs of one token over an empty cache, counted by hand from each config (above)."""
     r = run_json(capsys, "report", "--hf-config", str(DATA / f"{name}.json"), "--phase", "decode",
-                 "--batch", "8", "--cached", "1024")
-    assert isinstance(r["flops"], int) and r["flops"] > 0 and r["bound"] in ("compute", "memory")
+                 "--batch", "1", "--cached", "0")
+    assert r["flops"] == DECODE_ONE_TOKEN[name] and isinstance(r["flops"], int)
+    # about 2 FLOPs per 2-byte weight read: intensity near 1, far below the H100's 295
+    assert r["bound"] == "memory"
 
 
 def test_quick_report_json_has_both_phases(capsys):
+    """Llama-3-8B at batch 1: a 1024-token prompt (causal: 1024·1025/2 query-key pairs per head), then one
+    token over those 1024 (1025 pairs, its own key included); the LM head on the last position each time."""
     r = run_json(capsys, "report")
     assert set(r["phases"]) == {"prefill", "decode"}
     assert r["phases"]["prefill"]["values"] == {"B": 1, "S": 1024}
+    assert r["phases"]["prefill"]["flops"] == llama_3_8b_flops(1024, 1024 * 1025 // 2) == 14_569_848_176_640
+    assert r["phases"]["decode"]["flops"] == llama_3_8b_flops(1, 1025) == 15_546_712_064
     assert r["balance_exact"] == "19780/67"          # 989 TFLOP/s / 3.35 TB/s (H100 SXM datasheet)
 
 
 def test_symbolic_report_keeps_sizes_as_symbols(capsys):
     r = run_json(capsys, "report", "--model", "symbolic", "--conventions", "000", "--phase", "decode")
     B, H, N, S_c = symbols.B, symbols.H, symbols.N, symbols.S_c
-    flops = sympy.sympify(r["flops"], locals=symbols.ALL)
+    flops = parse(r["flops"])
     assert sympy.expand(flops - N * (24 * B * H**2 + 4 * B * S_c * H)) == 0      # 000's decode FLOPs, S_i = 1
     assert r["bound"] is None and set(r["symbols"]) >= {"B", "S_c", "H", "N"}
     code, out, _ = run(capsys, "report", "--phase", "decode")
@@ -120,6 +198,9 @@ def test_symbolic_in_batch_only_reports_the_crossover(capsys):
     code, out, _ = run(capsys, "report", "--phase", "decode", "--cached", "0", "--gpu", "A100-80GB",
                        "--conventions", "002")
     assert code == 0 and "symbols: B" in out and "compute-bound" in out
+    r = run_json(capsys, "report", "--phase", "decode", "--cached", "0", "--gpu", "A100-80GB", "--conventions", "002")
+    p, q = map(int, r["crossover_batch"]["value"].split("/"))
+    assert Fraction(p, q) == LLAMA_3_8B_DECODE_CROSSOVER          # worked out in test_crossover_batch_by_hand
 
 
 def test_dtype_sets_bytes_and_peak(capsys):
@@ -133,7 +214,12 @@ def test_tp_splits_the_time(capsys):
     one = run_json(capsys, "report", "--phase", "prefill", "--batch", "1", "--seq", "512")
     two = run_json(capsys, "report", "--phase", "prefill", "--batch", "1", "--seq", "512", "--tp", "2")
     assert two["time_s"]["compute"] == pytest.approx(one["time_s"]["compute"] / 2)
-    assert two["time_s"]["comm"] > 0 == one["time_s"]["comm"]
+    # Megatron's split: 2 all-reduces per layer of the (512, 4096) bf16 hidden state, 4,194,304 bytes; a ring
+    # over 2 GPUs sends 2·(2 − 1)/2 of it in 2·(2 − 1) steps, over the H100 SXM's 450 GB/s NVLink each way,
+    # each all-reduce paying NCCL's 6.6 µs and 0.6 µs per step: 0.5965 ms + 0.4992 ms
+    all_reduces, message = 2 * 32, 512 * 4096 * 2
+    comm = all_reduces * (2 * 1 / 2 * message / 450e9 + 6.6e-6 + 2 * 1 * 0.6e-6)
+    assert two["time_s"]["comm"] == pytest.approx(comm, rel=1e-12) and one["time_s"]["comm"] == 0
 
 
 def test_rich_table_on_a_terminal(capsys, monkeypatch):
@@ -181,6 +267,9 @@ def test_latex_document(capsys):
     assert "prefill" in out.lower() and "decode" in out.lower()
 
 
+LLAMA_3_8B_DECODE_CROSSOVER = Fraction(312000 * 436_207_616, 436_224_000 * 2039 - 312000 * 28_672)
+
+
 def test_crossover_batch_by_hand(capsys):
     """Llama-3-8B decode over an empty cache, roofline-notes (002), A100-80GB (balance 312000/2039).
 
@@ -193,7 +282,8 @@ def test_crossover_batch_by_hand(capsys):
     H, F = 4096, 14336
     assert 2 * (H * H + 2 * H * 1024 + H * H) + 6 * H * F + 4 * 32 * 128 == 436_224_000
     assert 2 * (2 * H * H + 2 * H * 1024 + 3 * H * F) == 436_207_616
-    expected = Fraction(312000 * 436_207_616, 436_224_000 * 2039 - 312000 * 28_672)
+    assert 3 * H * 2 + 2 * 1024 * 2 == 28_672
+    expected = LLAMA_3_8B_DECODE_CROSSOVER
     r = run_json(capsys, "crossover", "--cached", "0", "--gpu", "A100-80GB", "--conventions", "002")
     p, q = map(int, r["value"].split("/"))
     assert Fraction(p, q) == expected and r["ceiling"] == 155 and r["above"] == "compute"
@@ -201,14 +291,55 @@ def test_crossover_batch_by_hand(capsys):
     assert code == 0 and "B* = 154.56" in out
 
 
-def test_crossover_without_one_and_symbolic(capsys):
+def test_crossover_without_one(capsys):
+    """Llama-3-8B decode over 32,768 cached tokens (002): per sequence and layer, FLOPs 436,207,616 +
+    2·2·n_h·d_h·32,769 keys; bytes 3·H·2 of activations + 32,768·2·1024·2 of KV read + 2·1024·2 written.
+    As B grows the intensity tends to their ratio, 7.25, below the A100's 153: no crossover."""
+    flops = 436_207_616 + 4 * 32 * 128 * 32_769
+    nbytes = 3 * 4096 * 2 + 32_768 * 2 * 1024 * 2 + 2 * 1024 * 2
+    assert (flops, nbytes) == (973_094_912, 134_246_400) and Fraction(flops, nbytes) < A100_BALANCE
     r = run_json(capsys, "crossover", "--cached", "32768", "--gpu", "A100-80GB", "--conventions", "002")
     assert r["exists"] is False and r["value"] is None and "no crossover" in r["reason"]
+    p, q = map(int, r["limit"].split("/"))
+    assert Fraction(p, q) == Fraction(flops, nbytes)
+
+
+@pytest.mark.parametrize("H, N, Z, S_c, b_w, b_a, b_kv", [
+    (5120, 40, 13, 0, 2, 2, 2), (5120, 40, 13, 128, 2, 2, 2), (4096, 32, 8, 64, 1, 2, 1), (8192, 80, 70, 256, 2, 2, 1),
+])
+def test_symbolic_crossover_closed_form_against_bisection(capsys, H, N, Z, S_c, b_w, b_a, b_kv):
+    """000's decode (S_i = 1) on the default H100 SXM, every size a symbol. By hand:
+    FLOPs(B) = N(24·B·H² + 4·B·S_c·H); bytes(B) = b_w·Z·10⁹ (weights) + 2·N·B·H·b_a (each layer's input
+    read, output written) + N·B·S_c·H·b_kv (000 reads one of cached K, V) + 2·N·B·H·b_kv (new K, V written).
+    The printed closed form, with numbers put in, is where FLOPs/bytes meets the balance (float64 bisection)."""
     r = run_json(capsys, "crossover", "--model", "symbolic", "--conventions", "000")
-    assert r["value"] is not None and "S_c" in r["value"] and "Z" in r["value"]
+    value = parse(r["value"])
+    sizes = dict(H=H, N=N, Z=Z, S_c=S_c, b_w=b_w, b_a=b_a, b_kv=b_kv)
+    assert {s.name for s in value.free_symbols} == set(sizes)
+
+    def excess(batch):
+        flops = N * (24 * batch * H**2 + 4 * batch * S_c * H)
+        nbytes = b_w * Z * 1e9 + 2 * N * batch * H * b_a + N * batch * S_c * H * b_kv + 2 * N * batch * H * b_kv
+        return flops / nbytes - H100_BALANCE
+
+    expected = bisect(excess, 1e-9, 1e9)
+    assert float(value.subs({symbols.by_name(k): v for k, v in sizes.items()})) == pytest.approx(expected, rel=1e-9)
+
+
+def test_speculative_crossover_against_bisection(capsys):
+    """Llama-3-8B, one sequence over 4096 cached tokens, S_i new tokens per step (002 conventions, A100).
+    Per layer: FLOPs 436,207,616·S_i (the matmuls, as in test_crossover_batch_by_hand) + 2·2·n_h·d_h·S_i·(4096
+    + S_i) (dense scores and values over the cache and the new tokens); bytes 436,207,616 of weights +
+    3·H·2·S_i of activations + 4096·2·1024·2 of KV read + 2·1024·2·S_i written."""
+    def excess(s_i):
+        flops = 436_207_616 * s_i + 4 * 32 * 128 * s_i * (4096 + s_i)
+        nbytes = 436_207_616 + 3 * 4096 * 2 * s_i + 4096 * 2 * 1024 * 2 + 2 * 1024 * 2 * s_i
+        return flops / nbytes - float(A100_BALANCE)
+
     r = run_json(capsys, "crossover", "--phase", "step", "--unknown", "S_i", "--batch", "1", "--cached", "4096",
                  "--gpu", "A100-80GB", "--conventions", "002")
     assert r["unknown"] == "S_i" and r["exists"] is True
+    assert r["approx"] == pytest.approx(bisect(excess, 1e-9, 1e6), rel=1e-9)
 
 
 def test_models_and_hardware_lists(capsys):
