@@ -51,7 +51,7 @@ from symroof.latex import to_latex
 from symroof.parallel import bubble_fraction, pipeline_latency, tp_allreduce
 from symroof.params import active_parameters, total_parameters
 from symroof.phases import decode, prefill, step
-from symroof.precision import Precision
+from symroof.precision import Precision, Quantization
 from symroof.serving import max_batch, pareto_front, serving_curve
 from symroof.speculative import expected_tokens, speculative_decoding
 
@@ -62,6 +62,7 @@ __all__ = [
     "Evaluator",
     "Hardware",
     "Precision",
+    "Quantization",
     "Step",
     "active_parameters",
     "analysis",
