@@ -356,7 +356,7 @@ def _phase_result(arch: Arch, conv: Conventions, gpu: Hardware, phase: str, valu
         out.update(flops=_exact(cost.flops), bytes=_exact(cost.bytes), intensity=_approx(intensity),
                    intensity_exact=_exact(intensity), bound=analysis.regime(cost, gpu))
         # one latency path for the library and the CLI: timing's TTFT / TPOT, the conventions' comms
-        common = dict(B=values.get("B", 1), tp=tp, comm=comm)
+        common: dict[str, Any] = dict(B=values.get("B", 1), tp=tp, comm=comm)
         if phase == "prefill":
             t = analysis.time_to_first_token(arch, conv, gpu, S=values["S"], **common)
         else:

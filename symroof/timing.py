@@ -419,9 +419,9 @@ def time_to_first_token(arch: Arch, conv: Conventions | str | None, hardware: Ha
     """
     c = resolve(conv)
     B, S = as_count(B, "B"), as_count(S, "S")
-    comm = communication(arch, hardware, c, tp=tp, tokens=B * S, comm=comm, bytes_per_element=bytes_per_element,
-                         step_latency_s=step_latency_s)
-    return latency(prefill(arch, c, B=B, S=S), hardware, tp=tp, model=_model(model, c), comm_s=comm,
+    comms = communication(arch, hardware, c, tp=tp, tokens=B * S, comm=comm, bytes_per_element=bytes_per_element,
+                          step_latency_s=step_latency_s)
+    return latency(prefill(arch, c, B=B, S=S), hardware, tp=tp, model=_model(model, c), comm_s=comms,
                    dtype=dtype, tokens=B)
 
 
@@ -437,10 +437,10 @@ def time_per_output_token(arch: Arch, conv: Conventions | str | None, hardware: 
     """
     c = resolve(conv)
     B, S_i = as_count(B, "B"), as_count(S_i, "S_i")
-    comm = communication(arch, hardware, c, tp=tp, tokens=B * S_i, comm=comm,
-                         bytes_per_element=bytes_per_element, step_latency_s=step_latency_s)
+    comms = communication(arch, hardware, c, tp=tp, tokens=B * S_i, comm=comm,
+                          bytes_per_element=bytes_per_element, step_latency_s=step_latency_s)
     return latency(decode(arch, c, B=B, S_c=S_c, S_i=S_i), hardware, tp=tp, model=_model(model, c),
-                   comm_s=comm, dtype=dtype, tokens=B * S_i)
+                   comm_s=comms, dtype=dtype, tokens=B * S_i)
 
 
 def kv_replication(arch: Arch, tp: Any) -> sympy.Expr:
