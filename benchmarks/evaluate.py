@@ -79,7 +79,7 @@ def case(title: str, cost: symroof.Cost, fixed: dict[str, int], args: dict[str, 
     names = list(times)
     base, base_out, lam = (times[names[0]], times[names[1]], times[names[2]])
     print(f"\n{title}: {np.prod(shape):,} points, fixed {fixed}")
-    print(f"  evaluated form: {symroof.compile(cost, fixed=fixed).form}")
+    print(f"  evaluated form: {symroof.compile(cost, fixed=fixed).form_for(**args)}")
     for name, seconds in times.items():
         print(f"  {name:<62s} {seconds * 1e3:8.2f} ms  {seconds / base:6.2f}x numpy pass")
     for note in notes:

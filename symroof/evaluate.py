@@ -10,7 +10,11 @@ point and ``subs`` is a million times slower, so `compile` does the work once:
    a few equivalent forms (expanded, factored, Horner, constant folded into a
    factor), the one with the fewest operations, divisions counted as four
    (e.g. Llama-3-8B decode intensity at S_c = 4096 is ``B/(c + d·B)``: one
-   multiply, one add, one division per point);
+   multiply, one add, one division per point). Forms divided through by a
+   power of one symbol are kept too: over a broadcast grid a call evaluates the
+   form with the least work per point (``ev.form_for(...)`` shows it), e.g.
+   ``f(S_c)/(g(S_c) + c/B)`` over ``B[:, None] × S_c[None, :]``: one add and
+   one division per point, the rest on the row or the column;
 3. **share** common subexpressions (``sympy.cse``) in a small three-address
    program;
 4. **evaluate** it in cache-sized slabs of the output with in-place ufuncs
@@ -312,7 +316,9 @@ class _Builder:
         if isinstance(e, sympy.Add):
             positive: list[sympy.Expr] = []
             negative: list[sympy.Expr] = []
-            for term in e.args:
+            # terms over fewer inputs first, alike terms together: their partial sums can be
+            # computed once at a broadcast input's own shape (see Evaluator._hoist)
+            for term in sorted(e.args, key=self._reach):
                 coeff, _ = term.as_coeff_Mul()
                 (negative if coeff.is_negative else positive).append(-term if coeff.is_negative else term)
             acc: Operand | None = None
@@ -361,11 +367,21 @@ class _Builder:
             return acc
         raise TypeError(f"cannot compile {type(e).__name__} ({e}): symroof evaluates + - * / ** Max Min")
 
+    def _reach(self, e: sympy.Expr) -> tuple[int, tuple[str, ...]]:
+        """Sort key: how many inputs ``e`` depends on, then which."""
+        names = sorted(s.name for s in e.free_symbols)
+        return len(names), tuple(names)
+
     def _product(self, constants: list[sympy.Expr], factors: list[sympy.Expr]) -> Operand | None:
+        # the constants scale the factor over the fewest inputs, before the others join it
         acc: Operand | None = None
-        for f in factors:
+        for f in sorted(factors, key=self._reach):
             x = self.emit(f)
             acc = x if acc is None else self.op("mul", acc, x)
+            if constants and acc is x:
+                for c in constants:
+                    acc = self.op("mul", acc, _constant(c))
+                constants = []
         for c in constants:
             x = _constant(c)
             acc = x if acc is None else self.op("mul", acc, x)
@@ -436,6 +452,16 @@ def _horner(f: sympy.Expr, order: tuple[sympy.Symbol, ...]) -> sympy.Expr:
     return sympy.horner(f, *gens) if gens else f
 
 
+def _lowest_power(f: sympy.Expr, x: sympy.Symbol) -> int:
+    """The largest ``e`` such that ``x**e`` divides the polynomial ``f``.
+
+    >>> from symroof.symbols import B, S_c
+    >>> _lowest_power(3 * B**2 * S_c + B**3, B), _lowest_power(B * S_c + 1, B)
+    (2, 0)
+    """
+    return min(m[0] for m in sympy.Poly(f, x).monoms())
+
+
 def _candidates(expr: sympy.Expr) -> list[sympy.Expr]:
     """Equal forms of ``expr``: as given, cancelled, factored, each factor in Horner form."""
     out = [expr]
@@ -461,22 +487,49 @@ def _candidates(expr: sympy.Expr) -> list[sympy.Expr]:
         out.append(sympy.Mul(*[_horner(f, order) for f in sympy.Mul.make_args(fn)])
                    / sympy.Mul(*[_horner(f, order) for f in sympy.Mul.make_args(fd)]))
         out.append(k * sympy.Mul(*hn) / sympy.Mul(*hd))
+    # numerator and denominator divided by a power of one symbol that divides one of them:
+    # ``B·f(S_c)/(B·g(S_c) + c)`` becomes ``f(S_c)/(g(S_c) + c/B)``, costlier per point when every
+    # input is a full array but cheaper over a B × S_c grid, where f, g and c/B are hoisted
+    if len(free) > 1:
+        for x in free:
+            for e, in_top in ((_lowest_power(p, x), True), (_lowest_power(q, x), False)):
+                if e > 0:
+                    top = sympy.cancel(p / x**e) if in_top else sympy.expand(p / x**e)
+                    bottom = sympy.expand(q / x**e) if in_top else sympy.cancel(q / x**e)
+                    out.append(top / bottom)
     return out
 
 
-def _choose(expr: sympy.Expr, inputs: tuple[sympy.Symbol, ...]) -> tuple[sympy.Expr, _Program]:
-    """The cheapest form (fewest weighted operations; no subtraction if avoidable) and its program."""
-    best: tuple[tuple[int, int, int], sympy.Expr, _Program] | None = None
+def _choose(expr: sympy.Expr, inputs: tuple[sympy.Symbol, ...]) -> tuple[tuple[sympy.Expr, _Program], ...]:
+    """Equal forms and their programs, the cheapest first (fewest weighted operations when every
+    input is a full array; no subtraction if avoidable), then the other safe ones, each program
+    once: a call over broadcast inputs picks among them by the work left per point
+    (`_per_point`)."""
+    ranked: list[tuple[tuple[int, int, int, int], sympy.Expr, _Program]] = []
     negative_in_input = _has_negative_constant(expr)
     for i, form in enumerate(_candidates(expr)):
         for use_cse in (False, True):
             program = _build(form, inputs, use_cse)
             risky = int(_has_negative_constant(form) and not negative_in_input)
-            key = (risky, program.cost, i)
-            if best is None or key < best[0]:
-                best = (key, form, program)
-    assert best is not None
-    return best[1], best[2]
+            ranked.append(((risky, program.cost, i, use_cse), form, program))
+    ranked.sort(key=lambda r: r[0])
+    risky = ranked[0][0][0]
+    chosen: dict[_Program, sympy.Expr] = {}
+    for key, form, program in ranked:
+        if key[0] == risky and program not in chosen:
+            chosen[program] = form
+    return tuple((form, program) for program, form in chosen.items())
+
+
+def _per_point(program: _Program, shapes: Mapping[int, tuple[int, ...]], size: int) -> float:
+    """Weighted operations per output point over inputs of these shapes (a missing input is a
+    scalar): an op over broadcast inputs only runs at its own, smaller shape."""
+    total = 0.0
+    for n in _needed(program, frozenset()):
+        kind, _ = program.ops[n - program.n_inputs]
+        shape = np.broadcast_shapes(*(shapes.get(i, ()) for i in program.deps[n]))
+        total += _WEIGHTS[kind] * math.prod(shape) / size
+    return total
 
 
 # ---- code generation --------------------------------------------------------------------------
@@ -637,7 +690,8 @@ class Evaluator:
     ``ev.exact(**values)`` always returns it (Python ``int`` or ``Fraction``).
 
     Attributes: ``expr`` (the expression with the fixed values folded in), ``form``
-    (the equal form that is evaluated), ``names`` (the keyword arguments), ``fixed``,
+    (the equal form that is evaluated over full arrays; `form_for` tells the one a call
+    over broadcast arrays evaluates), ``names`` (the keyword arguments), ``fixed``,
     ``backend`` (``"numpy"`` or ``"numexpr"``), ``mode`` (``"float"`` or ``"exact"``),
     ``check`` (validate arguments), ``threads`` (of the numpy backend) and ``source``
     (the generated Python).
@@ -653,6 +707,7 @@ class Evaluator:
     threads: int
     source: str = field(repr=False)
     _program: _Program = field(repr=False)
+    _forms: tuple[tuple[sympy.Expr, _Program], ...] = field(repr=False)
     _inputs: tuple[sympy.Symbol, ...] = field(repr=False)
     _rules: tuple[_Rule, ...] = field(repr=False)
     _functional: Callable[..., Any] = field(repr=False)
@@ -803,10 +858,38 @@ class Evaluator:
         except FloatingPointError as err:
             raise self._fp_error(err, given) from None
 
-    def _hoist(self, scalars: dict[int, float], arrays: dict[int, np.ndarray],
+    def form_for(self, **values: Any) -> sympy.Expr:
+        """The equal form that a call with these arguments evaluates: `form`, unless some inputs
+        broadcast and another form leaves less work per point (only shapes matter).
+
+        >>> from symroof.symbols import B, S_c
+        >>> ev = compile(B * (S_c + 5) / (B * (S_c + 1) + 3))
+        >>> ev.form_for(B=np.ones(1000), S_c=np.ones(1000))        # two full arrays
+        B*(S_c + 5)/(B*(S_c + 1) + 3)
+        >>> ev.form_for(B=np.ones((1000, 1)), S_c=np.ones(1000))   # a grid: S_c + 5, S_c + 1, 3/B hoisted
+        (S_c + 5)/(S_c + 1 + 3/B)
+        """
+        given = self._arguments((), values)
+        arrays = {i: np.asarray(v) for i, v in enumerate(given) if np.ndim(v) > 0}
+        size = math.prod(np.broadcast_shapes(*(a.shape for a in arrays.values()))) if arrays else 1
+        program = self._pick(arrays, size)
+        return next(form for form, p in self._forms if p == program)
+
+    def _pick(self, arrays: dict[int, np.ndarray], size: int) -> _Program:
+        """The form with the least work per point for inputs of these shapes (first on ties)."""
+        shapes = {i: a.shape for i, a in arrays.items()}
+        if len(self._forms) < 2 or all(a.size == size for a in arrays.values()):
+            return self._program
+        key = ("form", tuple(sorted(shapes.items())))
+        if key not in self._kernels:
+            costs = [_per_point(program, shapes, size) for _, program in self._forms]
+            self._kernels[key] = self._forms[costs.index(min(costs))][1]
+        program: _Program = self._kernels[key]
+        return program
+
+    def _hoist(self, program: _Program, scalars: dict[int, float], arrays: dict[int, np.ndarray],
                out_shape: tuple[int, ...]) -> tuple[dict[int, Any], frozenset[int]]:
         """Values of the nodes that depend only on smaller (broadcast) inputs, computed once."""
-        program = self._program
         size = math.prod(out_shape)
         shape_of = {i: () for i in scalars} | {i: a.shape for i, a in arrays.items()}
         values: dict[int, Any] = {i: scalars[i] for i in scalars}
@@ -822,22 +905,23 @@ class Evaluator:
 
     def _blocked(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
                  big: tuple[int, ...], out_shape: tuple[int, ...], out: np.ndarray | None) -> np.ndarray:
-        values, leaf_set = self._hoist(scalars, arrays, out_shape)
+        program = self._pick(arrays, math.prod(out_shape))
+        values, leaf_set = self._hoist(program, scalars, arrays, out_shape)
         needed_leaves: set[int] = set()
-        for n in _needed(self._program, leaf_set):
-            needed_leaves.update(a for a in self._program.ops[n - self._program.n_inputs][1]
+        for n in _needed(program, leaf_set):
+            needed_leaves.update(a for a in program.ops[n - program.n_inputs][1]
                                  if isinstance(a, int) and a in leaf_set)
-        if isinstance(self._program.root, int) and self._program.root in leaf_set:
-            needed_leaves.add(self._program.root)
+        if isinstance(program.root, int) and program.root in leaf_set:
+            needed_leaves.add(program.root)
         # iterated operands: full inputs as given and hoisted arrays; scalar leaves are passed
         # to the kernel as Python floats
         leaves = sorted(needed_leaves)
         source = {leaf: arrays[leaf] if leaf in big else values[leaf] for leaf in leaves}
         iterated = tuple(leaf for leaf in leaves if np.ndim(source[leaf]) > 0)
         scalar = tuple(leaf for leaf in leaves if np.ndim(source[leaf]) == 0)
-        key = ("numpy", iterated, scalar)
+        key = ("numpy", program, iterated, scalar)
         if key not in self._kernels:
-            src, count = _blocked_source(self._program, iterated, scalar)
+            src, count = _blocked_source(program, iterated, scalar)
             self._kernels[key] = (_exec(src, "_block"), count)
         kernel, count = self._kernels[key]
         constants = [float(source[leaf]) for leaf in scalar]
@@ -900,12 +984,13 @@ class Evaluator:
             for i in big:
                 if not self._rules[i].array_ok(arrays[i], floating[i]):
                     raise self._rules[i].array_bad(arrays[i])
-        values, leaf_set = self._hoist(scalars, arrays, out_shape)
+        program = self._pick(arrays, math.prod(out_shape))
+        values, leaf_set = self._hoist(program, scalars, arrays, out_shape)
         names = {leaf: f"v{leaf}" for leaf in leaf_set}
         float_leaves = frozenset(leaf for leaf in leaf_set if leaf not in arrays or floating[leaf])
-        key = ("numexpr", frozenset(names), float_leaves)
+        key = ("numexpr", program, frozenset(names), float_leaves)
         if key not in self._kernels:
-            self._kernels[key] = _numexpr_source(self._program, names, float_leaves)
+            self._kernels[key] = _numexpr_source(program, names, float_leaves)
         source = self._kernels[key]
         local = {names[leaf]: (arrays[leaf] if leaf in arrays and leaf not in values else values[leaf])
                  for leaf in leaf_set}
@@ -1070,12 +1155,13 @@ def _compiled(expr: sympy.Expr, items: tuple[tuple[sympy.Symbol, sympy.Expr], ..
             raise ValueError(f"symbol name {name!r} cannot be a keyword argument")
         if name == "out":
             raise ValueError("symbol name 'out' is taken by the evaluator's out= argument; rename the symbol")
-    form, program = _choose(folded, inputs)
+    forms = _choose(folded, inputs)
+    form, program = forms[0]
     source = _functional_source(program)
     return Evaluator(
         expr=folded, form=form, names=names,
         fixed=MappingProxyType({k.name: v for k, v in items}),
         backend=backend, mode="exact" if exact else "float", check=check, threads=threads,
-        source=source, _program=program, _inputs=inputs, _rules=tuple(_Rule.of(s) for s in inputs),
+        source=source, _program=program, _forms=forms, _inputs=inputs, _rules=tuple(_Rule.of(s) for s in inputs),
         _functional=_exec(source, "_functional"),
     )
