@@ -106,8 +106,15 @@ def build() -> Derivation:
             "Bytes_KV = N × (B × S_c × H + 2 × B × S_i × H) × 2", doc_kv, good.bytes_of("kv"),
             cause="the text loads K and V, two (B, S_c, H) tensors, but the formula counts B·S_c·H elements "
                   "once: it should read N × (2·B·S_c·H + 2·B·S_i·H) × 2 = 4·N·B·S_c·H + 4·N·B·S_i·H")
+    # the prompt's K and V are written to the cache as the decode step writes its new tokens' K and V
+    pre_kv = symroof.prefill(fp16, fixed.replace(kv_write="always"))
+    d.formula("Bytes_prefill (000 preset)", pre.bytes,
+              note="the preset reproduces the document: kv_write='decode' writes no K and V in prefill")
     d.claim("bytes/prefill", "When prefilling, Bytes_total = 2 Z e^9 + 4 N B S H", 2 * Z * E9 + 4 * N * B * S * H,
-            pre.bytes, note="no KV term in prefill (the preset's kv_write='decode')")
+            pre_kv.bytes,
+            cause="the prompt's K and V, two (B, S, H) fp16 tensors per layer, must be written to the cache "
+                  "for decoding to read them (000 counts that write for the S_i new tokens of a decode "
+                  "step): 4·N·B·S·H more, Bytes_total = 2Ze9 + 8NBSH")
     d.claim("bytes/decode", "When decoding, Bytes_total = 2 Z e^9 + 8 N B S_i H + 2 N B S_c H",
             2 * Z * E9 + 8 * N * B * S_i * H + 2 * N * B * S_c * H, good.bytes,
             cause="follows from the KV term: reading K and V makes the cache term 4·N·B·S_c·H, "
@@ -116,7 +123,8 @@ def build() -> Derivation:
     # ---- 3. Arithmetic intensity --------------------------------------------------------------
     d.section("3. Arithmetic intensity")
     d.claim("ai/prefill", "prefill: N (24 B S H^2 + 4 B S^2 H) / (2 Z 10^9 + 4 N B S H)",
-            N * (24 * B * S * H**2 + 4 * B * S**2 * H) / (2 * Z * E9 + 4 * N * B * S * H), pre.intensity)
+            N * (24 * B * S * H**2 + 4 * B * S**2 * H) / (2 * Z * E9 + 4 * N * B * S * H), pre_kv.intensity,
+            cause="the denominator carries the prefill KV write: 2Ze9 + 8NBSH")
     d.claim("ai/decode", "decoding: N (24 B S_i H^2 + 4 B S_i S_c H) / (2 Z e^9 + 8 N B S_i H + 2 N B S_c H)",
             doc_decode_flops / (2 * Z * E9 + 8 * N * B * S_i * H + 2 * N * B * S_c * H), good.intensity,
             cause="the denominator carries the KV erratum: 4·N·B·S_c·H, not 2·N·B·S_c·H")

@@ -157,7 +157,8 @@ def build() -> Derivation:
     d.claim("kv/4gpus", "(in practice, we'd use four GPUs in parallel so it would actually be under 3 milliseconds)",
             "under 3 ms", "under 3 ms" if t4.total_s < sympy.Rational(3, 1000) else ms(t4.total_s),
             note=f"{ms(t4.total_s)} on four GPUs")
-    tok52 = analysis.time_per_output_token(kipply, conv, A100_003, B=1, S_c=0, tp=4)
+    tok52 = analysis.time_per_output_token(kipply, conv, A100_003, B=1, S_c=0, tp=4,
+                                           bytes_per_element=kipply.act_bytes)  # comms in bytes: COMMS_UNITS
     d.claim("kv/20ms", "to generate a single token on a 52B on 4 GPUs we need 20ms", "20", tok52.total_s, unit="ms",
             note=f"memory {ms(tok52.memory_s)} + comms {ms(tok52.comm_s)} (64·4·10 µs and the throughput term)")
     step_conv = conv.replace(flops="components", weights="matrices")   # the matmuls and their weights, not 2·P
@@ -219,9 +220,10 @@ def build() -> Derivation:
     large = analysis.latency(symroof.decode(gpt.replace(weight_bytes=2), conv), SYMBOLIC, tp=T)
     d.claim("latency/large-compute", "large batch: compute = B · 2·P / (N·A_f)", B * 2 * Z * 10**9 / (T * A_f),
             large.compute_s)
-    commB = analysis.tp_communication(gpt, SYMBOLIC, tp=T, tokens=B)
+    commB = analysis.tp_communication(gpt, SYMBOLIC, tp=T, tokens=B, bytes_per_element=2)  # 003: 16-bit values
     d.claim("latency/large-comms", "comms = B · n_layers·4·d_model / A_c", B * N * 4 * H / A_c, commB.throughput_s,
-            note="symroof's bytes_per_element=None keeps this count of elements; see the Gopher numbers below")
+            cause=f"{COMMS_UNITS}: 2·B·n_layers·4·d_model / A_c (the Gopher and exercise numbers below "
+                  "show the factor)")
 
     d.section("Gopher on 16 × A100 40GB SXM")
     for label, words, printed, value, unit in [
@@ -233,7 +235,8 @@ def build() -> Derivation:
         ("gopher/A_bm", "A_bm = 1,555GBps", "1,555", sheet.bandwidth, "GB/s"),
     ]:
         d.claim(label, words, printed, value, unit=unit, rounding="exact")
-    g1 = analysis.time_per_output_token(gopher, conv, A100_003, B=1, S_c=0, tp=16)
+    g1 = analysis.time_per_output_token(gopher, conv, A100_003, B=1, S_c=0, tp=16,
+                                        bytes_per_element=gopher.act_bytes)  # comms in bytes: COMMS_UNITS
     c1 = analysis.tp_communication(gopher, A100_003, tp=16, tokens=1)
     g1_sheet = analysis.time_per_output_token(gopher, conv, sheet, B=1, S_c=0, tp=16)
     d.claim("gopher/small-compute-s", "compute = 2·260e9 / (16·1.5e12) ≈ 0.0217", "0.0217", g1.memory_s, unit="s",

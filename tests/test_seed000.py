@@ -156,12 +156,9 @@ NUMBERS = {   # label: (quote, printed, unit, rounding, correct in base units)
 }
 ERRATA = {"flops/decode-own-keys", "bytes/kv", "bytes/decode", "ai/decode", "tp/flops", "bytes/prefill",
           "ai/prefill"}
-# Where symroof's derivation and the recomputation part (strict xfails below).
-PREFILL_KV = ("000's prefill bytes leave out the K and V the prompt writes to the cache, 2·N·B·S·H·2 bytes "
-              "(its own decode term counts them for the S_i new tokens: 8·N·B·S_i·H = 4 of activations + 4 of "
-              "KV written); the preset's kv_write='decode' reproduces the omission and the derivation does not "
-              "flag it: the prefill total is 2Z·10^9 + 8·N·B·S·H")
-SYMROOF_MISSES = {"bytes/prefill", "ai/prefill"}
+# 000's prefill bytes leave out the K and V the prompt writes to the cache, 2·N·B·S·H·2 bytes (its own
+# decode term counts them for the S_i new tokens: 8·N·B·S_i·H = 4 of activations + 4 of KV written):
+# the prefill total is 2Z·10^9 + 8·N·B·S·H, and the derivation flags bytes/prefill and ai/prefill.
 
 
 @pytest.fixture(scope="module")
@@ -180,9 +177,7 @@ def test_every_claim_is_recomputed_here(d):
     assert set(FORMULAS) | set(NUMBERS) == {c.label for c in d.claims}
 
 
-@pytest.mark.parametrize("label", [
-    pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=PREFILL_KV)) if k in SYMROOF_MISSES else k
-    for k in sorted(FORMULAS)])
+@pytest.mark.parametrize("label", sorted(FORMULAS))
 def test_printed_formula_and_correct_formula(d, label):
     quote, doc, correct = FORMULAS[label]
     assert quote in (SEED_001 if label.startswith("tp/") else SEED)
@@ -197,12 +192,11 @@ def test_printed_number_and_correct_value(d, label):
 
 
 def test_the_errata_of_000_are_the_claims_that_differ(d):
-    """symroof flags the formulas that differ from the hand derivation (all but the prefill KV write)."""
+    """symroof flags exactly the claims that differ from the hand derivation."""
     assert independent_errata() == ERRATA
-    assert {c.label for c in d.errata} == ERRATA - SYMROOF_MISSES
+    assert {c.label for c in d.errata} == ERRATA
     assert d.problems() == []
 
 
-@pytest.mark.xfail(strict=True, reason=PREFILL_KV)
 def test_prefill_bytes_count_the_kv_written(d):
     assert d["bytes/prefill"].is_erratum and d["ai/prefill"].is_erratum

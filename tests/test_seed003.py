@@ -331,14 +331,9 @@ ERRATA = {
     "gopher/large-total", "exercise/comms", "batch/mislabelled", "flops/W1-shape", "flops/ffn-terms",
     "flops/expression", "leftover/ratio", "latency/large-comms",
 }
-# Where symroof's derivation and the recomputation part (strict xfails below): it counts 003's comms
-# throughput in elements in the symbolic formula and for one token (20 ms, 27 ms), while its own cause
-# for the 9 ms and 2 ms figures says that count must be in bytes (COMMS_UNITS in derivations/seed_003.py).
-ELEMENTS = ("derivations/seed_003.py counts the comms throughput B·n_layers·4·d_model in elements here "
-            "(tp_communication without bytes_per_element), while its own erratum for 003's 9 ms and 2 ms says "
-            "it must be bytes: ×2 for bf16")
-SYMROOF_MISSES = {"latency/large-comms"}
-VALUE_DIFFERS = {"kv/20ms", "gopher/small-total", "latency/large-comms"}
+# 003's comms throughput B·n_layers·4·d_model counts elements over A_c in bytes per second: the
+# derivation counts bytes everywhere (×2 for bf16), in the symbolic formula and for one token (20 ms, 27 ms)
+# as for the 9 ms and 2 ms figures (COMMS_UNITS in derivations/seed_003.py).
 
 
 def independent_errata():
@@ -348,16 +343,11 @@ def independent_errata():
     return numbers | formulas | words
 
 
-def _params(table):
-    return [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=ELEMENTS)) if k in VALUE_DIFFERS else k
-            for k in sorted(table)]
-
-
 def test_every_claim_is_recomputed_here(d):
     assert set(NUMBERS) | set(FORMULAS) | set(WORDS) == {c.label for c in d.claims}
 
 
-@pytest.mark.parametrize("label", _params(NUMBERS))
+@pytest.mark.parametrize("label", sorted(NUMBERS))
 def test_printed_number_and_correct_value(d, label):
     row, claim = NUMBERS[label], d[label]
     assert row.quote in SEED
@@ -366,7 +356,7 @@ def test_printed_number_and_correct_value(d, label):
     assert as_fraction(claim.value_in_unit) == Fraction(row.correct) / row.unit
 
 
-@pytest.mark.parametrize("label", _params(FORMULAS))
+@pytest.mark.parametrize("label", sorted(FORMULAS))
 def test_printed_formula_and_correct_formula(d, label):
     quote, doc, correct = FORMULAS[label]
     assert quote in SEED
@@ -379,14 +369,12 @@ def test_words(d):
 
 
 def test_the_errata_of_003_are_the_claims_that_differ(d):
-    """symroof flags the claims whose printed value misses the hand value at the post's rounding
-    (all but the comms formula, below)."""
+    """symroof flags exactly the claims whose printed value misses the hand value at the post's rounding."""
     assert independent_errata() == ERRATA
-    assert {c.label for c in d.errata} == ERRATA - SYMROOF_MISSES
+    assert {c.label for c in d.errata} == ERRATA
     assert d.problems() == []
 
 
-@pytest.mark.xfail(strict=True, reason=ELEMENTS)
 def test_the_comms_formula_counts_bytes(d):
     """comms = B·n_layers·4·d_model/A_c: d_model values of 2 bytes each over A_c bytes per second."""
     assert d["latency/large-comms"].is_erratum
