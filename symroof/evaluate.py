@@ -90,11 +90,12 @@ from symroof.cost import Cost, _under
 __all__ = ["BACKENDS", "Evaluator", "compile"]
 
 BACKENDS = ("auto", "numpy", "numexpr")
-# Elements per block of the numpy backend: 2^17 float64 = 1 MiB per buffer, which stays in
-# the shared L3. Each block costs a few Python calls made under the GIL, so with two threads
-# small blocks serialise on the GIL: on this project's 2-core machines 2^17 measured best
-# (10^7 points, 2 threads: 1.14x one numpy pass against 1.56x at 2^14 and 1.23x at 2^16;
-# 2^19 fell back to 1.47x), see benchmarks/evaluate.py --block.
+# Elements per block (slab) of the numpy backend: 2^17 float64 = 1 MiB per buffer, which stays
+# in the shared L3. Each slab costs a few Python calls made under the GIL, so with two threads
+# small slabs serialise on the GIL, and large ones fall out of cache: on this project's 2-core
+# machines 2^17 measured best (Llama-3-8B decode intensity over 10^7 batch sizes, 2 threads:
+# 1.00x one numpy pass, against 1.11x at 2^15, 1.07x at 2^16 and 1.17x at 2^18; the B x S_c
+# grid 0.72x, 0.86x at 2^15); `python benchmarks/evaluate.py --block N` measures another size.
 BLOCK = 1 << 17
 # Below this many points per thread, one thread: waking another costs more than it saves.
 _MIN_PER_THREAD = 1 << 18
