@@ -17,7 +17,8 @@ all-symbol GPT-style model) or ``--hf-config PATH`` (a Hugging Face
 ``symroof latex --phase decode`` prints the general decode formulas. ``report``
 with no ``--phase`` is the quick look: prefill and decode at batch 1 and 1024
 tokens unless sizes are given. ``--dtype`` sets the bytes per element of
-weights, activations and KV cache and the GPU's peak to that dtype's.
+weights (all of them: it replaces a checkpoint's quantisation), activations and
+KV cache and the GPU's peak to that dtype's.
 
 Output is a table (drawn with ``rich`` when it is installed and the output is a
 terminal) or, with ``--json``, one JSON object: exact integers stay integers,
@@ -194,7 +195,8 @@ def _arch(args: argparse.Namespace) -> Arch:
         arch = _models.get(args.model or DEFAULT_MODEL)
     if args.dtype is not None:
         nbytes = dtype_bytes(args.dtype, "--dtype")
-        arch = arch.replace(weight_bytes=nbytes, act_bytes=nbytes, kv_bytes=nbytes)
+        # one dtype for every tensor: a checkpoint's per-tensor (quantised) bytes no longer apply
+        arch = arch.replace(weight_bytes=nbytes, act_bytes=nbytes, kv_bytes=nbytes, tensor_bytes=())
     return arch
 
 

@@ -280,7 +280,9 @@ def communication(arch: Arch, hardware: Hardware | str, conventions: Conventions
 
     ``comm`` is ``"allreduce"``, ``"003"`` or ``"none"`` (module docstring); ``None`` takes the
     conventions' ``comms``. ``bytes_per_element`` is the width of an activation on the wire
-    (default: ``b_a`` for ``allreduce``, 003's count of elements for ``003``);
+    (default: ``b_a``; but 003's count of elements, which divides elements by bytes/s, when the
+    conventions themselves choose ``comms="003"``: the ``inference-arithmetic`` preset reproduces
+    the post as printed, and the derivation of seed 003 flags the missing factor ``b_a``);
     ``step_latency_s`` the latency per ring step (``allreduce``, default 0.6 µs) or per
     message (``003``, default 10 µs).
 
@@ -294,6 +296,9 @@ def communication(arch: Arch, hardware: Hardware | str, conventions: Conventions
     >>> c = communication(llama, "H100-SXM", "003", tp=8, tokens=8)      # 32·4·10 µs; 8·32·4·4096 / 450e9
     >>> round(float(c.latency_s) * 1e6, 1), round(float(c.throughput_s) * 1e6, 2)
     (1280.0, 9.32)
+    >>> c = communication(llama, "H100-SXM", "exact", tp=8, tokens=8, comm="003")  # 003's model, in bytes
+    >>> round(float(c.throughput_s) * 1e6, 2)                            # 2 bytes · 8·32·4·4096 / 450e9
+    18.64
     >>> communication(llama, "H100-SXM", "003", tp=8, tokens=8, comm="none").total_s
     0
     """
@@ -305,6 +310,8 @@ def communication(arch: Arch, hardware: Hardware | str, conventions: Conventions
     key = "message_latency_s" if how == "003" else "step_latency_s"
     alpha = {} if step_latency_s is None else {key: step_latency_s}
     if how == "003":
+        if bytes_per_element is None and resolve(conventions).comms != "003":
+            bytes_per_element = arch.act_bytes  # 003's model, chosen over correct conventions: in bytes
         return tp_communication(arch, hardware, tp=tp, tokens=tokens, bytes_per_element=bytes_per_element,
                                 link_bytes_per_s=link_bytes_per_s, **alpha)
     return tp_allreduce_time(arch, hardware, tp=tp, B=tokens, S_i=1, bytes_per_element=bytes_per_element,

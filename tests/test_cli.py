@@ -120,6 +120,21 @@ def test_quick_start_report(capsys):
     assert "FLOPs" in out and "bytes" in out and "intensity" in out
 
 
+def test_dtype_replaces_a_checkpoints_quantisation(capsys, tmp_path):
+    # DeepSeek-V3's config ships fp8 block-quantised weights; --dtype bf16 must price every tensor
+    # at 2 bytes, exactly as the same config without its quantization_config (torch_dtype bf16)
+    config = json.loads((DATA / "deepseek-v3.json").read_text())
+    assert config["quantization_config"]["quant_method"] == "fp8"
+    plain = tmp_path / "deepseek-v3-bf16.json"
+    plain.write_text(json.dumps({k: v for k, v in config.items() if k != "quantization_config"}))
+    args = ("report", "--phase", "decode", "--batch", "1", "--cached", "0")
+    quantised = run_json(capsys, *args, "--hf-config", str(DATA / "deepseek-v3.json"))
+    forced = run_json(capsys, *args, "--hf-config", str(DATA / "deepseek-v3.json"), "--dtype", "bf16")
+    unquantised = run_json(capsys, *args, "--hf-config", str(plain))
+    assert forced["bytes"] == unquantised["bytes"]
+    assert quantised["bytes"] < forced["bytes"]     # fp8 matrices: about half the weight bytes
+
+
 def test_hf_config_decode_json_equals_hand_computation(capsys):
     """Llama-2-7B (tests/data/llama-2-7b.json), decode, B=8 over S_c=1024 cached tokens, `exact` conventions.
 
@@ -220,6 +235,24 @@ def test_tp_splits_the_time(capsys):
     all_reduces, message = 2 * 32, 512 * 4096 * 2
     comm = all_reduces * (2 * 1 / 2 * message / 450e9 + 6.6e-6 + 2 * 1 * 0.6e-6)
     assert two["time_s"]["comm"] == pytest.approx(comm, rel=1e-12) and one["time_s"]["comm"] == 0
+
+
+def test_comm_chooses_the_communication_model(capsys):
+    # Llama-3-8B (32 layers, H = 4096, bf16) decoding one token on 8 H100 SXM (NVLink 450 GB/s each way)
+    args = ("report", "--phase", "decode", "--batch", "1", "--cached", "0", "--tp", "8")
+    none = run_json(capsys, *args, "--comm", "none")
+    assert none["time_s"]["comm"] == 0 and none["time_s"]["comm_model"] == "none"
+    # 2 all-reduces per layer of 4096·2 = 8,192 bytes, 2·7/8 of it sent in 14 ring steps:
+    # 64 · (14,336 / 450e9 + 6.6 µs + 14 · 0.6 µs)
+    ring = run_json(capsys, *args, "--comm", "allreduce")
+    assert ring["time_s"]["comm"] == pytest.approx(64 * (14_336 / 450e9 + 6.6e-6 + 14 * 0.6e-6), rel=1e-12)
+    # 003's model under the exact conventions: 32 layers · 4 messages · 10 µs, and 32·4·4096 values of
+    # 2 bytes; under its own conventions, as 003 prints it, values counted as bytes (one per value)
+    seed = run_json(capsys, *args, "--comm", "003")
+    assert seed["time_s"]["comm"] == pytest.approx(32 * 4 * 10e-6 + 2 * 32 * 4 * 4096 / 450e9, rel=1e-12)
+    printed = run_json(capsys, *args, "--conventions", "003")
+    assert printed["time_s"]["comm"] == pytest.approx(32 * 4 * 10e-6 + 32 * 4 * 4096 / 450e9, rel=1e-12)
+    assert ring["time_s"]["total"] == pytest.approx(none["time_s"]["total"] + ring["time_s"]["comm"], rel=1e-12)
 
 
 def test_rich_table_on_a_terminal(capsys, monkeypatch):
@@ -367,6 +400,16 @@ def test_plot_writes_each_kind(capsys, tmp_path, kind, suffix):
     assert head.startswith({"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}[suffix])
 
 
+def test_plot_time_per_token_on_tensor_parallel_gpus(capsys, tmp_path):
+    out = tmp_path / "tp.png"
+    code, printed, err = run(capsys, "plot", "--kind", "time-per-token", "--gpu", "H100-SXM", "--tp", "8",
+                             "--comm", "003", "--out", str(out))
+    assert code == 0 and err == "" and printed.strip() == str(out) and out.read_bytes().startswith(b"\x89PNG")
+    code, _, err = run(capsys, "plot", "--kind", "roofline", "--tp", "2", "--out", str(tmp_path / "r.png"))
+    assert code == 2 and "--tp and --comm apply to --kind time-per-token, not roofline" in err
+    assert err.count("\n") == 1 and not (tmp_path / "r.png").exists()
+
+
 def test_no_command_prints_help(capsys):
     code, out, _ = run(capsys)
     assert code == 0 and "report" in out and "crossover" in out
@@ -448,7 +491,7 @@ def test_console_script(tmp_path):
 
 def test_report_time_is_the_library_time_per_output_token(capsys):
     """The CLI has no latency formula of its own: its decode time is timing.time_per_output_token
-    with communication counted in bytes (2 per bf16 activation)."""
+    (the exact conventions' Megatron all-reduces, 2 bytes per bf16 activation)."""
     import symroof
 
     out = run_json(capsys, "report", "--phase", "decode", "--batch", "8", "--cached", "1024", "--tp", "8")

@@ -169,11 +169,11 @@ def test_time_per_token_with_tensor_parallelism_draws_the_comm_term():
     total = np.maximum(compute, weights + kv + activations) + comm
     np.testing.assert_allclose(t["time:total"].get_ydata(), total, rtol=1e-12)
     assert "T = 8" in fig.axes[0].get_title() and "allreduce" in t["time:comm"].get_label()
-    # 003's model on request: 32 layers · 4 messages · 10 µs, plus B·32·4·4096 elements / 450e9
+    # 003's model on request: 32 layers · 4 messages · 10 µs, plus B·32·4·4096 bf16 values of 2 bytes / 450e9
     seed = lines(plot.time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes", context=1024,
                                      tp=8, comm="003", batches=[1, 8]), "time:comm")["time:comm"]
-    np.testing.assert_allclose(seed.get_ydata(), (32 * 4 * 1e-5 + seed.get_xdata() * 32 * 4 * 4096 / 450e9) * 1e3,
-                               rtol=1e-12)
+    np.testing.assert_allclose(seed.get_ydata(),
+                               (32 * 4 * 1e-5 + seed.get_xdata() * 2 * 32 * 4 * 4096 / 450e9) * 1e3, rtol=1e-12)
     # no communication on one GPU, or with comm="none"
     assert "time:comm" not in lines(plot.time_per_token("llama-3-8b", "H100-SXM", tp=1), "time:")
     assert "time:comm" not in lines(plot.time_per_token("llama-3-8b", "H100-SXM", tp=8, comm="none"), "time:")
