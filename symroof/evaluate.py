@@ -533,6 +533,14 @@ def _per_point(program: _Program, shapes: Mapping[int, tuple[int, ...]], size: i
     return total
 
 
+@functools.lru_cache(maxsize=256)
+def _least_work(programs: tuple[_Program, ...], shapes: tuple[tuple[int, tuple[int, ...]], ...],
+                size: int) -> _Program:
+    """The program with the least work per point over inputs of these shapes (the first on ties)."""
+    costs = [_per_point(program, dict(shapes), size) for program in programs]
+    return programs[costs.index(min(costs))]
+
+
 # ---- code generation --------------------------------------------------------------------------
 def _needed(program: _Program, leaves: frozenset[int]) -> list[int]:
     """The op nodes to compute, in order, given the values of ``leaves``."""
@@ -878,15 +886,10 @@ class Evaluator:
 
     def _pick(self, arrays: dict[int, np.ndarray], size: int) -> _Program:
         """The form with the least work per point for inputs of these shapes (first on ties)."""
-        shapes = {i: a.shape for i, a in arrays.items()}
         if len(self._forms) < 2 or all(a.size == size for a in arrays.values()):
             return self._program
-        key = ("form", tuple(sorted(shapes.items())))
-        if key not in self._kernels:
-            costs = [_per_point(program, shapes, size) for _, program in self._forms]
-            self._kernels[key] = self._forms[costs.index(min(costs))][1]
-        program: _Program = self._kernels[key]
-        return program
+        shapes = tuple(sorted((i, a.shape) for i, a in arrays.items()))
+        return _least_work(tuple(program for _, program in self._forms), shapes, size)
 
     def _hoist(self, program: _Program, scalars: dict[int, float], arrays: dict[int, np.ndarray],
                out_shape: tuple[int, ...]) -> tuple[dict[int, Any], frozenset[int]]:
