@@ -296,7 +296,9 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
     cache and activations (`symroof.timing.memory_time`); tensor-parallel communication
     (`symroof.timing.communication`: the conventions' ``comms`` unless ``comm`` is given,
     drawn when ``tp > 1``); the step time is ``max(compute, memory) + comm`` (or their sum,
-    as the conventions' ``latency`` says; `symroof.timing.combine`). Every term is built once
+    as the conventions' ``latency`` says; `symroof.timing.combine`). The crossover marked is where
+    the compute and memory drawn meet: FLOPs/T over the bytes one GPU moves against the balance
+    (the intensity's crossover when ``tp = 1``). Every term is built once
     with ``B`` symbolic and evaluated over the batches in one vectorised pass.
     ``per="sequence"``: the time a user waits per token (step time / S_i); ``per="batch"``:
     step time per token generated across the batch (step time / (B·S_i)), where weights are
@@ -343,7 +345,9 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
         how += " + comm" if tp > 1 else ""
         ax.plot(x, total, color="black", linewidth=2.6, alpha=0.85, label=f"step: {how}", gid="time:total",
                 zorder=1)
-        cross = crossover_batch(cost, hw)
+        # where the drawn compute and memory meet: the intensity of one GPU of the T, its FLOPs/T over
+        # the bytes it moves (activations replicated), against the balance; FLOPs/bytes when T = 1
+        cross = crossover_batch(cost.flops / (tp * t.memory_s * hw.bandwidth), hw)
         if cross.exists and cross.value is not None and x[0] <= float(cross) <= x[-1]:
             ax.axvline(float(cross), color="0.4", linestyle=":", linewidth=1.0, gid="crossover",
                        label=f"crossover $B^*$ = {float(cross):.0f}")

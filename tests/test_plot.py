@@ -179,6 +179,22 @@ def test_time_per_token_with_tensor_parallelism_draws_the_comm_term():
     assert "time:comm" not in lines(plot.time_per_token("llama-3-8b", "H100-SXM", tp=8, comm="none"), "time:")
 
 
+def test_time_per_token_crossover_on_tensor_parallel_gpus_is_where_the_drawn_curves_meet():
+    # T = 8 H100s at S_c = 0: compute B·FLOPS_0/(8π) meets memory (WEIGHTS/8 + B·131,072/8 + B·ACTIVATIONS)/β
+    # (the K, V written, BYTES_0 − ACTIVATIONS = 131,072, is split; the activations are not):
+    #   B·(FLOPS_0 − balance·(131,072 + 8·ACTIVATIONS)) = balance·WEIGHTS, balance = 989e12/3350e9 = 19780/67,
+    # about 341.6, not the one-GPU intensity crossover (about 301.1)
+    balance = Fraction(19780, 67)
+    expected = balance * WEIGHTS / (FLOPS_0 - balance * (BYTES_0 - ACTIVATIONS + 8 * ACTIVATIONS))
+    fig = plot.time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes", context=0, tp=8, comm="none")
+    assert lines(fig, "crossover")["crossover"].get_xdata()[0] == pytest.approx(float(expected), rel=1e-12)
+    assert round(float(expected), 1) == 341.6 and round(float(crossover_batch(0, balance)), 1) == 301.1
+    # the same rule at T = 1 is the intensity's crossover
+    fig = plot.time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes", context=0)
+    assert lines(fig, "crossover")["crossover"].get_xdata()[0] == pytest.approx(float(crossover_batch(0, balance)),
+                                                                                 rel=1e-12)
+
+
 def test_time_per_token_marks_the_crossover_and_amortises_per_batch():
     fig = plot.time_per_token("llama-3-8b", "A100-80GB", conventions="roofline-notes", context=0, per="batch")
     line = lines(fig, "crossover")["crossover"]
