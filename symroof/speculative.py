@@ -209,19 +209,25 @@ def speedup_grid(arch: Arch, conventions: Conventions | str | None, hardware: Ha
         raise ValueError("k must be positive integers")
     if not (np.isfinite(cs).all() and (cs >= 0).all()):
         raise ValueError("c must be non-negative draft costs (a draft step over a target decode step)")
+    try:
+        shape = np.broadcast_shapes(a.shape, ks.shape, cs.shape)
+    except ValueError:
+        raise ValueError(f"alpha, k and c must broadcast together (numpy rules); their shapes are "
+                         f"{a.shape}, {ks.shape} and {cs.shape}") from None
     spec = speculative_decoding(arch, conventions, hardware, alpha=ALPHA, k=K, c=C, B=B, S_c=S_c, **options)
     extra = sorted(s.name for s in spec.speedup.free_symbols - {ALPHA, K, C})
     if extra:
         raise ValueError(f"the step time depends on {', '.join(extra)}; give them values")
-    certain = replace(spec, alpha=sympy.Integer(1), expected_tokens=expected_tokens(1, K))
     one = a == 1
     values = {"alpha": np.where(one, 0.0, a), "k": ks, "c": cs}   # α = 1 is taken from `certain`
-    general, limit = (np.asarray(_evaluate(x.speedup, values), dtype=np.float64) for x in (spec, certain))
-    shape = np.broadcast_shapes(a.shape, ks.shape, cs.shape)
-    return np.where(one, np.broadcast_to(limit, shape), np.broadcast_to(general, shape))
+    general = np.broadcast_to(_evaluate(spec.speedup, values), shape)
+    if not one.any():
+        return general.copy()
+    certain = replace(spec, alpha=sympy.Integer(1), expected_tokens=expected_tokens(1, K))
+    return np.where(one, np.broadcast_to(_evaluate(certain.speedup, values), shape), general)
 
 
-def _evaluate(expr: sympy.Expr, values: dict[str, np.ndarray]) -> Any:
-    """``expr`` compiled (`symroof.compile`) and evaluated at the arguments it depends on."""
+def _evaluate(expr: sympy.Expr, values: dict[str, np.ndarray]) -> np.ndarray:
+    """``expr`` compiled (`symroof.compile`) and evaluated, float64, at the arguments it depends on."""
     ev = compile_expr(expr)
-    return ev(**{name: values[name] for name in ev.names})
+    return np.asarray(ev(**{name: values[name] for name in ev.names}), dtype=np.float64)

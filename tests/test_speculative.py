@@ -169,3 +169,5 @@ def test_bad_input():
         spec.speedup_grid(LLAMA, "exact", H100, alpha=[0.5], k=[0, 1], S_c=0)
     with pytest.raises(ValueError, match="depends on S_c"):
         spec.speedup_grid(LLAMA, "exact", H100, alpha=[0.5], k=[1], S_c=symroof.symbols.S_c)
+    with pytest.raises(ValueError, match=r"alpha, k and c must broadcast together.*\(2,\), \(3,\) and \(\)"):
+        spec.speedup_grid(LLAMA, "exact", H100, alpha=[0.5, 0.8], k=[1, 2, 4], S_c=0)
