@@ -302,15 +302,17 @@ def communication(arch: Arch, hardware: Hardware | str, conventions: Conventions
     >>> communication(llama, "H100-SXM", "003", tp=8, tokens=8, comm="none").total_s
     0
     """
-    how = resolve(conventions).comms if comm is None else comm
+    chosen = resolve(conventions).comms
+    how = chosen if comm is None else comm
     choice(how, "comm", COMMS)
     if how == "none":
-        as_count(tp, "tp"), as_count(tokens, "tokens")     # still reject bad values
+        as_count(tp, "tp")                                  # still reject bad values
+        as_count(tokens, "tokens")
         return _no_comm()
     key = "message_latency_s" if how == "003" else "step_latency_s"
     alpha = {} if step_latency_s is None else {key: step_latency_s}
     if how == "003":
-        if bytes_per_element is None and resolve(conventions).comms != "003":
+        if bytes_per_element is None and chosen != "003":
             bytes_per_element = arch.act_bytes  # 003's model, chosen over correct conventions: in bytes
         return tp_communication(arch, hardware, tp=tp, tokens=tokens, bytes_per_element=bytes_per_element,
                                 link_bytes_per_s=link_bytes_per_s, **alpha)
@@ -402,13 +404,10 @@ def memory_time(cost: Cost, hardware: Hardware | str, *, tp: Any = 1, prefix: st
     """
     hw = hardware_of(hardware, dtype)
     T = as_count(tp, "tp")
-    if prefix is None:
-        total, replicated = cost.bytes, cost.bytes_of("activations")
-    else:
-        total = cost.bytes_of(prefix)
-        replicated = sympy.Add(*(v for n, v in cost.byte_terms.items()
-                                 if _under(n, prefix) and _under(n, "activations")))
-    return ((total - replicated) / T + replicated) / hw.bandwidth
+    terms = [(n, v) for n, v in cost.byte_terms.items() if prefix is None or _under(n, prefix)]
+    split = sympy.Add(*(v for n, v in terms if not _under(n, "activations")))
+    replicated = sympy.Add(*(v for n, v in terms if _under(n, "activations")))
+    return (split / T + replicated) / hw.bandwidth
 
 
 def _model(model: str | None, conv: Conventions) -> str:
