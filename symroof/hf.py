@@ -470,19 +470,17 @@ def _gptq(q: _Config, compute: str) -> Quantization:
         raise ValueError(f"quantization_config: checkpoint_format={fmt!r} is not supported (gptq, gptq_v2)")
     layout = Layout("gptq", bits=bits, group_size=group, scale_bytes=2, zero_bytes=sympy.Rational(bits, 8),
                     per_input=4)
-    skip = _names(q, "modules_to_not_convert")
     _, listed = q.get("modules_in_block_to_quantize", default=None)
+    only = None
     if listed is not None:
-        flat = [m for group_ in listed for m in (group_ if isinstance(group_, list) else [group_])]
-        if not all(isinstance(m, str) for m in flat):
+        rows = listed if isinstance(listed, list) else [None]        # a list of names or of lists of names
+        only = tuple(m for row in rows for m in (row if isinstance(row, list) else [row]))
+        if not all(isinstance(m, str) for m in only):
             raise ValueError(f"quantization_config: modules_in_block_to_quantize={listed!r} must list module names")
-        from symroof.precision import HF_MODULES, ignored
-
-        skip += tuple(sorted(n for n in HF_MODULES if n != "lm_head" and not ignored(n, tuple(flat))))
     lm_head = q.flag("lm_head", False)
     detail = (f"int{bits} weights, {'one group per row' if group == -1 else f'groups of {group}'}: fp16 scales, "
               f"int{bits} zeros, int32 g_idx")
-    return Quantization("gptq", layout, compute, skip, lm_head, detail)
+    return Quantization("gptq", layout, compute, _names(q, "modules_to_not_convert"), lm_head, detail, only)
 
 
 def _awq(q: _Config, compute: str) -> Quantization:

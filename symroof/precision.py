@@ -287,8 +287,9 @@ def ignored(name: str, patterns: tuple[str, ...]) -> bool:
 @dataclass(frozen=True)
 class Quantization:
     """A checkpoint's quantisation: the ``layout`` of its quantised matrices, which ones are
-    quantised (every per-layer linear not ``skip``-ped, and the LM head if ``lm_head``), and
-    the compute dtype everything else stays in.
+    quantised (every per-layer linear ``only`` names, all of them if ``only`` is None, but
+    none ``skip`` names; and the LM head if ``lm_head``), and the compute dtype everything
+    else stays in. ``skip`` and ``only`` hold module-name patterns (`ignored`).
 
     ``apply(arch)`` gives each tensor its own bytes per element (`Arch.tensor_bytes`): the
     quantised matrices ``layout.bytes_per_element(in, out)`` of their own shape; embeddings,
@@ -304,6 +305,7 @@ class Quantization:
     skip: tuple[str, ...] = ()
     lm_head: bool = False
     detail: str = ""       # the layout in words, with its source
+    only: tuple[str, ...] | None = None    # GPTQ's modules_in_block_to_quantize
 
     def __post_init__(self) -> None:
         choice(self.compute, "compute", DTYPES)
@@ -312,11 +314,13 @@ class Quantization:
         """One line: the method, its layout, and what stays at the compute dtype."""
         kept = "embeddings, norms, biases, router" + ("" if self.lm_head else ", lm_head")
         skipped = f"; not converted: {', '.join(self.skip)}" if self.skip else ""
-        return f"{self.method} ({self.detail}); {kept} at {self.compute}{skipped}"
+        listed = f"; converted in each layer only: {', '.join(self.only)}" if self.only is not None else ""
+        return f"{self.method} ({self.detail}); {kept} at {self.compute}{skipped}{listed}"
 
     def quantized(self, arch: Arch) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
         """The quantised matrices of ``arch`` and their ``(in, out)`` shapes."""
-        shapes = {n: s for n, s in linear_shapes(arch).items() if not ignored(n, self.skip)}
+        shapes = {n: s for n, s in linear_shapes(arch).items()
+                  if (self.only is None or ignored(n, self.only)) and not ignored(n, self.skip)}
         if self.lm_head and not arch.tied_embeddings and not ignored("lm_head", self.skip):
             shapes["lm_head"] = (arch.hidden, arch.vocab)
         return shapes

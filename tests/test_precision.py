@@ -280,3 +280,19 @@ def test_precision_apply_drops_per_tensor_bytes():
 
 def test_layout_is_exact():
     assert isinstance(Layout("x", bits=4, group_size=3, scale_bytes=2).bytes_per_element(5, 7), sympy.Rational)
+
+
+def test_gptq_modules_in_block_to_quantize_converts_only_those():
+    # optimum's GPTQ converts only the listed modules of each block; the others stay fp16 nn.Linear
+    # weights [out, in]. TINY_LLAMA: H = 64, kv width 2·16 = 32, F = 96; q and down listed.
+    quant = {"quant_method": "gptq", "bits": 4, "group_size": 32,
+             "modules_in_block_to_quantize": [["self_attn.q_proj"], ["mlp.down_proj"]]}
+    arch = from_hf_config({**TINY_LLAMA, "quantization_config": quant})
+    H, F, V, kv = 64, 96, 100, 32
+    layer = [*autogptq(H, H, 4, 32), ((kv, H), "float16"), ((kv, H), "float16"), ((H, H), "float16"),
+             ((F, H), "float16"), ((F, H), "float16"), *autogptq(F, H, 4, 32), ((H,), "float16"), ((H,), "float16")]
+    expected = nbytes(((V, H), "float16"), ((V, H), "float16"), ((H,), "float16"), *layer, *layer)
+    assert whole_model_bytes(arch) == expected
+    assert "converted in each layer only: self_attn.q_proj, mlp.down_proj" in arch.source
+    with pytest.raises(ValueError, match="modules_in_block_to_quantize=7 must list module names"):
+        from_hf_config({**TINY_LLAMA, "quantization_config": {**quant, "modules_in_block_to_quantize": 7}})
