@@ -407,7 +407,8 @@ def quantization_from_config(quant: object, compute: str = "bf16") -> Quantizati
       adds one fp32 ``activation_scale`` per matrix.
     * ``bitsandbytes`` (``bitsandbytes.functional.quantize_4bit``, ``Int8Params``): 4-bit packs
       two weights per byte with one fp32 absmax per 64 (``bnb_4bit_use_double_quant``: one
-      uint8 per 64 and one fp32 per 64·256, plus the 256-entry fp32 code and an fp32 offset),
+      uint8 per 64 and one fp32 per 64·256, plus the 256-entry fp32 code; its offset is a float
+      in the JSON quant state),
       and the 16-entry fp32 quant map; 8-bit stores int8 and one fp32 scale (``SCB``) per
       output row. ``llm_int8_skip_modules`` are not converted.
     * ``compressed-tensors`` (llm-compressor): one weight scheme for the ``Linear`` targets,
@@ -528,7 +529,7 @@ def _bitsandbytes(q: _Config, compute: str) -> Quantization:
     if storage != "uint8":
         raise ValueError(f"quantization_config: bnb_4bit_quant_storage={storage!r} is not supported (uint8)")
     if q.flag("bnb_4bit_use_double_quant", False):
-        layout = Layout("bnb-4bit", bits=4, flat=((64, 1), (64 * 256, 4)), per_tensor=16 * 4 + 256 * 4 + 4)
+        layout = Layout("bnb-4bit", bits=4, flat=((64, 1), (64 * 256, 4)), per_tensor=16 * 4 + 256 * 4)
         detail = "4-bit weights, a uint8 absmax per 64 and an fp32 one per 16384 (double quant)"
     else:
         layout = Layout("bnb-4bit", bits=4, flat=((64, 4),), per_tensor=16 * 4)
