@@ -342,7 +342,7 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
         memory = _curve(t.memory_s * scale, x)          # every byte term, not only the three drawn
         total = combine(curves["compute"], memory, curves["comm"], model=conv.latency)
         how = "max(compute, memory)" if conv.latency == "max" else "compute + memory"
-        how += " + comm" if tp > 1 else ""
+        how += " + comm" if np.any(curves["comm"] > 0) else ""
         ax.plot(x, total, color="black", linewidth=2.6, alpha=0.85, label=f"step: {how}", gid="time:total",
                 zorder=1)
         # where the drawn compute and memory meet: the intensity of one GPU of the T, its FLOPs/T over

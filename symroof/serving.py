@@ -21,8 +21,9 @@ batch beats on both TPOT and throughput.
 A step is `symroof.timing.time_per_output_token`, the one latency path: tensor-parallel
 communication (``comm``) is the conventions' ``comms`` unless given (`symroof.timing.communication`:
 ``"allreduce"``, Megatron's two ring all-reduces per layer in bytes with NCCL's latency, the
-default of every preset but 003's; ``"003"``, 003's four messages per layer of ``B·H`` elements
-plus 10 µs each; ``"none"``), so timing's TPOT and `decode_latency` agree for every preset.
+default of every preset but 003's; ``"003"``, 003's four messages per layer of ``B·H`` values
+plus 10 µs each, in bytes, or as 003 prints them (one byte per value) under 003's own conventions;
+``"none"``), so timing's TPOT and `decode_latency` agree for every preset.
 
 Examples
 --------

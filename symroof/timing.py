@@ -51,7 +51,8 @@ of the same volume).
 kipply's model, ``tp_communication``: 4 messages per layer ("once for our qkv ... once
 after computing the output projection ... once after the layer norm ... once after the
 MLP"), 10 µs each ("10 microseconds is a good bet"), each of ``tokens·H`` *elements*
-(003 divides elements by bytes/s; ``bytes_per_element=`` converts), with no ring
+(003 divides elements by bytes/s; `communication` counts ``b_a`` bytes each unless the
+conventions themselves choose ``"003"``, and ``bytes_per_element=`` overrides), with no ring
 factor: ``latency_s = N·4·10 µs``, ``throughput_s = tokens·N·4·H / A_c``. The QKV and
 layer-norm messages do not exist in Megatron's split (heads stay on their GPU; the
 norm runs on the all-reduced, replicated hidden state); counted physically, each of

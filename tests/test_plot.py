@@ -176,7 +176,9 @@ def test_time_per_token_with_tensor_parallelism_draws_the_comm_term():
                                (32 * 4 * 1e-5 + seed.get_xdata() * 2 * 32 * 4 * 4096 / 450e9) * 1e3, rtol=1e-12)
     # no communication on one GPU, or with comm="none"
     assert "time:comm" not in lines(plot.time_per_token("llama-3-8b", "H100-SXM", tp=1), "time:")
-    assert "time:comm" not in lines(plot.time_per_token("llama-3-8b", "H100-SXM", tp=8, comm="none"), "time:")
+    silent = lines(plot.time_per_token("llama-3-8b", "H100-SXM", tp=8, comm="none"), "time:")
+    assert "time:comm" not in silent and "comm" not in silent["time:total"].get_label()
+    assert t["time:total"].get_label() == "step: max(compute, memory) + comm"
 
 
 def test_time_per_token_crossover_on_tensor_parallel_gpus_is_where_the_drawn_curves_meet():
