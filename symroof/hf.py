@@ -17,6 +17,8 @@ The file is parsed with :mod:`json` (never evaluated) and mapped key by key:
 ``tied_embeddings``         ``tie_word_embeddings``, else the family's default in
                             ``transformers`` (GPT-2 and Gemma tie; the others do not)
 ``*_bytes``                 ``torch_dtype`` or ``dtype`` (absent: 2 bytes, fp16/bf16)
+``tensor_bytes``            ``quantization_config`` (`quantization_from_config`): each
+                            quantised matrix its own bytes, ``weight_bytes`` the average
 ``qkv_bias``, ``out_bias``  ``attention_bias`` (Llama, Qwen3, Gemma, GPT-NeoX), or fixed
                             by the family (Qwen2: q/k/v only; GPT-2: all)
 ``mlp_bias``                ``mlp_bias`` (Llama), or fixed (GPT-2, GPT-NeoX: biased)
@@ -32,7 +34,7 @@ The file is parsed with :mod:`json` (never evaluated) and mapped key by key:
 The family comes from ``model_type`` (or, if absent, ``architectures``). What the
 `Arch` cannot express and symroof therefore leaves out (a sliding attention window,
 Qwen3's per-head q/k norms, Gemma-2's extra norms, DeepSeek's multi-token-prediction
-module, a ``quantization_config``) is listed in the `Arch`'s ``source``, never
+module, an ignored ``quantization_config``) is listed in the `Arch`'s ``source``, never
 dropped silently. A bad file raises one ``ValueError`` naming the key.
 
 Examples
