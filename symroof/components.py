@@ -84,17 +84,15 @@ def _weights(arch: Arch, conv: Conventions, names: tuple[str, ...], *,
         return {}
     full = conv.weights == "all"
     counts = _params.layer_parameters(arch, biases=full, norms=full, dense=dense)
-    if not arch.tensor_bytes:          # one size for every weight
-        return {f"weights/{n}": counts[n] * arch.weight_bytes for n in names if n in counts}
-    bare = _params.layer_parameters(arch, biases=False, norms=full, dense=dense)
+    bare = (_params.layer_parameters(arch, biases=False, norms=full, dense=dense)
+            if full and arch.tensor_bytes else counts)
     return {f"weights/{n}": _tensor_bytes(arch, n, counts[n], bare[n]) for n in names if n in counts}
 
 
 def _tensor_bytes(arch: Arch, name: str, count: sympy.Expr, bare: sympy.Expr) -> sympy.Expr:
     """Bytes of ``count`` parameters of tensor ``name``, ``count - bare`` of them its bias
-    (`Arch.bytes_of`: a quantised matrix keeps its bias in the compute dtype)."""
-    if not arch.tensor_bytes:
-        return count * arch.weight_bytes
+    (`Arch.bytes_of`: a quantised matrix keeps its bias in the compute dtype). Without
+    per-tensor bytes, or with ``bare`` = ``count``, this is ``count · weight_bytes``."""
     return bare * arch.bytes_of(name) + (count - bare) * arch.bytes_of("bias")
 
 
@@ -197,7 +195,7 @@ def ffn(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False) -> Co
 
         read = _moe.routed_experts_read(arch, conv, t) + arch.shared_experts
         one = _params.expert_parameters(arch, biases=conv.weights == "all")
-        bare = _params.expert_parameters(arch, biases=False)
+        bare = _params.expert_parameters(arch, biases=False) if arch.tensor_bytes else one
         weights.update({f"weights/{n}": read * _tensor_bytes(arch, n, one[n], bare[n]) for n in names})
     return Cost(flops, weights)
 
