@@ -476,7 +476,7 @@ def _gptq(q: _Config, compute: str) -> Quantization:
     _, listed = q.get("modules_in_block_to_quantize", default=None)
     only = None
     if listed is not None:
-        rows = listed if isinstance(listed, list) else [None]        # a list of names or of lists of names
+        rows: list[Any] = listed if isinstance(listed, list) else [None]   # names, or lists of names
         only = tuple(m for row in rows for m in (row if isinstance(row, list) else [row]))
         if not all(isinstance(m, str) for m in only):
             raise ValueError(f"quantization_config: modules_in_block_to_quantize={listed!r} must list module names")
