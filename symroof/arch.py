@@ -273,7 +273,10 @@ class Arch:
 
 
 def _tensor_bytes(value: object) -> tuple[tuple[str, sympy.Expr], ...]:
-    """``tensor_bytes`` as sorted ``(name, bytes)`` pairs (hashable, so `Arch` stays a frozen value)."""
+    """``tensor_bytes`` as sorted ``(name, bytes)`` pairs (hashable, so `Arch` stays a frozen value);
+    each name one of `symroof.params.NAMES` or ``"bias"``."""
+    from symroof.params import NAMES  # params imports this module
+
     if not isinstance(value, (Mapping, tuple, list)):
         raise ValueError(f"tensor_bytes={value!r} must map parameter names to bytes per element")
     out = {}
@@ -281,6 +284,7 @@ def _tensor_bytes(value: object) -> tuple[tuple[str, sympy.Expr], ...]:
         if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)):
             raise ValueError(f"tensor_bytes={value!r} must map parameter names to bytes per element")
         name, nbytes = item
+        choice(name, "tensor_bytes name", (*NAMES, "bias"))
         if isinstance(nbytes, str):
             nbytes = _precision.BYTES[choice(nbytes, f"tensor_bytes[{name!r}]", _precision.DTYPES)]
         out[name] = as_amount(nbytes, f"tensor_bytes[{name!r}]")

@@ -31,7 +31,13 @@ import sympy
 
 from symroof.arch import Arch, require_arch
 
-__all__ = ["active_parameters", "expert_parameters", "layer_parameters", "model_parameters", "total_parameters"]
+__all__ = ["NAMES", "active_parameters", "expert_parameters", "layer_parameters", "model_parameters",
+           "total_parameters"]
+
+# Every name the counts below (and `symroof.mla.parameters`) can give, as in the docstring.
+NAMES = ("attention/q", "attention/k", "attention/v", "attention/out", "attention/q_down", "attention/q_up",
+         "attention/kv_down", "attention/kv_up", "ffn/gate", "ffn/up", "ffn/down", "ffn/router", "norm",
+         "embedding", "positions", "final_norm", "lm_head")
 
 
 def _ffn_matrices(arch: Arch) -> tuple[str, ...]:

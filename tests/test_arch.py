@@ -28,6 +28,9 @@ GOOD = dict(hidden=64, layers=2, heads=4)
     ("act_bytes", "2", "act_bytes='2' must be a positive number or a SymPy expression, not str"),
     ("experts_per_token", 3, "experts_per_token=3 must not exceed experts=1"),
     ("tied_embeddings", "yes", "tied_embeddings='yes' must be True or False"),
+    ("tensor_bytes", {"ffn/upp": 1}, "tensor_bytes name='ffn/upp' is not allowed; choose one of 'attention/q'"),
+    ("tensor_bytes", {"bias": "int3"}, "tensor_bytes['bias']='int3' is not allowed"),
+    ("tensor_bytes", 2, "tensor_bytes=2 must map parameter names to bytes per element"),
 ])
 def test_bad_input_is_named(field, value, message):
     with pytest.raises(ValueError) as err:
@@ -69,3 +72,17 @@ def test_gpt2_small_parameter_count_matches_published():
     gpt2 = symroof.Arch(hidden=768, layers=12, heads=12, vocab=50257, max_positions=1024, norm="layernorm",
                         qkv_bias=True, out_bias=True, mlp_bias=True, tied_embeddings=True)
     assert params.total_parameters(gpt2) == 124_439_808
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama-3-8b", "mixtral-8x7b", "deepseek-v3"])
+def test_every_parameter_name_can_carry_its_own_bytes(name):
+    # tensor_bytes accepts params.NAMES: every name the counts give (GPT-2's learned positions and
+    # biases, GQA, a MoE router, MLA with a query bottleneck and, with q_lora_rank None, without)
+    arch = symroof.models.get(name)
+    archs = [arch, arch.replace(q_lora_rank=None)] if arch.is_mla else [arch]
+    for a in archs:
+        names = {*params.layer_parameters(a), *params.model_parameters(a)}
+        if a.is_moe:
+            names |= set(params.expert_parameters(a))
+        assert names <= set(params.NAMES)
+        assert symroof.Arch(**GOOD, tensor_bytes={n: 1 for n in names}).bytes_of(sorted(names)[0]) == 1
