@@ -155,6 +155,19 @@ def stands_for(printed: str, value, rounding: str = "digit") -> bool:
     return abs(as_fraction(value) - number) <= half
 
 
+def assert_flags_exactly(d, independent: set[str], readable: set[str]) -> None:
+    """A seed's errata: those its test recomputes, its readable list and the claims the derivation flags agree."""
+    assert independent == readable
+    assert {c.label for c in d.errata} == readable
+    assert d.problems() == []
+
+
+def assert_words(d, words: dict, seed: str) -> None:
+    """Claims in words: each quote is the seed's, and the derivation prints and corrects it as the table says."""
+    for label, (quote, printed, correct) in words.items():
+        assert quote in seed and (d[label].printed, d[label].value) == (printed, correct)
+
+
 def test_stands_for():
     assert stands_for("11.4", Fraction(1135, 100)) and not stands_for("11.4", Fraction(11453, 1000))
     assert stands_for("0.0217", Fraction(13, 600))                       # 0.021666…

@@ -17,7 +17,7 @@ import sympy
 import symroof
 from symroof.symbols import B, S, S_c
 from tests.scripts import ROOT, SEEDS, load_script
-from tests.test_derivations import as_fraction, stands_for
+from tests.test_derivations import as_fraction, assert_flags_exactly, assert_words, stands_for
 
 D, L, NQ, NKV, DH, F, V = 4096, 32, 32, 8, 128, 14336, 128256
 KV = NKV * DH                               # 1024
@@ -342,12 +342,9 @@ def test_printed_formula_and_correct_formula(d, label):
 
 
 def test_words(d):
-    for label, (quote, printed, correct) in WORDS.items():
-        assert quote in SEED and (d[label].printed, d[label].value) == (printed, correct)
+    assert_words(d, WORDS, SEED)
 
 
 def test_the_errata_of_002_are_the_claims_that_differ(d):
     """symroof flags exactly the claims whose printed value misses the hand value at the note's rounding."""
-    assert independent_errata() == ERRATA
-    assert {c.label for c in d.errata} == ERRATA
-    assert d.problems() == []
+    assert_flags_exactly(d, independent_errata(), ERRATA)

@@ -17,7 +17,7 @@ from sympy import Rational
 from symroof import analysis
 from symroof.symbols import B, H, N, T, Z, d_h, n_h
 from tests.scripts import ROOT, SEEDS, load_script
-from tests.test_derivations import as_fraction, stands_for
+from tests.test_derivations import as_fraction, assert_flags_exactly, assert_words, stands_for
 
 L52, D52, V52 = 64, 8192, 65536
 LG, DG = 80, 16384
@@ -364,15 +364,12 @@ def test_printed_formula_and_correct_formula(d, label):
 
 
 def test_words(d):
-    for label, (quote, printed, correct) in WORDS.items():
-        assert quote in SEED and (d[label].printed, d[label].value) == (printed, correct)
+    assert_words(d, WORDS, SEED)
 
 
 def test_the_errata_of_003_are_the_claims_that_differ(d):
     """symroof flags exactly the claims whose printed value misses the hand value at the post's rounding."""
-    assert independent_errata() == ERRATA
-    assert {c.label for c in d.errata} == ERRATA
-    assert d.problems() == []
+    assert_flags_exactly(d, independent_errata(), ERRATA)
 
 
 def test_the_comms_formula_counts_bytes(d):
