@@ -55,6 +55,7 @@ __all__ = [
     "lm_head",
     "norms",
     "query_key_pairs",
+    "rope",
 ]
 
 
@@ -305,6 +306,16 @@ def lm_head(arch: Arch, conv: Conventions, step: Step) -> Cost:
     untied = _params.model_parameters(arch).get("lm_head", 0)   # zero when tied to the embedding
     weights = {"weights/lm_head": untied * arch.bytes_of("lm_head")} if conv.weights == "all" else {}
     return Cost(flops, weights)
+
+
+def rope(arch: Arch, conv: Conventions, step: Step) -> Cost:
+    """The rotary angle table under ``rope="matmul"``: ``(d_r/2, 1) @ (1, S_i)``, once per forward pass
+    and not per sequence (transformers' default ``position_ids`` have batch 1); ``d_r`` = ``head_dim``,
+    MLA: ``qk_rope_head_dim``; learned positions: none."""
+    if conv.rope == "none" or arch.max_positions != 0:
+        return Cost()
+    width = arch.qk_rope_head_dim if arch.is_mla else arch.head_dim
+    return Cost({"rope": 2 * (width / 2) * step.new})
 
 
 def layer(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False) -> Cost:

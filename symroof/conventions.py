@@ -61,6 +61,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "mla": ("naive", "absorbed"),
     "attention_kernel": ("ideal", "flash", "unfused"),
     "comms": ("allreduce", "003", "none"),
+    "rope": ("none", "matmul"),
 }
 _COUNTS = ("expert_parallel", "query_block")
 
@@ -144,6 +145,13 @@ class Conventions:
         hidden state (Shoeybi et al. 2019, §3; Narayanan et al. 2021, §2.3), each with
         NCCL's latency (6.6 µs + 0.6 µs per ring step); ``003``: 003's four messages per
         layer of ``B·S_i·H`` elements plus 10 µs each; ``none``.
+    rope:
+        the rotary embedding's angle table, ``positions ⊗ inv_freq``, computed once per forward
+        pass: ``none`` (an elementwise product, as transformers 5.24 computes it, or not
+        counted); ``matmul``: the ``(d_r/2, 1) @ (1, S_i)`` product that transformers
+        5.17-5.18 dispatch as a ``bmm``, once per pass for the whole batch (their default
+        ``position_ids`` have batch 1): ``2·(d_r/2)·S_i`` FLOPs, the term ``rope``, with ``d_r``
+        the rotary width (0 for learned positions).
     """
 
     flops: Literal["components", "params"] = "components"
@@ -163,6 +171,7 @@ class Conventions:
     attention_kernel: Literal["ideal", "flash", "unfused"] = "ideal"
     query_block: Any = 128
     comms: Literal["allreduce", "003", "none"] = "allreduce"
+    rope: Literal["none", "matmul"] = "none"
 
     def __post_init__(self) -> None:
         for field, allowed in _CHOICES.items():

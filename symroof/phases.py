@@ -55,7 +55,7 @@ def step(arch: Arch, conventions: Conventions | str | None = None, *,
         layers = arch.moe_layers * layer + arch.dense_layers * C.layer(arch, conv, st, dense=True)
     else:
         layers = arch.layers * layer
-    cost = layers + C.lm_head(arch, conv, st) + C.embeddings(arch, conv, st)
+    cost = layers + C.lm_head(arch, conv, st) + C.embeddings(arch, conv, st) + C.rope(arch, conv, st)
     if conv.flops == "params":
         # 003: every parameter is one multiply-add per token: 2·P FLOPs per token.
         # A MoE token only multiplies its active parameters (when no nominal size is given).

@@ -9,7 +9,8 @@ list of ATen ops: ``mm``, ``addmm``, ``bmm``, ``baddbmm``, ``_scaled_mm``,
 convolutions and the CUDA SDPA kernels (flash, efficient, cuDNN). Each matmul
 ``(m, k) @ (k, n)`` is ``2·m·k·n``; ``addmm`` is counted as its matmul only (the
 bias add is free). Every other op counts 0: embedding gathers, norms, residual
-adds, rotary embeddings, activation functions, softmax, the ``1/sqrt(d_h)``
+adds, rotary embeddings (transformers 5.24; 5.17-5.18 build the angle table
+with a ``bmm``, `rope_convention`), activation functions, softmax, the ``1/sqrt(d_h)``
 scale, the MoE router's softmax/top-k and routing-weight multiply, and the CPU
 SDPA kernel ``_scaled_dot_product_flash_attention_for_cpu`` (so with real CPU
 tensors attention silently counts 0; under fake tensors SDPA decomposes into
@@ -20,11 +21,31 @@ LM head at every position.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import symroof
+
+# Under CI (.ci/run sets it) a missing or broken oracle stack fails the run instead of skipping it.
+REQUIRE = "SYMROOF_REQUIRE_ORACLE"
+
+
+def require(module: str) -> Any:
+    """``module`` imported; skipped when it is missing, unless ``SYMROOF_REQUIRE_ORACLE`` is set.
+
+    The versions the oracle tests are checked with are pinned in ``constraints.txt``
+    (``tests/test_versions.py`` checks the pins and the installed versions agree).
+    """
+    import importlib
+
+    import pytest
+
+    if os.environ.get(REQUIRE):
+        return importlib.import_module(module)      # an ImportError here fails the test
+    return pytest.importorskip(module, reason=f"{module} not installed (the oracle extra); "
+                               f"set {REQUIRE}=1 to make this a failure")
 
 # ---- the configs -----------------------------------------------------------------------------------------
 
@@ -141,15 +162,51 @@ def count_step(lm: Any, batch: int, new: int, cached: int) -> tuple[dict[str, di
     from torch.utils.flop_counter import FlopCounterMode
 
     with FakeTensorMode(allow_non_fake_inputs=True):
-        past = None
-        if cached:
-            past = lm(input_ids=torch.zeros(batch, cached, dtype=torch.long), use_cache=True).past_key_values
-            assert past.get_seq_length() == cached
+        cache = prefill_cache(lm, batch, cached)
         ids = torch.zeros(batch, new, dtype=torch.long)
         with FlopCounterMode(display=False) as counter:
-            lm(input_ids=ids, past_key_values=past, use_cache=True)
+            lm(input_ids=ids, use_cache=True, **{cache_arg(lm): cache})
     table = {mod: {str(op): int(n) for op, n in ops.items()} for mod, ops in counter.get_flop_counts().items()}
     return table, table.get("Global", {})
+
+
+def transformers_version() -> tuple[int, int]:
+    import transformers
+
+    major, minor = transformers.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+def rope_convention() -> str:
+    """How the installed transformers computes the rotary angle table: 5.17 and 5.18 as a ``bmm``
+    (``inv_freq_expanded @ position_ids_expanded``, which the counter sees), 5.24 elementwise."""
+    return "matmul" if (5, 17) <= transformers_version() < (5, 19) else "none"
+
+
+def matmul_conventions() -> symroof.Conventions:
+    """The ``matmul`` preset, with the installed transformers' rotary table (`rope_convention`)."""
+    return symroof.conventions.get("matmul").replace(rope=rope_convention(), name="matmul")
+
+
+def cache_arg(lm: Any) -> str:
+    """The forward's cache keyword: ``cache`` in transformers 5.24 (where ``past_key_values`` is
+    deprecated), ``past_key_values`` before (kept so that the pins can be re-checked against 5.18)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(lm.forward).parameters else "past_key_values"
+
+
+def prefill_cache(lm: Any, batch: int, cached: int) -> Any:
+    """The model's cache object after a prefill of ``cached`` tokens (None for ``cached = 0``);
+    call inside a ``FakeTensorMode``."""
+    import torch
+
+    if not cached:
+        return None
+    out = lm(input_ids=torch.zeros(batch, cached, dtype=torch.long), use_cache=True)
+    cache = getattr(out, cache_arg(lm))
+    assert cache.get_seq_length() == cached
+    return cache
 
 
 # Leaf modules (by the last one or two parts of their path) -> symroof FLOP terms they compute.
@@ -163,6 +220,7 @@ _LEAVES: dict[str, tuple[str, ...]] = {
     "mlp.gate": ("ffn/router",),                                        # Mixtral's router
     "mlp.experts": ("ffn/gate", "ffn/up", "ffn/down"),                  # all experts, batched
     "lm_head": ("lm_head",),
+    "rotary_emb": ("rope",),                                            # a bmm in transformers 5.17-5.18
 }
 _ATTENTION = ("self_attn", "attn")      # their own ops, net of the projections: scores and values
 SCORES_AND_VALUES = ("attention/scores", "attention/values")

@@ -86,3 +86,16 @@ def test_every_parameter_name_can_carry_its_own_bytes(name):
             names |= set(params.expert_parameters(a))
         assert names <= set(params.NAMES)
         assert symroof.Arch(**GOOD, tensor_bytes={n: 1 for n in names}).bytes_of(sorted(names)[0]) == 1
+
+
+def test_rope_matmul_term_is_once_per_pass():
+    """rope="matmul": transformers 5.17-5.18 build the angle table as (d/2, 1) @ (1, S_i) once per forward,
+    with batch-1 position ids: 2·(128/2)·7 = 896 FLOPs for Llama-3-8B (d_h = 4096/32 = 128) at any B;
+    GPT-2 (learned positions) has none, and the default conventions count none."""
+    from symroof import conventions, models
+
+    conv = conventions.get("matmul").replace(rope="matmul")
+    for batch in (1, 5):
+        assert symroof.step(models.get("llama-3-8b"), conv, B=batch, S_i=7, S_c=3).flop_terms["rope"] == 896
+    assert "rope" not in symroof.step(models.get("gpt2"), conv, B=2, S_i=7, S_c=0).flop_terms
+    assert "rope" not in symroof.step(models.get("llama-3-8b"), "matmul", B=2, S_i=7, S_c=0).flop_terms

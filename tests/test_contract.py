@@ -65,4 +65,8 @@ def test_ci_runs_the_readme_test_command():
     root = Path(__file__).resolve().parent.parent
     readme, ci = (root / "README.md").read_text(), (root / ".ci" / "run").read_text()
     assert "```bash\npython -m pytest\n```" in readme
-    assert ci.rstrip().splitlines()[-1] == "python -m pytest"
+    runs = [line for line in ci.splitlines() if line.endswith("python -m pytest")]
+    # the README's command, then the same with the seed documents' path pointing nowhere
+    assert runs == ["python -m pytest", "SYMROOF_SEEDS=/nonexistent/seeds python -m pytest"]
+    assert ci.rstrip().splitlines()[-1] == runs[-1]
+    assert "-c constraints.txt" in ci and "export SYMROOF_REQUIRE_ORACLE=1" in ci

@@ -16,6 +16,7 @@ import symroof
 from symroof import models
 from symroof.hf import from_hf_config, read_config
 from symroof.params import total_parameters
+from tests import oracle_models as om
 
 DATA = Path(__file__).parent / "data"
 # The sample files are the hub's config.json, key for key: the presets' files at the URLs in
@@ -95,9 +96,8 @@ ORACLE = {
 
 @pytest.fixture(scope="module")
 def transformers_count():
-    pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    import torch
+    torch = om.require("torch")
+    transformers = om.require("transformers")
 
     def count(config: dict) -> int:
         cfg = transformers.AutoConfig.for_model(**config)

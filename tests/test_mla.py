@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import symroof
 from symroof import params
 from symroof.conventions import get
+from tests import oracle_models as om
 
 
 def deepseek_v3():
@@ -171,29 +172,13 @@ def test_absorbed_decode_by_hand():
 # ---- the Hugging Face oracle ------------------------------------------------------------------------------
 
 
-def hf_flops(lm, batch, new, cached):
-    """FlopCounterMode's total for one pass of ``new`` tokens over ``cached`` (fake tensors, no weights)."""
-    import torch
-    from torch._subclasses.fake_tensor import FakeTensorMode
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FakeTensorMode(allow_non_fake_inputs=True):
-        past = None
-        if cached:
-            past = lm(input_ids=torch.zeros(batch, cached, dtype=torch.long), use_cache=True).past_key_values
-        with FlopCounterMode(display=False) as counter:
-            lm(input_ids=torch.zeros(batch, new, dtype=torch.long), past_key_values=past, use_cache=True)
-    return counter.get_total_flops()
-
-
 def test_tiny_deepseek_v3_matches_flop_counter():
     """A tiny DeepseekV3 (MLA with a query bottleneck, 8 routed experts of which 2 active, a shared
     expert, one dense first layer): symroof's ``matmul`` preset with naive MLA equals the FLOPs
     PyTorch counts for transformers' implementation (which caches the latent and re-expands it
     each step), and its parameter count equals the module's."""
-    pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    import torch
+    torch = om.require("torch")
+    transformers = om.require("transformers")
 
     shape = dict(vocab_size=37, hidden_size=24, intermediate_size=40, moe_intermediate_size=8,
                  num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4, n_shared_experts=1,
@@ -209,5 +194,5 @@ def test_tiny_deepseek_v3_matches_flop_counter():
                         qk_nope_head_dim=3, v_head_dim=4)
     assert params.total_parameters(arch) == sum(p.numel() for p in lm.parameters())
     for batch, new, cached in [(2, 5, 0), (1, 3, 4), (2, 1, 6)]:
-        cost = symroof.step(arch, "matmul", B=batch, S_i=new, S_c=cached)
-        assert cost.flops == hf_flops(lm, batch, new, cached)
+        cost = symroof.step(arch, om.matmul_conventions(), B=batch, S_i=new, S_c=cached)
+        assert cost.flops == sum(om.count_step(lm, batch, new, cached)[1].values())

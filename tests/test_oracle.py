@@ -16,11 +16,11 @@ import functools
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers", minversion="5")     # MoE experts_implementation="batched_mm"
-
 import symroof
 from tests import oracle_models as om
+
+om.require("torch")
+om.require("transformers")
 
 COUNTED_OPS = {"aten.mm", "aten.addmm", "aten.bmm"}
 
@@ -59,7 +59,7 @@ def counted(name: str, batch: int, new: int, cached: int):
 
 def symroof_step(name: str, builder: str, batch: int, new: int, cached: int) -> symroof.Cost:
     arch = om.builders()[builder](hf_dict(name))
-    return symroof.step(arch, "matmul", B=batch, S_i=new, S_c=cached)
+    return symroof.step(arch, om.matmul_conventions(), B=batch, S_i=new, S_c=cached)
 
 
 def phases(case):
@@ -101,8 +101,8 @@ def test_moe_counts_active_experts_not_all():
     _, ops = counted(name, batch, new, 0)
     arch = om.local_arch(hf_dict(name))
     assert (arch.experts, arch.experts_per_token) == (4, 2)
-    assert symroof.step(arch, "matmul", B=batch, S_i=new, S_c=0).flops == sum(ops.values())
-    every_expert = symroof.step(arch.replace(experts_per_token=4), "matmul", B=batch, S_i=new, S_c=0)
+    assert symroof.step(arch, om.matmul_conventions(), B=batch, S_i=new, S_c=0).flops == sum(ops.values())
+    every_expert = symroof.step(arch.replace(experts_per_token=4), om.matmul_conventions(), B=batch, S_i=new, S_c=0)
     assert every_expert.flops != sum(ops.values())
     # the difference is exactly the two extra experts' three matrices: 2 · 3 · (B·S_i) · H · F
     assert every_expert.flops - sum(ops.values()) == 2 * 2 * 3 * (batch * new) * 64 * 96 * 2   # · N=2 layers
