@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 import symroof
-from symroof import serving
+from symroof.analysis import serving
 
 
 def best_of(fn, repeats: int) -> tuple[float, object]:

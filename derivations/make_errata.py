@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from symroof.derivation import Derivation, errata_markdown
+from symroof.output.derivation import Derivation, errata_markdown
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ("seed_000", "seed_002", "seed_003")

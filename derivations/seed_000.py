@@ -21,8 +21,8 @@ import sympy
 
 import symroof
 from symroof import analysis, components, models
-from symroof.derivation import Derivation, format_number, run
-from symroof.params import layer_parameters, total_parameters
+from symroof.model.params import layer_parameters, total_parameters
+from symroof.output.derivation import Derivation, format_number, run
 from symroof.symbols import B, H, N, S, S_c, S_i, T, Z
 
 SOURCE = "../shared/seeds/000_60cb4ee960dc9edb.txt (and 001_6af930a71aa4655c.txt)"

@@ -17,8 +17,8 @@ import sympy
 
 import symroof
 from symroof import analysis, hardware, models
-from symroof.derivation import Derivation, format_number, run
-from symroof.params import layer_parameters, model_parameters, total_parameters
+from symroof.model.params import layer_parameters, model_parameters, total_parameters
+from symroof.output.derivation import Derivation, format_number, run
 from symroof.symbols import B, S, S_c
 
 SOURCE = "../shared/seeds/002_ed6ee44c15ea390d.txt"

@@ -19,8 +19,8 @@ import sympy
 
 import symroof
 from symroof import analysis, components, hardware, models
-from symroof.derivation import Derivation, format_number, run
-from symroof.params import layer_parameters, model_parameters, total_parameters
+from symroof.model.params import layer_parameters, model_parameters, total_parameters
+from symroof.output.derivation import Derivation, format_number, run
 from symroof.symbols import B, H, N, S_c, T, Z, d_h, n_h
 
 SOURCE = "../shared/seeds/003_9e198411fc46d055.txt"

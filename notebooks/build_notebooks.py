@@ -39,8 +39,8 @@ import sympy
 from IPython.display import Math, display
 
 import symroof
-import symroof.plot
-from symroof.latex import cost_latex, to_latex
+import symroof.output.plot
+from symroof.output.latex import cost_latex, to_latex
 from symroof.symbols import B, H, N, S, S_c, S_i, Z
 """),
     md("""
@@ -145,8 +145,8 @@ batch `B*`. symroof solves for it exactly.
 from IPython.display import Math, display
 
 import symroof
-import symroof.plot
-from symroof.latex import to_latex
+import symroof.output.plot
+from symroof.output.latex import to_latex
 from symroof.symbols import S_c, beta, pi
 """),
     md("""
@@ -239,7 +239,7 @@ from IPython.display import Math, display
 from matplotlib.figure import Figure
 
 import symroof
-from symroof.latex import to_latex
+from symroof.output.latex import to_latex
 from symroof.symbols import S_i
 """),
     md("""
@@ -301,7 +301,7 @@ from Transformers via Speculative Decoding*, eq. 1). `symroof.speculative` divid
 verification step's roofline time by it (drafts free here: `c = 0`).
 """),
     code("""
-from symroof.speculative import speculative_decoding
+from symroof.analysis.speculative import speculative_decoding
 
 print(" k   verify (ms)   tokens/step   ms/token   speed-up")
 for drafted in [1, 2, 4, 8, 16]:

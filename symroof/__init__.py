@@ -11,22 +11,13 @@ numeric evaluators.
 134217728
 """
 
-from symroof import (
-    analysis,
-    conventions,
-    derivation,
-    hardware,
-    latex,
-    mla,
-    models,
-    moe,
-    parallel,
-    params,
-    precision,
-    serving,
-    speculative,
-    symbols,
-)
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+from typing import Any
+
+from symroof import hardware, symbols
 from symroof.analysis import (
     balance,
     communication,
@@ -35,25 +26,34 @@ from symroof.analysis import (
     intensity_limit,
     kv_capacity,
     latency,
+    parallel,
     regime,
+    serving,
+    speculative,
     time_per_output_token,
     time_to_first_token,
+    timing,
     tp_communication,
 )
-from symroof.arch import Arch
-from symroof.components import Step
-from symroof.conventions import Conventions
-from symroof.cost import Cost
+from symroof.analysis.parallel import bubble_fraction, pipeline_latency, tp_allreduce
+from symroof.analysis.serving import max_batch, pareto_front, serving_curve
+from symroof.analysis.speculative import expected_tokens, speculative_decoding
+from symroof.cost import Cost, conventions, mla, moe, phases
+from symroof.cost import components as components
+from symroof.cost.components import Step
+from symroof.cost.conventions import Conventions
+from symroof.cost.phases import decode, prefill, step
 from symroof.evaluate import Evaluator
 from symroof.evaluate import compile as compile  # not in __all__: `import *` keeps the builtin
 from symroof.hardware import Hardware
-from symroof.latex import to_latex
-from symroof.parallel import bubble_fraction, pipeline_latency, tp_allreduce
-from symroof.params import active_parameters, total_parameters
-from symroof.phases import decode, prefill, step
-from symroof.precision import Precision, Quantization
-from symroof.serving import max_batch, pareto_front, serving_curve
-from symroof.speculative import expected_tokens, speculative_decoding
+from symroof.model import arch as arch
+from symroof.model import hf, params, precision
+from symroof.model import presets as models
+from symroof.model.arch import Arch
+from symroof.model.params import active_parameters, total_parameters
+from symroof.model.precision import Precision, Quantization
+from symroof.output import derivation, latex
+from symroof.printing import to_latex
 
 __all__ = [
     "Arch",
@@ -76,6 +76,7 @@ __all__ = [
     "derivation",
     "expected_tokens",
     "hardware",
+    "hf",
     "intensity_limit",
     "kv_capacity",
     "latency",
@@ -87,6 +88,7 @@ __all__ = [
     "parallel",
     "params",
     "pareto_front",
+    "phases",
     "pipeline_latency",
     "plot",
     "precision",
@@ -100,6 +102,7 @@ __all__ = [
     "symbols",
     "time_per_output_token",
     "time_to_first_token",
+    "timing",
     "to_latex",
     "total_parameters",
     "tp_allreduce",
@@ -108,10 +111,41 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> object:
-    """``symroof.plot`` is imported on first use, so that ``import symroof`` does not load matplotlib."""
-    if name == "plot":
-        import importlib
+# The flat modules of symroof 0.1, by their place in the layered package (model -> cost -> analysis ->
+# output): ``import symroof.conventions`` and ``from symroof.hf import ...`` keep working.
+_MOVED = {
+    "arch": "model.arch", "params": "model.params", "precision": "model.precision", "models": "model.presets",
+    "hf": "model.hf", "conventions": "cost.conventions", "components": "cost.components", "moe": "cost.moe",
+    "mla": "cost.mla", "phases": "cost.phases", "timing": "analysis.timing", "parallel": "analysis.parallel",
+    "serving": "analysis.serving", "speculative": "analysis.speculative", "latex": "output.latex",
+    "plot": "output.plot", "cli": "output.cli", "derivation": "output.derivation",
+}
 
-        return importlib.import_module("symroof.plot")
+
+class _OldPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports ``symroof.<old name>`` as the module it moved to (the same module object)."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        old = fullname.removeprefix("symroof.")
+        if fullname.startswith("symroof.") and old in _MOVED:
+            return importlib.machinery.ModuleSpec(fullname, self)
+        return None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
+        module = importlib.import_module("symroof." + _MOVED[spec.name.removeprefix("symroof.")])
+        spec.loader_state = module.__spec__
+        return module
+
+    def exec_module(self, module: Any) -> None:
+        module.__spec__ = module.__spec__.loader_state     # the import system gave it the alias's spec
+
+
+sys.meta_path.append(_OldPaths())
+
+
+def __getattr__(name: str) -> object:
+    """``symroof.plot`` (and ``symroof.cli``) are imported on first use, so that ``import symroof`` does
+    not load matplotlib."""
+    if name in ("plot", "cli"):
+        return importlib.import_module("symroof.output." + name)
     raise AttributeError(f"module 'symroof' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 import sys
 
-from symroof.cli import main
+from symroof.output.cli import main
 
 sys.exit(main())

@@ -85,7 +85,8 @@ import numpy as np
 import sympy
 
 from symroof import symbols as _symbols
-from symroof.cost import Cost, _under
+from symroof.cost import Cost
+from symroof.cost.base import _under
 
 __all__ = ["BACKENDS", "Evaluator", "compile"]
 

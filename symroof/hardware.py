@@ -25,6 +25,7 @@ from typing import Any
 
 import sympy
 
+from symroof._names import UnknownName, suggest
 from symroof._values import as_amount
 
 __all__ = ["Hardware", "catalogue", "get", "hardware_of", "names"]
@@ -105,8 +106,6 @@ def names() -> list[str]:
 
 def get(name: str) -> Hardware:
     """A catalogue entry by name or alias, case- and punctuation-insensitive (``"a100 sxm"``)."""
-    from symroof.models import UnknownName, suggest
-
     if isinstance(name, Hardware):
         return name
     if not isinstance(name, str):

@@ -273,7 +273,7 @@ def test_latency_with_symbols():
 
 
 def test_combine_is_the_one_max_or_sum_rule():
-    from symroof.timing import combine
+    from symroof.analysis.timing import combine
 
     np = pytest.importorskip("numpy")
     # by hand: max(3 ms, 5 ms) + 1 ms = 6 ms; 3 + 5 + 1 = 9 ms

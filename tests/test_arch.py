@@ -6,7 +6,7 @@ import pytest
 import sympy
 
 import symroof
-from symroof import params
+from symroof.model import params
 from symroof.symbols import H, N, V, n_h
 
 GOOD = dict(hidden=64, layers=2, heads=4)

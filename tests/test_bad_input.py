@@ -83,7 +83,7 @@ def cli(argv: list[str], expect: tuple[str, ...] = (), xfail: str = "") -> Case:
 
 
 def _run_cli(argv: list[str]) -> tuple[int | str | None, str]:
-    from symroof.cli import main
+    from symroof.output.cli import main
 
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):

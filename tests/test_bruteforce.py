@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symroof
-from symroof.conventions import get
+from symroof.cost.conventions import get
 from tests.bruteforce import Tiny, count_flops, kv_bytes
 
 

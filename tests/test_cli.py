@@ -16,7 +16,7 @@ import sympy
 from sympy.parsing.sympy_parser import auto_number, parse_expr
 
 from symroof import symbols
-from symroof.cli import main
+from symroof.output.cli import main
 
 DATA = Path(__file__).parent / "data"
 H100_BALANCE = 989e12 / 3.35e12             # H100 SXM datasheet: 989 TFLOP/s bf16 dense, 3.35 TB/s (the default GPU)

@@ -70,3 +70,19 @@ def test_ci_runs_the_readme_test_command():
     assert runs == ["python -m pytest", "SYMROOF_SEEDS=/nonexistent/seeds python -m pytest"]
     assert ci.rstrip().splitlines()[-1] == runs[-1]
     assert "-c constraints.txt" in ci and "export SYMROOF_REQUIRE_ORACLE=1" in ci
+
+
+def test_old_flat_module_paths_still_import():
+    """symroof 0.1's flat modules moved into model/, cost/, analysis/ and output/; their old paths import
+    the same module objects."""
+    import importlib
+
+    import symroof
+
+    for old, new in symroof._MOVED.items():
+        assert importlib.import_module(f"symroof.{old}") is importlib.import_module(f"symroof.{new}")
+        assert importlib.import_module(f"symroof.{new}").__spec__.name == f"symroof.{new}"
+    from symroof.conventions import get
+    from symroof.hf import from_hf_config
+
+    assert get("matmul").lm_head == "all" and callable(from_hf_config)

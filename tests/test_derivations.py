@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sympy
 
-from symroof.derivation import Claim, Derivation, errata_markdown, format_number
+from symroof.output.derivation import Claim, Derivation, errata_markdown, format_number
 from symroof.symbols import B, H, S
 from tests.scripts import SEEDS, load_script
 
@@ -236,7 +236,7 @@ def test_problems_catch_unexplained_and_overexplained_claims():
 
 
 def test_inconsistent_derivation_exits_1(capsys):
-    from symroof.derivation import run
+    from symroof.output.derivation import run
 
     def broken():
         return Derivation("t", "s").add(Claim("b", "disagrees silently", "2", 3))

@@ -6,7 +6,7 @@ import sympy
 
 from symroof import hardware
 from symroof.hardware import _norm
-from symroof.models import UnknownName
+from symroof.model.presets import UnknownName
 
 # Seed 002, "Hardware specification" table: GPU, compute (TFLOPs bf16/fp16), memory BW (GB/s),
 # intensity (FLOPs/byte), as printed there.

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import symroof
-from symroof import models
-from symroof.hf import from_hf_config, read_config
-from symroof.params import total_parameters
+from symroof.model import presets as models
+from symroof.model.hf import from_hf_config, read_config
+from symroof.model.params import total_parameters
 from tests import oracle_models as om
 
 DATA = Path(__file__).parent / "data"

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symroof
-from symroof.components import flash_query_block
-from symroof.conventions import PRESETS, get
+from symroof.cost.components import flash_query_block
+from symroof.cost.conventions import PRESETS, get
 from symroof.symbols import S_i
 
 

@@ -11,11 +11,11 @@ import sympy
 from matplotlib.mathtext import MathTextParser
 
 import symroof
-from symroof import latex
 from symroof import symbols as sym
-from symroof.components import Step, attention, ffn
-from symroof.conventions import get
-from symroof.latex import cost_latex, cost_rows, document, intensity_latex, sum_lines, to_latex
+from symroof.cost.components import Step, attention, ffn
+from symroof.cost.conventions import get
+from symroof.output import latex
+from symroof.output.latex import cost_latex, cost_rows, document, intensity_latex, sum_lines, to_latex
 from symroof.symbols import B, H, N, S, S_c, S_i, Z
 
 C000 = get("arithmetic-intensity")
@@ -236,7 +236,7 @@ def test_document_says_when_there_is_no_crossover():
 
 
 def test_escape_keeps_text_printable():
-    assert latex._escape("lm_head & 50% #1 ~ {x}") == r"lm\_head \& 50\% \#1 \textasciitilde{} \{x\}"
+    assert latex.escape("lm_head & 50% #1 ~ {x}") == r"lm\_head \& 50\% \#1 \textasciitilde{} \{x\}"
 
 
 @pytest.mark.parametrize("kwargs, message", [

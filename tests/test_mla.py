@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symroof
-from symroof import params
-from symroof.conventions import get
+from symroof.cost.conventions import get
+from symroof.model import params
 from tests import oracle_models as om
 
 

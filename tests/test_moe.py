@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symroof
-from symroof import params
-from symroof.conventions import get
-from symroof.moe import expected_distinct_experts
+from symroof.cost.conventions import get
+from symroof.cost.moe import expected_distinct_experts
+from symroof.model import params
 from symroof.symbols import B, S_i
 
 # ---- expected distinct experts ---------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import pytest
 import sympy
 
 import symroof
-from symroof import parallel
-from symroof.serving import decode_latency
+from symroof.analysis import parallel
+from symroof.analysis.serving import decode_latency
 from symroof.symbols import B, H, N, S_i, T, b_a
 
 LLAMA = symroof.models.get("llama-3-8b")      # 002 / HF config: H = 4096, 32 layers, 8 KV heads

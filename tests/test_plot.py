@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from symroof import plot
+from symroof.output import plot
 
 # From Llama-3-8B's config.json (hidden_size 4096, 32 layers, 32 heads and 8 KV heads of head_dim 128,
 # so n_kv·d_h = 1024; intermediate_size 14336; bf16, 2 bytes), per decoded token:

@@ -9,8 +9,8 @@ import pytest
 import sympy
 
 import symroof
-from symroof import params
-from symroof.precision import BYTES, Precision, bytes_per_element
+from symroof.model import params
+from symroof.model.precision import BYTES, Precision, bytes_per_element
 
 
 def test_bytes_per_dtype():
@@ -96,8 +96,8 @@ import math  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from symroof.hf import from_hf_config, quantization_from_config  # noqa: E402
-from symroof.precision import Layout, linear_shapes  # noqa: E402
+from symroof.model.hf import from_hf_config, quantization_from_config  # noqa: E402
+from symroof.model.precision import Layout, linear_shapes  # noqa: E402
 
 
 def nbytes(*tensors: tuple[tuple[int, ...], str]) -> int:

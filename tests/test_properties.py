@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import symroof
 from symroof import symbols as sym
-from symroof.conventions import PRESETS
+from symroof.cost.conventions import PRESETS
 from tests.test_membytes import archs, to_arch
 
 PRESET = st.sampled_from(sorted(PRESETS))
@@ -202,7 +202,7 @@ WORDS = ["report", "latex", "crossover", "models", "hardware", "frobnicate", "--
 
 
 def run_cli(argv: list[str]) -> tuple[object, str]:
-    from symroof.cli import main
+    from symroof.output.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

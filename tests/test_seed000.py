@@ -8,8 +8,8 @@ import sympy
 from sympy import Integer
 
 import symroof
-from symroof.components import Step, attention, ffn
-from symroof.conventions import get
+from symroof.cost.components import Step, attention, ffn
+from symroof.cost.conventions import get
 from symroof.symbols import B, H, N, S, S_c, S_i, T, Z
 from tests.scripts import ROOT, SEEDS, load_script
 from tests.test_derivations import as_fraction, assert_flags_exactly, stands_for

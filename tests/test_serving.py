@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symroof
-from symroof import serving
+from symroof.analysis import serving
 from symroof.symbols import B, H, N, S_c, Z, beta, pi
 
 LLAMA = symroof.models.get("llama-3-8b")

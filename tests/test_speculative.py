@@ -9,8 +9,8 @@ import pytest
 import sympy
 
 import symroof
-from symroof import speculative as spec
-from symroof.speculative import ALPHA, K
+from symroof.analysis import speculative as spec
+from symroof.analysis.speculative import ALPHA, K
 
 LLAMA = symroof.models.get("llama-3-8b")
 H100 = symroof.hardware.get("H100-SXM")       # 989e12 FLOP/s bf16, 3.35e12 B/s (datasheet)

@@ -7,8 +7,8 @@ the model). A matmul ``(m, k) @ (k, n)`` costs ``2·m·k·n`` FLOPs.
 
 Examples
 --------
->>> from symroof.arch import Arch
->>> from symroof.conventions import get
+>>> from symroof.model.arch import Arch
+>>> from symroof.cost.conventions import get
 >>> from symroof.symbols import B, S, H
 >>> c = attention_projections(Arch.symbolic(), get("000"), Step(B, S, 0))
 >>> c.flops
@@ -32,11 +32,11 @@ from dataclasses import dataclass
 
 import sympy
 
-from symroof import params as _params
 from symroof import symbols as sym
-from symroof.arch import Arch
-from symroof.conventions import Conventions
 from symroof.cost import Cost
+from symroof.cost.conventions import Conventions
+from symroof.model import params as _params
+from symroof.model.arch import Arch
 
 __all__ = [
     "Step",
@@ -100,7 +100,7 @@ def _tensor_bytes(arch: Arch, name: str, count: sympy.Expr, bare: sympy.Expr) ->
 def attention_projections(arch: Arch, conv: Conventions, step: Step) -> Cost:
     """Q, K, V and output projections (MLA: its down-, up- and output projections, `symroof.mla`)."""
     if arch.is_mla:
-        from symroof import mla
+        from symroof.cost import mla
 
         full = mla.attention(arch, conv, step)
         return Cost({k: v for k, v in full.flop_terms.items() if k not in _SCORE_TERMS}, full.byte_terms)
@@ -143,7 +143,7 @@ def query_key_pairs(conv: Conventions, step: Step) -> sympy.Expr:
 
 def _head_widths(arch: Arch, conv: Conventions) -> tuple[sympy.Expr, sympy.Expr]:
     if arch.is_mla:
-        from symroof import mla
+        from symroof.cost import mla
 
         return mla.head_widths(arch, conv)
     return arch.head_dim, arch.head_dim
@@ -192,7 +192,7 @@ def ffn(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False) -> Co
     flops["ffn/router"] = 2 * t * H * arch.experts
     weights = _weights(arch, conv, ("ffn/router",))
     if conv.weights in ("matrices", "all"):
-        from symroof import moe as _moe
+        from symroof.cost import moe as _moe
 
         read = _moe.routed_experts_read(arch, conv, t) + arch.shared_experts
         one = _params.expert_parameters(arch, biases=conv.weights == "all")

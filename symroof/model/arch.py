@@ -36,9 +36,9 @@ from typing import Any, Literal
 
 import sympy
 
-from symroof import precision as _precision
 from symroof import symbols as sym
 from symroof._values import as_amount, as_count, choice
+from symroof.model import precision as _precision
 
 __all__ = ["FFN_KINDS", "NORM_KINDS", "Arch", "require_arch"]
 
@@ -275,7 +275,7 @@ class Arch:
 def _tensor_bytes(value: object) -> tuple[tuple[str, sympy.Expr], ...]:
     """``tensor_bytes`` as sorted ``(name, bytes)`` pairs (hashable, so `Arch` stays a frozen value);
     each name one of `symroof.params.NAMES` or ``"bias"``."""
-    from symroof.params import NAMES  # params imports this module
+    from symroof.model.params import NAMES  # params imports this module
 
     if not isinstance(value, (Mapping, tuple, list)):
         raise ValueError(f"tensor_bytes={value!r} must map parameter names to bytes per element")

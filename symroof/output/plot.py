@@ -33,16 +33,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from symroof import hardware as _hardware
-from symroof import models as _models
 from symroof import symbols as sym
 from symroof.analysis import crossover_batch
-from symroof.arch import Arch
-from symroof.conventions import resolve
+from symroof.analysis.timing import combine, communication, latency, memory_time
 from symroof.cost import Cost
+from symroof.cost.conventions import resolve
+from symroof.cost.phases import decode, prefill, step
 from symroof.evaluate import compile
 from symroof.hardware import Hardware
-from symroof.phases import decode, prefill, step
-from symroof.timing import combine, communication, latency, memory_time
+from symroof.model import presets as _models
+from symroof.model.arch import Arch
 
 __all__ = ["STYLE", "intensity_vs_batch", "roofline", "time_per_token"]
 

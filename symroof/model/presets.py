@@ -10,24 +10,17 @@ True
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from symroof.arch import Arch
-from symroof.hf import from_hf_config
+from symroof._names import UnknownName, suggest
+from symroof._names import normalize as _norm
+from symroof.model.arch import Arch
+from symroof.model.hf import from_hf_config
 
 __all__ = ["UnknownName", "catalogue", "from_hf_config", "get", "names", "suggest"]
-
-
-class UnknownName(ValueError):
-    """An unknown preset name; the message suggests the closest known names."""
-
-
-def _norm(name: str) -> str:
-    return name.strip().lower().replace("_", "-").replace(" ", "-")
 
 
 @cache
@@ -56,13 +49,6 @@ def _from_row(name: str, row: dict[str, Any]) -> Arch:
 
 def names() -> list[str]:
     return list(catalogue())
-
-
-def suggest(name: str, known: list[str]) -> str:
-    """``"; did you mean a, b?"`` with the closest of ``known`` (or the whole list if none is close)."""
-    keys = {_norm(k): k for k in known}
-    close = difflib.get_close_matches(_norm(name), list(keys), n=3, cutoff=0.4)
-    return f"; did you mean {', '.join(keys[c] for c in close)}?" if close else f"; known: {', '.join(known)}"
 
 
 def get(name: str) -> Arch:

@@ -64,8 +64,8 @@ from typing import Any, Literal
 
 import sympy
 
-from symroof.arch import Arch
-from symroof.precision import BYTES, Layout, Quantization
+from symroof.model.arch import Arch
+from symroof.model.precision import BYTES, Layout, Quantization
 
 __all__ = ["FAMILIES", "HF_DTYPES", "QUANT_METHODS", "Family", "dtype_bytes", "dtype_name", "from_hf_config",
            "quantization_from_config", "read_config"]

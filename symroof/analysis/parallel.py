@@ -50,11 +50,7 @@ import sympy
 
 from symroof import symbols as sym
 from symroof._values import as_amount, as_count
-from symroof.arch import Arch
-from symroof.conventions import Conventions, resolve
-from symroof.hardware import Hardware
-from symroof.phases import step
-from symroof.timing import (
+from symroof.analysis.timing import (
     ALL_REDUCES_PER_LAYER,
     AllReduce,
     Latency,
@@ -67,6 +63,10 @@ from symroof.timing import (
     tp_allreduce,
     tp_allreduce_time,
 )
+from symroof.cost.conventions import Conventions, resolve
+from symroof.cost.phases import step
+from symroof.hardware import Hardware
+from symroof.model.arch import Arch
 
 __all__ = [
     "ALL_REDUCES_PER_LAYER",

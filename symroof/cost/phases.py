@@ -7,7 +7,7 @@
 
 Examples
 --------
->>> from symroof.arch import Arch
+>>> from symroof.model.arch import Arch
 >>> from symroof.symbols import B, S, H, N
 >>> sympy.factor(prefill(Arch.symbolic(), "arithmetic-intensity").flops)
 4*B*H*N*S*(6*H + S)
@@ -19,13 +19,13 @@ from typing import Any
 
 import sympy
 
-from symroof import components as C
-from symroof import params as _params
 from symroof import symbols as sym
 from symroof._values import as_count
-from symroof.arch import Arch, require_arch
-from symroof.conventions import Conventions, resolve
 from symroof.cost import Cost
+from symroof.cost import components as C
+from symroof.cost.conventions import Conventions, resolve
+from symroof.model import params as _params
+from symroof.model.arch import Arch, require_arch
 
 __all__ = ["decode", "nominal_parameters", "prefill", "step"]
 

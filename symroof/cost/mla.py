@@ -37,9 +37,9 @@ Two ways to compute it (`Conventions.mla`):
 
 Examples
 --------
->>> from symroof.arch import Arch
->>> from symroof.components import Step
->>> from symroof.conventions import Conventions
+>>> from symroof.model.arch import Arch
+>>> from symroof.cost.components import Step
+>>> from symroof.cost.conventions import Conventions
 >>> tiny = Arch(hidden=8, layers=1, heads=2, q_lora_rank=3, kv_lora_rank=4,
 ...             qk_nope_head_dim=2, qk_rope_head_dim=1, v_head_dim=2)
 >>> parameters(tiny)["attention/kv_up"]          # 4 x 2·(2 + 2)
@@ -56,10 +56,10 @@ from __future__ import annotations
 
 import sympy
 
-from symroof.arch import Arch
-from symroof.components import Step, _weights, key_count, query_key_pairs
-from symroof.conventions import Conventions
 from symroof.cost import Cost
+from symroof.cost.components import Step, _weights, key_count, query_key_pairs
+from symroof.cost.conventions import Conventions
+from symroof.model.arch import Arch
 
 __all__ = ["attention", "head_widths", "norm_parameters", "parameters"]
 

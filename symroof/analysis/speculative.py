@@ -46,12 +46,12 @@ import sympy
 
 from symroof import symbols as sym
 from symroof._values import as_amount, as_count
-from symroof.arch import Arch
-from symroof.conventions import Conventions, resolve
+from symroof.analysis.serving import step_latency
+from symroof.analysis.timing import Latency
+from symroof.cost.conventions import Conventions, resolve
 from symroof.evaluate import compile as compile_expr
 from symroof.hardware import Hardware
-from symroof.serving import step_latency
-from symroof.timing import Latency
+from symroof.model.arch import Arch
 
 __all__ = [
     "ALPHA",

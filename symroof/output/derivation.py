@@ -39,7 +39,7 @@ from typing import Any
 import sympy
 
 from symroof._values import as_expr
-from symroof.latex import to_latex
+from symroof.output.latex import to_latex
 
 __all__ = [
     "KINDS",

@@ -38,8 +38,8 @@ import sympy
 from symroof._values import as_count, choice
 
 if TYPE_CHECKING:
-    from symroof.arch import Arch
     from symroof.hardware import Hardware
+    from symroof.model.arch import Arch
 
 __all__ = ["BYTES", "DTYPES", "HF_MODULES", "Layout", "Precision", "Quantization", "bytes_per_element", "ignored",
            "linear_shapes"]
@@ -209,7 +209,7 @@ def linear_shapes(arch: Arch) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
     A MoE layer's experts have width ``expert_ffn_dim`` (a DeepSeek model's leading dense
     layers share the names ``ffn/*``; their width ``ffn_dim`` is not listed).
 
-    >>> from symroof.arch import Arch
+    >>> from symroof.model.arch import Arch
     >>> linear_shapes(Arch(hidden=64, layers=1, heads=4, kv_heads=2, ffn_dim=96, ffn_kind="gated"))["attention/k"]
     (64, 32)
     """
@@ -327,9 +327,9 @@ class Quantization:
 
     def apply(self, arch: Arch) -> Arch:
         """``arch`` with per-tensor bytes for this checkpoint (see the class docstring)."""
-        from symroof import params as _params
-        from symroof import phases as _phases
-        from symroof.conventions import Conventions
+        from symroof.cost import phases as _phases
+        from symroof.cost.conventions import Conventions
+        from symroof.model import params as _params
 
         compute = BYTES[self.compute]
         per_tensor: dict[str, Any] = {n: compute for n in _UNQUANTIZED}

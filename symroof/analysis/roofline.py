@@ -35,9 +35,7 @@ import sympy
 
 from symroof import symbols as sym
 from symroof._values import as_amount, as_count
-from symroof.cost import Cost, substitutions
-from symroof.hardware import Hardware, hardware_of  # hardware_of: re-exported (it lived here)
-from symroof.timing import (
+from symroof.analysis.timing import (
     Capacity,
     Comm,
     Latency,
@@ -48,6 +46,9 @@ from symroof.timing import (
     time_to_first_token,
     tp_communication,
 )
+from symroof.cost import Cost, substitutions
+from symroof.hardware import Hardware, hardware_of  # hardware_of: re-exported (it lived here)
+from symroof.printing import to_latex
 
 __all__ = [
     "Capacity",
@@ -270,8 +271,6 @@ class Crossover:
         return None if self.value is None else sympy.ceiling(self.value)
 
     def latex(self) -> str:
-        from symroof.latex import to_latex
-
         rhs = r"\text{none}" if self.value is None else to_latex(self.value)
         return f"{to_latex(self.unknown)}^* = {rhs}"
 

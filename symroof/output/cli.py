@@ -39,17 +39,17 @@ import sympy
 
 from symroof import analysis
 from symroof import hardware as _hardware
-from symroof import models as _models
 from symroof import symbols as sym
 from symroof._values import as_expr
-from symroof.arch import Arch
-from symroof.conventions import PRESETS, Conventions, resolve
+from symroof.analysis.timing import COMMS
 from symroof.cost import Cost
+from symroof.cost.conventions import PRESETS, Conventions, resolve
+from symroof.cost.phases import decode, prefill, step
 from symroof.hardware import Hardware
-from symroof.hf import dtype_bytes, dtype_name
-from symroof.params import total_parameters
-from symroof.phases import decode, prefill, step
-from symroof.timing import COMMS
+from symroof.model import presets as _models
+from symroof.model.arch import Arch
+from symroof.model.hf import dtype_bytes, dtype_name
+from symroof.model.params import total_parameters
 
 __all__ = ["DEFAULT_GPU", "DEFAULT_MODEL", "build_parser", "main"]
 
@@ -412,7 +412,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _latex(args: argparse.Namespace) -> int:
-    from symroof.latex import document, intensity_latex, to_latex
+    from symroof.output.latex import document, intensity_latex, to_latex
 
     arch, conv = _arch(args), _conventions(args)
     if args.document:
@@ -487,7 +487,7 @@ def _crossover(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from symroof import plot as _plotting
+    from symroof.output import plot as _plotting
 
     arch, gpu, conv = _arch(args), _gpu(args), _conventions(args)
     if _symbolic_model(args):

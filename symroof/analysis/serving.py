@@ -50,11 +50,11 @@ import sympy
 
 from symroof import symbols as sym
 from symroof._values import as_count
-from symroof.arch import Arch
-from symroof.conventions import Conventions, resolve
+from symroof.analysis.timing import COMMS, Latency, combine, kv_capacity, kv_replication, time_per_output_token
+from symroof.cost.conventions import Conventions, resolve
 from symroof.evaluate import compile as compile_expr
 from symroof.hardware import Hardware, hardware_of
-from symroof.timing import COMMS, Latency, combine, kv_capacity, kv_replication, time_per_output_token
+from symroof.model.arch import Arch
 
 __all__ = [
     "COMMS",

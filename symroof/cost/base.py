@@ -28,6 +28,8 @@ from typing import Any
 import sympy
 
 from symroof import symbols as _symbols
+from symroof._values import as_amount
+from symroof.cost.latex import cost_latex
 
 __all__ = ["Cost", "UnknownSymbol", "substitutions"]
 
@@ -70,8 +72,6 @@ def substitutions(values: Mapping[Any, Any] | None = None, /, **named: Any) -> d
             raise TypeError(f"substitution key {key!r} must be a symbol or a symbol name")
         if isinstance(value, bool):
             raise ValueError(f"{key}={value!r}: a bool is not a size")
-        from symroof._values import as_amount
-
         # check every value: text would reach SymPy's parser, and B=-1 a silently wrong cost
         value = as_amount(value, str(key), allow_zero=True)
         out[key] = value
@@ -159,9 +159,11 @@ class Cost:
         return hash((tuple(sorted(self.flop_terms.items())), tuple(sorted(self.byte_terms.items()))))
 
     # ---- display --------------------------------------------------------------
-    def _repr_latex_(self) -> str:
-        from symroof.latex import cost_latex
+    def _latex(self, printer: Any = None) -> str:
+        """The cost term by term (`symroof.cost.latex.cost_latex`); SymPy's printing hook."""
+        return cost_latex(self)
 
+    def _repr_latex_(self) -> str:
         return "$\\displaystyle " + cost_latex(self) + "$"
 
     def __repr__(self) -> str:

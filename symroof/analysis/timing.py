@@ -81,11 +81,12 @@ import sympy
 
 from symroof import symbols as sym
 from symroof._values import as_amount, as_count, choice
-from symroof.arch import Arch
-from symroof.conventions import Conventions, resolve
-from symroof.cost import Cost, _under
+from symroof.cost import Cost
+from symroof.cost.base import _under
+from symroof.cost.conventions import Conventions, resolve
+from symroof.cost.phases import decode, nominal_parameters, prefill
 from symroof.hardware import Hardware, hardware_of
-from symroof.phases import decode, nominal_parameters, prefill
+from symroof.model.arch import Arch
 
 __all__ = [
     "ALLREDUCE_LATENCY_S",

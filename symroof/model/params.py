@@ -10,7 +10,7 @@ bottleneck), ``attention/kv_down``, ``attention/kv_up`` and ``attention/out``
 
 Examples
 --------
->>> from symroof.arch import Arch
+>>> from symroof.model.arch import Arch
 >>> from symroof.symbols import N, H, V
 >>> sympy.factor(sum(layer_parameters(Arch.symbolic(), biases=False, norms=False).values()))
 12*H**2
@@ -20,7 +20,7 @@ Examples
 
 Mixtral-8x7B: 46.7B parameters, 12.9B of them active per token:
 
->>> from symroof.models import get
+>>> from symroof.model.presets import get
 >>> total_parameters(get("mixtral-8x7b")), active_parameters(get("mixtral-8x7b"))
 (46702792704, 12879925248)
 """
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import sympy
 
-from symroof.arch import Arch, require_arch
+from symroof.model.arch import Arch, require_arch
 
 __all__ = ["NAMES", "active_parameters", "expert_parameters", "layer_parameters", "model_parameters",
            "total_parameters"]
@@ -66,7 +66,7 @@ def layer_parameters(arch: Arch, *, biases: bool = True, norms: bool = True,
     """
     H, q, kv = arch.hidden, arch.q_width, arch.kv_width
     if arch.is_mla:
-        from symroof import mla
+        from symroof.cost import mla
 
         out = mla.parameters(arch, biases=biases)
     else:
@@ -91,7 +91,7 @@ def layer_parameters(arch: Arch, *, biases: bool = True, norms: bool = True,
     if norms:
         out["norm"] = 2 * _norm_size(arch)
         if arch.is_mla:
-            from symroof import mla
+            from symroof.cost import mla
 
             out["norm"] += mla.norm_parameters(arch)
     return out

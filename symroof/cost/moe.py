@@ -37,8 +37,8 @@ from typing import Any
 import sympy
 
 from symroof._values import as_count
-from symroof.arch import Arch
-from symroof.conventions import Conventions
+from symroof.cost.conventions import Conventions
+from symroof.model.arch import Arch
 
 __all__ = ["expected_distinct_experts", "routed_experts_read"]
 

@@ -1,0 +1,1 @@
+"""What symroof prints and draws: LaTeX documents, plots, the command line and the seeds' derivations."""
