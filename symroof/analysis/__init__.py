@@ -22,5 +22,5 @@ from symroof.analysis.roofline import (
 from symroof.hardware import hardware_of  # it lived in analysis in 0.1
 
 __all__ = ["Capacity", "Comm", "Crossover", "Latency", "Limit", "balance", "communication", "crossover",
-           "crossover_batch", "hardware_of", "intensity_limit", "kv_capacity", "latency", "regime", "time_per_output_token",
-           "time_to_first_token", "tp_communication"]
+           "crossover_batch", "hardware_of", "intensity_limit", "kv_capacity", "latency", "regime",
+           "time_per_output_token", "time_to_first_token", "tp_communication"]
