@@ -24,15 +24,18 @@ __all__ = [
     "ALL",
     "DESCRIPTIONS",
     "B",
+    "C_a",
     "E",
     "F",
     "H",
     "N",
     "S",
     "S_c",
+    "S_g",
     "S_i",
     "T",
     "V",
+    "W",
     "Z",
     "b_a",
     "b_kv",
@@ -60,6 +63,7 @@ B = _count("B")        # batch size (sequences)
 S = _count("S")        # prompt length in prefill
 S_i = _count("S_i")    # new tokens per sequence in one forward pass
 S_c = _count("S_c")    # tokens already in the KV cache
+S_g = _count("S_g")    # tokens generated per request (whole-request costs)
 # architecture
 H = _count("H")        # hidden size, d_model
 N = _count("N")        # number of layers
@@ -72,6 +76,8 @@ V = _count("V")        # vocabulary size
 E = _count("E")        # routed experts of a mixture-of-experts FFN
 k_e = _count("k_e")    # experts active per token
 T = _count("T")        # tensor-parallel degree
+W = _count("W")        # attention window of a sliding-window layer (each query sees at most W keys)
+C_a = _count("C_a")    # attention chunk of a chunked-attention layer (Llama 4: attention_chunk_size)
 # precision: bytes per element
 b_w = _real("b_w")     # weights
 b_a = _real("b_a")     # activations
@@ -96,6 +102,9 @@ DESCRIPTIONS: dict[str, str] = {
     "E": "routed experts",
     "k_e": "experts active per token",
     "T": "tensor-parallel degree",
+    "W": "attention window (keys one query sees at most)",
+    "C_a": "attention chunk (tokens per chunk of chunked attention)",
+    "S_g": "tokens generated per request",
     "b_w": "bytes per weight element",
     "b_a": "bytes per activation element",
     "b_kv": "bytes per KV-cache element",
@@ -105,7 +114,7 @@ DESCRIPTIONS: dict[str, str] = {
 
 ALL: dict[str, sympy.Symbol] = {
     s.name: s
-    for s in (B, S, S_i, S_c, H, N, Z, n_h, n_kv, d_h, F, V, E, k_e, T, b_w, b_a, b_kv, pi, beta)
+    for s in (B, S, S_i, S_c, S_g, H, N, Z, n_h, n_kv, d_h, F, V, E, k_e, T, W, C_a, b_w, b_a, b_kv, pi, beta)
 }
 
 

@@ -14,11 +14,17 @@ Examples
 >>> c.flops
 8*B*H**2*S
 
-Beyond the seeds: mixture-of-experts FFNs (`symroof.moe`), multi-head latent
-attention (`symroof.mla`, dispatched from `attention_projections`,
-`attention_scores` and `attention_values`), and the memory traffic of the
-attention kernel (`attention_kernel`: ``flash`` re-reads K and V once per query
-block; ``unfused`` writes and reads the score matrix).
+Each function takes an optional ``layer`` (one of ``arch.groups``' layers; by default the
+model's last group) and reads the layer's matrices from its one table
+(`symroof.model.layers.matrices`): a matrix of ``(in, out)`` costs ``2·tokens·in·out`` FLOPs for
+the tokens that use it and ``copies read · in·out`` weight bytes. The keys a query sees and the
+cached tokens a layer keeps follow its attention kind (full, sliding window ``W``, chunked ``C_a``,
+latent: `key_count`, `query_key_pairs`, `kv_cache`).
+
+Beyond the seeds: mixture-of-experts FFNs (`symroof.cost.moe`), multi-head latent
+attention (`symroof.cost.mla`), and the memory traffic of the attention kernel
+(`attention_kernel`: ``flash`` re-reads K and V once per query block; ``unfused`` writes and
+reads the score matrix).
 
 >>> flash = get("exact").replace(attention_kernel="flash", query_block=64)
 >>> # causal: block 1 reads 64 keys, block 2 reads 128; each key 2·8 elements of 2 bytes
@@ -28,15 +34,18 @@ block; ``unfused`` writes and reads the score matrix).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sympy
 
 from symroof import symbols as sym
-from symroof.cost import Cost
+from symroof._values import as_amount, as_count
+from symroof.cost import mla as _mla
+from symroof.cost import moe as _moe
+from symroof.cost.base import Cost
 from symroof.cost.conventions import Conventions
+from symroof.cost.step import Step, cached_visible, key_count, query_key_pairs
 from symroof.model import params as _params
 from symroof.model.arch import Arch
+from symroof.model.layers import Attention, Layer, layer_norm_parameters, matrices
 
 __all__ = [
     "Step",
@@ -46,6 +55,7 @@ __all__ = [
     "attention_projections",
     "attention_scores",
     "attention_values",
+    "cached_visible",
     "embeddings",
     "ffn",
     "flash_query_block",
@@ -59,175 +69,153 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Step:
-    """One forward pass: ``batch`` sequences, each with ``new`` tokens over ``cached`` ones."""
-
-    batch: sympy.Expr = sym.B
-    new: sympy.Expr = sym.S_i
-    cached: sympy.Expr = sym.S_c
-
-    @property
-    def tokens(self) -> sympy.Expr:
-        """Tokens processed in this pass, ``B·S_i``."""
-        return self.batch * self.new
-
-    @property
-    def empty_cache(self) -> bool:
-        """True for prefill: the cache is literally zero (not merely a symbol)."""
-        return sympy.sympify(self.cached) == 0
+def _layer(arch: Arch, layer: Layer | None, *, dense: bool = False) -> Layer:
+    if layer is not None:
+        return layer
+    groups = [g for _, g in arch.groups]
+    if dense:
+        return next((g for g in groups if g.ffn is None or not g.ffn.is_moe), groups[0])
+    return groups[-1]
 
 
-def _weights(arch: Arch, conv: Conventions, names: tuple[str, ...], *,
-             dense: bool = False) -> dict[str, sympy.Expr]:
-    """Weight bytes of the named per-layer tensors under ``conv.weights``."""
+def _attention(arch: Arch, layer: Layer | None) -> Attention | None:
+    return _layer(arch, layer).attention
+
+
+def _matrix_bytes(arch: Arch, conv: Conventions, layer: Layer, prefix: str, step: Step) -> dict[str, sympy.Expr]:
+    """Weight bytes of the layer's matrices whose names start with ``prefix``, under ``conv.weights``:
+    ``matrices`` the matrices alone, ``all`` with their biases (at the bytes of ``"bias"``). A MoE
+    layer reads the routed experts `symroof.cost.moe.routed_experts_read` says, every shared one."""
     if conv.weights not in ("matrices", "all"):
         return {}
     full = conv.weights == "all"
-    counts = _params.layer_parameters(arch, biases=full, norms=full, dense=dense)
-    bare = (_params.layer_parameters(arch, biases=False, norms=full, dense=dense)
-            if full and arch.tensor_bytes else counts)
-    return {f"weights/{n}": _tensor_bytes(arch, n, counts[n], bare[n]) for n in names if n in counts}
+    out: dict[str, sympy.Expr] = {}
+    for m in matrices(layer, arch.hidden):
+        if not m.name.startswith(prefix):
+            continue
+        read = (_moe.routed_experts_read(layer.ffn, conv, step.tokens) if m.use == "routed" and layer.ffn
+                else m.copies)
+        one = m.rows * m.cols * arch.bytes_of(m.name) + (m.cols * arch.bytes_of("bias") if full and m.bias else 0)
+        key = f"weights/{m.name}"
+        out[key] = out.get(key, sympy.Integer(0)) + read * one
+    return out
 
 
-def _tensor_bytes(arch: Arch, name: str, count: sympy.Expr, bare: sympy.Expr) -> sympy.Expr:
-    """Bytes of ``count`` parameters of tensor ``name``, ``count - bare`` of them its bias
-    (`Arch.bytes_of`: a quantised matrix keeps its bias in the compute dtype). Without
-    per-tensor bytes, or with ``bare`` = ``count``, this is ``count · weight_bytes``."""
-    return bare * arch.bytes_of(name) + (count - bare) * arch.bytes_of("bias")
-
-
-def attention_projections(arch: Arch, conv: Conventions, step: Step) -> Cost:
-    """Q, K, V and output projections (MLA: its down-, up- and output projections, `symroof.mla`)."""
-    if arch.is_mla:
-        from symroof.cost import mla
-
-        full = mla.attention(arch, conv, step)
-        return Cost({k: v for k, v in full.flop_terms.items() if k not in _SCORE_TERMS}, full.byte_terms)
-    t, H = step.tokens, arch.hidden
-    flops = {
-        "attention/q": 2 * t * H * arch.q_width,     # (B·S_i, H) @ (H, n_h·d_h) -> Q
-        "attention/k": 2 * t * H * arch.kv_width,    # (B·S_i, H) @ (H, n_kv·d_h) -> K
-        "attention/v": 2 * t * H * arch.kv_width,    # (B·S_i, H) @ (H, n_kv·d_h) -> V
-        "attention/out": 2 * t * arch.q_width * H,   # (B·S_i, n_h·d_h) @ (n_h·d_h, H) -> O
-    }
-    return Cost(flops, _weights(arch, conv, tuple(flops)))
+def attention_projections(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:
+    """Q, K, V and output projections (MLA: its down-, up- and output projections, `symroof.cost.mla`)."""
+    lay = _layer(arch, layer)
+    a = lay.attention
+    if a is None:
+        return Cost()
+    if a.is_mla:
+        full = _mla.attention(arch, a, conv, step)
+        flops = {k: v for k, v in full.flop_terms.items() if k not in _SCORE_TERMS}
+        return Cost(flops, _matrix_bytes(arch, conv, lay, "attention/", step))
+    t = step.tokens
+    # (B·S_i, H) @ (H, n_h·d_h) -> Q; (B·S_i, H) @ (H, n_kv·d_h) -> K and V; (B·S_i, n_h·d_h) @ (n_h·d_h, H) -> O
+    flops = {m.name: 2 * t * m.rows * m.cols for m in matrices(lay, arch.hidden) if m.name.startswith("attention/")}
+    weights = _matrix_bytes(arch, conv, lay, "attention/", step)
+    if a.sinks and conv.weights == "all":
+        weights["weights/attention/sinks"] = a.heads * arch.bytes_of("attention/sinks")
+    return Cost(flops, weights)
 
 
 _SCORE_TERMS = ("attention/scores", "attention/values")
 
 
-def key_count(conv: Conventions, step: Step) -> sympy.Expr:
-    """Keys each sequence's new tokens attend to: ``S_c + S_i``; with ``keys="cached"`` and a
-    non-empty cache, ``S_c`` (000's decode formula)."""
-    if conv.keys == "cached" and not step.empty_cache:
-        return step.cached
-    return step.cached + step.new
-
-
-def query_key_pairs(conv: Conventions, step: Step) -> sympy.Expr:
-    """Query-key pairs scored per sequence and head in one step.
-
-    ``cached+new`` keys: dense ``S_i·(S_c+S_i)``; causal ``S_i·S_c + S_i(S_i+1)/2``.
-    ``cached`` keys (000): ``S_i·S_c`` (with an empty cache, the prompt over itself).
-    """
-    s_i, s_c = step.new, step.cached
-    if conv.scores == "none":
-        return sympy.Integer(0)
-    if conv.keys == "cached" and not step.empty_cache:
-        return s_i * s_c
-    if conv.scores == "causal":
-        return s_i * s_c + s_i * (s_i + 1) / 2
-    return s_i * (s_c + s_i)
-
-
-def _head_widths(arch: Arch, conv: Conventions) -> tuple[sympy.Expr, sympy.Expr]:
-    if arch.is_mla:
-        from symroof.cost import mla
-
-        return mla.head_widths(arch, conv)
-    return arch.head_dim, arch.head_dim
-
-
-def attention_scores(arch: Arch, conv: Conventions, step: Step) -> Cost:
+def attention_scores(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:
     """``Q K^T``: per head (S_i, d_h) @ (d_h, keys) for each of the pairs scored."""
-    pairs = query_key_pairs(conv, step)
-    width = _head_widths(arch, conv)[0]
-    return Cost({"attention/scores": 2 * step.batch * arch.heads * pairs * width})
+    a = _attention(arch, layer)
+    if a is None:
+        return Cost()
+    width = _mla.head_widths(a, conv, step)[0] if a.is_mla else a.head_dim
+    return Cost({"attention/scores": 2 * step.batch * a.heads * query_key_pairs(conv, step, a) * width})
 
 
-def attention_values(arch: Arch, conv: Conventions, step: Step) -> Cost:
+def attention_values(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:
     """``A V``: per head (S_i, keys) @ (keys, d_h)."""
-    pairs = query_key_pairs(conv, step)
-    width = _head_widths(arch, conv)[1]
-    return Cost({"attention/values": 2 * step.batch * arch.heads * pairs * width})
+    a = _attention(arch, layer)
+    if a is None:
+        return Cost()
+    width = _mla.head_widths(a, conv, step)[1] if a.is_mla else a.head_dim
+    return Cost({"attention/values": 2 * step.batch * a.heads * query_key_pairs(conv, step, a) * width})
 
 
-def attention(arch: Arch, conv: Conventions, step: Step) -> Cost:
+def attention(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:
     """The attention block: projections, scores and values."""
-    return (attention_projections(arch, conv, step) + attention_scores(arch, conv, step)
-            + attention_values(arch, conv, step))
+    return (attention_projections(arch, conv, step, layer=layer) + attention_scores(arch, conv, step, layer=layer)
+            + attention_values(arch, conv, step, layer=layer))
 
 
-def ffn(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False) -> Cost:
+def ffn(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False, layer: Layer | None = None) -> Cost:
     """The feed-forward block: dense (up, down) or gated (gate, up, down); MoE uses active experts.
 
     A MoE layer routes each token to ``experts_per_token`` of the ``experts``
     (plus the ``shared_experts``); FLOPs count the active ones and the router
     ``(B·S_i, H) @ (H, E)``; weight bytes count the shared experts, the router
     and the routed experts read under ``conv.experts_read`` and
-    ``conv.expert_parallel`` (`symroof.moe.routed_experts_read`; by default every
-    expert). ``dense=True``: one of a MoE model's first ``dense_layers``, whose
-    FFN is dense of width ``ffn_dim``.
+    ``conv.expert_parallel`` (`symroof.cost.moe.routed_experts_read`). ``dense=True``: a MoE
+    model's dense layer (its first ``dense_layers``).
     """
-    t, H = step.tokens, arch.hidden
-    moe = arch.is_moe and not dense
-    width = arch.expert_ffn_dim if moe else arch.ffn_dim
-    active = arch.experts_per_token + arch.shared_experts if moe else 1
-    names = ("ffn/gate", "ffn/up", "ffn/down") if arch.ffn_kind == "gated" else ("ffn/up", "ffn/down")
+    lay = _layer(arch, layer, dense=dense)
+    f = lay.ffn
+    if f is None:
+        return Cost()
+    t = step.tokens
     # each matrix: (B·S_i, H) @ (H, F) per active expert (down: (B·S_i, F) @ (F, H))
-    flops = {n: 2 * t * active * H * width for n in names}
-    if not moe:
-        return Cost(flops, _weights(arch, conv, names, dense=dense))
-    flops["ffn/router"] = 2 * t * H * arch.experts
-    weights = _weights(arch, conv, ("ffn/router",))
-    if conv.weights in ("matrices", "all"):
-        from symroof.cost import moe as _moe
-
-        read = _moe.routed_experts_read(arch, conv, t) + arch.shared_experts
-        one = _params.expert_parameters(arch, biases=conv.weights == "all")
-        bare = _params.expert_parameters(arch, biases=False) if arch.tensor_bytes else one
-        weights.update({f"weights/{n}": read * _tensor_bytes(arch, n, one[n], bare[n]) for n in names})
+    users = {"all": t, "routed": t * f.experts_per_token, "shared": t}
+    flops: dict[str, sympy.Expr] = {}
+    router = None
+    for m in matrices(lay, arch.hidden):
+        if not m.name.startswith("ffn/"):
+            continue
+        n = 2 * users[m.use] * m.rows * m.cols * (m.copies if m.use == "shared" else 1)
+        if m.name == "ffn/router":
+            router = n
+        else:
+            flops[m.name] = flops.get(m.name, sympy.Integer(0)) + n
+    if router is not None:
+        flops["ffn/router"] = router
+    weights = _matrix_bytes(arch, conv, lay, "ffn/", step)
+    if "weights/ffn/router" in weights:                        # the router first, as it runs first
+        weights = {"weights/ffn/router": weights.pop("weights/ffn/router"), **weights}
     return Cost(flops, weights)
 
 
-def norms(arch: Arch, conv: Conventions, step: Step) -> Cost:
-    """The two norms of a layer: no matmul FLOPs; their weights under ``weights="all"``."""
-    return Cost(bytes=_weights(arch, conv, ("norm",)))
+def norms(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:
+    """The layer's norms (and q/k and latent norms): no matmul FLOPs; their weights under ``weights="all"``."""
+    if conv.weights != "all":
+        return Cost()
+    return Cost(bytes={"weights/norm": layer_norm_parameters(_layer(arch, layer), arch.hidden)
+                       * arch.bytes_of("norm")})
 
 
-def activations(arch: Arch, conv: Conventions, step: Step) -> Cost:
+def activations(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:
     """Activation traffic of one layer (see `Conventions.activations`)."""
     reads_writes = {"layer-io": 2, "fused": 3, "none": 0}[conv.activations]
     return Cost(bytes={"activations": reads_writes * step.tokens * arch.hidden * arch.act_bytes})
 
 
-def kv_cache(arch: Arch, conv: Conventions, step: Step) -> Cost:
-    """KV-cache traffic of one layer: read the S_c cached K, V; write the S_i new ones.
-
-    MLA caches one latent of ``kv_cache_width`` elements per token (``one``: half of it).
-    """
+def kv_cache(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:
+    """KV-cache traffic of one layer: read the K and V of the cached tokens its new tokens see
+    (`cached_visible`: all ``S_c``; at most ``W - 1`` for a sliding layer; a chunked layer's own chunk);
+    write the ``S_i`` new ones. MLA caches one latent of ``kv_lora_rank + qk_rope_head_dim`` elements
+    per token (``kv_read="one"``: half of it)."""
+    a = _attention(arch, layer)
+    if a is None:
+        return Cost()
     write = conv.kv_write == "always" or (conv.kv_write == "decode" and not step.empty_cache)
-    if arch.is_mla:
-        per_token = arch.kv_cache_width * arch.kv_bytes          # the latent and RoPE key, one token, one layer
+    seen = cached_visible(conv, step, a)
+    if a.is_mla:
+        per_token = (a.kv_lora_rank + a.qk_rope_head_dim) * arch.kv_bytes     # the latent and RoPE key
         return Cost(bytes={
-            "kv/read": _READ_SHARE[conv.kv_read] * step.batch * step.cached * per_token,
+            "kv/read": _READ_SHARE[conv.kv_read] * step.batch * seen * per_token,
             "kv/write": (step.tokens * per_token) if write else 0,
         })
     read_tensors = {"k+v": 2, "one": 1, "none": 0}[conv.kv_read]
-    per_token = arch.kv_width * arch.kv_bytes   # one of K or V, one token, one layer
+    per_token = a.kv_width * arch.kv_bytes   # one of K or V, one token, one layer
     return Cost(bytes={
-        "kv/read": read_tensors * step.batch * step.cached * per_token,
+        "kv/read": read_tensors * step.batch * seen * per_token,
         "kv/write": (2 * step.tokens * per_token) if write else 0,
     })
 
@@ -244,19 +232,20 @@ def flash_query_block(sram_bytes: object, head_dim: object, bytes_per_element: o
     >>> flash_query_block(16 * 1024, 128)
     16
     """
-    from symroof._values import as_amount, as_count
-
     elements = sympy.floor(as_amount(sram_bytes, "sram_bytes") / as_amount(bytes_per_element, "bytes_per_element"))
     d = as_count(head_dim, "head_dim")
     return sympy.Min(sympy.ceiling(elements / (4 * d)), d)
 
 
-def _kernel_key_reads(conv: Conventions, step: Step) -> sympy.Expr:
+def _kernel_key_reads(conv: Conventions, step: Step, a: Attention) -> sympy.Expr:
     """Key tokens whose K and V the attention kernel reads, per sequence and KV head."""
-    keys = key_count(conv, step)
+    keys = key_count(conv, step, a)
     if conv.attention_kernel == "unfused":
         return keys                      # Q K^T reads each key once, A V each value once
     blocks = sympy.ceiling(step.new / conv.query_block)
+    if a.span is not None:
+        # a block of b queries needs at most span + b - 1 keys (the window of its first query and its own)
+        return blocks * sympy.Min(keys, a.span + conv.query_block - 1)
     if conv.scores == "causal" and not (conv.keys == "cached" and not step.empty_cache):
         # query block j = 1..n needs keys up to its last query, S_c + min(j·b, S_i):
         # sum = n·S_c + b·n(n−1)/2 + S_i (only the last block is cut by S_i)
@@ -264,7 +253,7 @@ def _kernel_key_reads(conv: Conventions, step: Step) -> sympy.Expr:
     return blocks * keys
 
 
-def attention_kernel(arch: Arch, conv: Conventions, step: Step) -> Cost:
+def attention_kernel(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:
     """Memory traffic of the attention kernel beyond the ideal one (see `Conventions.attention_kernel`).
 
     ``attention/kv``: K and V bytes the kernel reads beyond the one read of the
@@ -275,54 +264,77 @@ def attention_kernel(arch: Arch, conv: Conventions, step: Step) -> Cost:
     ``attention/scores``: the unfused kernel's ``S_i × keys`` matrix per head,
     written, read by the softmax, written as probabilities and read by ``A·V``.
     """
-    if conv.attention_kernel == "ideal" or conv.scores == "none":
+    a = _attention(arch, layer)
+    if a is None or conv.attention_kernel == "ideal" or conv.scores == "none":
         return Cost()
-    B, keys = step.batch, key_count(conv, step)
-    reads = _kernel_key_reads(conv, step)
-    if arch.is_mla and conv.mla == "naive":
-        expanded = arch.heads * (arch.qk_nope_head_dim + arch.qk_rope_head_dim + arch.v_head_dim)
+    B, keys = step.batch, key_count(conv, step, a)
+    reads = _kernel_key_reads(conv, step, a)
+    if a.is_mla and _mla.form(conv, step) == "naive":
+        expanded = a.heads * (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim)
         kv = B * (reads + keys) * expanded * arch.act_bytes
     else:
-        kv = _READ_SHARE[conv.kv_read] * B * (reads - step.cached) * arch.kv_cache_width * arch.kv_bytes
+        width = (a.kv_lora_rank + a.qk_rope_head_dim) if a.is_mla else 2 * a.kv_width
+        kv = _READ_SHARE[conv.kv_read] * B * (reads - cached_visible(conv, step, a)) * width * arch.kv_bytes
     out = {"attention/kv": kv}
     if conv.attention_kernel == "unfused":
-        out["attention/scores"] = 4 * B * arch.heads * step.new * keys * arch.act_bytes
+        out["attention/scores"] = 4 * B * a.heads * step.new * keys * arch.act_bytes
     return Cost(bytes=out)
 
 
 def embeddings(arch: Arch, conv: Conventions, step: Step) -> Cost:
-    """Token (and learned position) embeddings: a gather, no FLOPs; weights under ``all``."""
+    """Token (and learned position) embeddings: a gather, no FLOPs. Their bytes under ``weights="all"``:
+    the whole tables (``embedding_read="table"``), or the ``B·S_i`` rows the lookup gathers
+    (``"rows"``); the final norm's weights."""
     if conv.weights != "all":
         return Cost()
     tables = _params.model_parameters(arch)
-    names = ("embedding", "positions", "final_norm")
-    return Cost(bytes={f"weights/{n}": tables[n] * arch.bytes_of(n) for n in names if n in tables})
+    out = {}
+    for name in ("embedding", "positions"):
+        if name in tables:
+            count = tables[name] if conv.embedding_read == "table" else step.tokens * arch.hidden
+            out[f"weights/{name}"] = count * arch.bytes_of(name)
+    if "final_norm" in tables:
+        out["weights/final_norm"] = tables["final_norm"] * arch.bytes_of("final_norm")
+    return Cost(bytes=out)
 
 
 def lm_head(arch: Arch, conv: Conventions, step: Step) -> Cost:
-    """The output projection (B·positions, H) @ (H, V), at every or the last position."""
+    """The output projection (B·positions, H) @ (H, V), at every or the last position. Its weights under
+    ``weights="all"``: an untied head's matrix; a tied one is the embedding table, counted there
+    under ``embedding_read="table"`` and read here, once, under ``"rows"``."""
     positions = {"none": 0, "all": step.new, "last": 1}[conv.lm_head]
     flops = {"lm_head": 2 * step.batch * positions * arch.hidden * arch.vocab}
-    untied = _params.model_parameters(arch).get("lm_head", 0)   # zero when tied to the embedding
-    weights = {"weights/lm_head": untied * arch.bytes_of("lm_head")} if conv.weights == "all" else {}
+    weights = {}
+    if conv.weights == "all":
+        tables = _params.model_parameters(arch)
+        if "lm_head" in tables:
+            weights["weights/lm_head"] = tables["lm_head"] * arch.bytes_of("lm_head")
+        elif conv.embedding_read == "rows" and conv.lm_head != "none":
+            weights["weights/lm_head"] = tables["embedding"] * arch.bytes_of("embedding")
     return Cost(flops, weights)
 
 
 def rope(arch: Arch, conv: Conventions, step: Step) -> Cost:
     """The rotary angle table under ``rope="matmul"``: ``(d_r/2, 1) @ (1, S_i)``, once per forward pass
-    and not per sequence (transformers' default ``position_ids`` have batch 1); ``d_r`` = ``head_dim``,
-    MLA: ``qk_rope_head_dim``; learned positions: none."""
-    if conv.rope == "none" or arch.max_positions != 0:
+    and not per sequence (transformers' default ``position_ids`` have batch 1), at the rotary width
+    ``d_r`` of the model's layers (`Attention.rotary_width`); none without rotary layers."""
+    if conv.rope == "none":
         return Cost()
-    width = arch.qk_rope_head_dim if arch.is_mla else arch.head_dim
-    return Cost({"rope": 2 * (width / 2) * step.new})
+    widths = {g.attention.rotary_width for _, g in arch.groups if g.attention is not None} - {0}
+    return Cost({"rope": sum((2 * (w / 2) * step.new for w in widths), sympy.Integer(0))})
 
 
-def layer(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False) -> Cost:
+def layer(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False, layer: Layer | None = None) -> Cost:
     """One decoder layer: attention, FFN, norms, activations, KV cache and attention-kernel traffic.
 
-    ``dense=True``: one of a MoE model's first ``dense_layers`` (a dense FFN).
+    ``layer``: one of ``arch.groups``' layers (default: the last group's; ``dense=True``: a MoE
+    model's dense layer).
     """
-    parts = (attention(arch, conv, step), ffn(arch, conv, step, dense=dense), norms(arch, conv, step),
-             activations(arch, conv, step), kv_cache(arch, conv, step), attention_kernel(arch, conv, step))
+    lay = _layer(arch, layer, dense=dense)
+    parts = (attention(arch, conv, step, layer=lay), ffn(arch, conv, step, layer=lay),
+             norms(arch, conv, step, layer=lay), activations(arch, conv, step, layer=lay),
+             kv_cache(arch, conv, step, layer=lay), attention_kernel(arch, conv, step, layer=lay))
     return sum(parts, Cost())
+
+
+_ = sym  # the symbols module documents the names used above (B, S_i, S_c)

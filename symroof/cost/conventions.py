@@ -62,6 +62,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "attention_kernel": ("ideal", "flash", "unfused"),
     "comms": ("allreduce", "003", "none"),
     "rope": ("none", "matmul"),
+    "mla_prefill": ("same", "naive", "absorbed"),
+    "embedding_read": ("table", "rows"),
 }
 _COUNTS = ("expert_parallel", "query_block")
 
@@ -145,6 +147,13 @@ class Conventions:
         hidden state (Shoeybi et al. 2019, §3; Narayanan et al. 2021, §2.3), each with
         NCCL's latency (6.6 µs + 0.6 µs per ring step); ``003``: 003's four messages per
         layer of ``B·S_i·H`` elements plus 10 µs each; ``none``.
+    mla_prefill:
+        the MLA form of a pass over an empty cache (prefill): ``same`` as ``mla``, or
+        ``naive``/``absorbed`` (serving engines prefill with the decompressed, naive form and
+        decode absorbed: vLLM's MLA backends, SGLang).
+    embedding_read:
+        bytes of the input embedding under ``weights="all"``: the whole ``table`` each pass, or the
+        ``rows`` the lookup gathers, ``B·S_i`` of them (a tied LM head then reads the table once).
     rope:
         the rotary embedding's angle table, ``positions ⊗ inv_freq``, computed once per forward
         pass: ``none`` (an elementwise product, as transformers 5.24 computes it, or not
@@ -172,6 +181,8 @@ class Conventions:
     query_block: Any = 128
     comms: Literal["allreduce", "003", "none"] = "allreduce"
     rope: Literal["none", "matmul"] = "none"
+    mla_prefill: Literal["same", "naive", "absorbed"] = "same"
+    embedding_read: Literal["table", "rows"] = "table"
 
     def __post_init__(self) -> None:
         for field, allowed in _CHOICES.items():

@@ -20,7 +20,8 @@ Matrices (Hugging Face ``DeepseekV3Attention`` names in brackets), per layer:
 
 plus two RMSNorms of widths ``d_q`` and ``d_c`` (q_a_layernorm, kv_a_layernorm).
 
-Two ways to compute it (`Conventions.mla`):
+Two ways to compute it (`Conventions.mla`; ``mla_prefill`` may choose the other for a pass over an
+empty cache, as serving engines prefill naive and decode absorbed):
 
 * ``naive``: the cached latents of every key are up-projected by ``kv_up`` in
   each pass (``(B·keys, d_c) @ (d_c, n_h·(d_nope + d_v))``), then ordinary
@@ -38,16 +39,17 @@ Two ways to compute it (`Conventions.mla`):
 Examples
 --------
 >>> from symroof.model.arch import Arch
->>> from symroof.cost.components import Step
+>>> from symroof.cost.step import Step
 >>> from symroof.cost.conventions import Conventions
 >>> tiny = Arch(hidden=8, layers=1, heads=2, q_lora_rank=3, kv_lora_rank=4,
 ...             qk_nope_head_dim=2, qk_rope_head_dim=1, v_head_dim=2)
 >>> parameters(tiny)["attention/kv_up"]          # 4 x 2·(2 + 2)
 32
->>> naive = attention(tiny, Conventions(mla="naive"), Step(1, 1, 5))
+>>> a = tiny.groups[0][1].attention
+>>> naive = attention(tiny, a, Conventions(mla="naive"), Step(1, 1, 5))
 >>> naive.flop_terms["attention/kv_up"]          # 2 · (6 keys) · 4 · 2·(2 + 2)
 384
->>> absorbed = attention(tiny, Conventions(mla="absorbed"), Step(1, 1, 5))
+>>> absorbed = attention(tiny, a, Conventions(mla="absorbed"), Step(1, 1, 5))
 >>> "attention/kv_up" in absorbed.flop_terms, absorbed.flop_terms["attention/scores"]   # 2·2 heads·6·(4 + 1)
 (False, 120)
 """
@@ -56,51 +58,44 @@ from __future__ import annotations
 
 import sympy
 
-from symroof.cost import Cost
-from symroof.cost.components import Step, _weights, key_count, query_key_pairs
+from symroof.cost.base import Cost
 from symroof.cost.conventions import Conventions
+from symroof.cost.step import Step, key_count, query_key_pairs
 from symroof.model.arch import Arch
+from symroof.model.layers import Attention, Layer, matrices
 
-__all__ = ["attention", "head_widths", "norm_parameters", "parameters"]
+__all__ = ["attention", "form", "head_widths", "parameters"]
 
 
 def parameters(arch: Arch, *, biases: bool = True) -> dict[str, sympy.Expr]:
-    """The attention matrices of one MLA layer, by name (biases on the down-projections with
-    ``qkv_bias`` and on the output with ``out_bias``, as DeepSeek's ``attention_bias`` does)."""
-    H, n_h = arch.hidden, arch.heads
-    d_c, d_q, d_r = arch.kv_lora_rank, arch.q_lora_rank, arch.qk_rope_head_dim
-    d_nope, d_v = arch.qk_nope_head_dim, arch.v_head_dim
-    out: dict[str, sympy.Expr] = {}
-    if d_q is None:
-        out["attention/q"] = H * n_h * (d_nope + d_r)
-    else:
-        out["attention/q_down"] = H * d_q + (d_q if biases and arch.qkv_bias else 0)
-        out["attention/q_up"] = d_q * n_h * (d_nope + d_r)
-    out["attention/kv_down"] = H * (d_c + d_r) + ((d_c + d_r) if biases and arch.qkv_bias else 0)
-    out["attention/kv_up"] = d_c * n_h * (d_nope + d_v)
-    out["attention/out"] = n_h * d_v * H + (H if biases and arch.out_bias else 0)
-    return out
+    """The attention matrices of an MLA model's layer, by name (from its matrix table; biases on the
+    down-projections with ``qkv_bias`` and on the output with ``out_bias``)."""
+    layer = next(g for _, g in arch.groups if g.attention is not None and g.attention.is_mla)
+    return {m.name: m.rows * m.cols + (m.cols if biases and m.bias else 0)
+            for m in matrices(Layer(layer.attention, None), arch.hidden)}
 
 
-def norm_parameters(arch: Arch) -> sympy.Expr:
-    """The latent norms: widths ``q_lora_rank`` (if any) and ``kv_lora_rank`` (doubled for LayerNorm)."""
-    width = arch.kv_lora_rank + (arch.q_lora_rank or 0)
-    return 2 * width if arch.norm == "layernorm" else width
+def form(conv: Conventions, step: Step) -> str:
+    """``naive`` or ``absorbed``: ``conv.mla``, or ``conv.mla_prefill`` for a pass over an empty cache."""
+    if step.empty_cache and conv.mla_prefill != "same":
+        return conv.mla_prefill
+    return conv.mla
 
 
-def head_widths(arch: Arch, conv: Conventions) -> tuple[sympy.Expr, sympy.Expr]:
-    """Per-head widths of one query-key score and of one value under ``conv.mla``:
-    naive ``(d_nope + d_R, d_v)``; absorbed ``(d_c + d_R, d_c)``."""
-    if conv.mla == "absorbed":
-        return arch.kv_lora_rank + arch.qk_rope_head_dim, arch.kv_lora_rank
-    return arch.qk_nope_head_dim + arch.qk_rope_head_dim, arch.v_head_dim
+def head_widths(a: Attention, conv: Conventions, step: Step | None = None) -> tuple[sympy.Expr, sympy.Expr]:
+    """Per-head widths of one query-key score and of one value: naive ``(d_nope + d_R, d_v)``;
+    absorbed ``(d_c + d_R, d_c)``."""
+    if (conv.mla if step is None else form(conv, step)) == "absorbed":
+        return a.kv_lora_rank + a.qk_rope_head_dim, a.kv_lora_rank
+    return a.qk_nope_head_dim + a.qk_rope_head_dim, a.v_head_dim
 
 
-def attention(arch: Arch, conv: Conventions, step: Step) -> Cost:
-    """One MLA layer's attention: projections, scores and values (see the module docstring)."""
-    t, B, H, n_h = step.tokens, step.batch, arch.hidden, arch.heads
-    d_c, d_q, d_r = arch.kv_lora_rank, arch.q_lora_rank, arch.qk_rope_head_dim
-    d_nope, d_v = arch.qk_nope_head_dim, arch.v_head_dim
+def attention(arch: Arch, a: Attention, conv: Conventions, step: Step) -> Cost:
+    """One MLA layer's attention FLOPs: projections, scores and values (see the module docstring)."""
+    t, B, H, n_h = step.tokens, step.batch, arch.hidden, a.heads
+    d_c, d_q, d_r = a.kv_lora_rank, a.q_lora_rank, a.qk_rope_head_dim
+    d_nope, d_v = a.qk_nope_head_dim, a.v_head_dim
+    absorbed = form(conv, step) == "absorbed"
     flops: dict[str, sympy.Expr] = {}
     if d_q is None:
         flops["attention/q"] = 2 * t * H * n_h * (d_nope + d_r)       # (B·S_i, H) @ (H, n_h·(d_nope+d_R))
@@ -108,16 +103,16 @@ def attention(arch: Arch, conv: Conventions, step: Step) -> Cost:
         flops["attention/q_down"] = 2 * t * H * d_q                   # (B·S_i, H) @ (H, d_q)
         flops["attention/q_up"] = 2 * t * d_q * n_h * (d_nope + d_r)  # (B·S_i, d_q) @ (d_q, n_h·(d_nope+d_R))
     flops["attention/kv_down"] = 2 * t * H * (d_c + d_r)              # (B·S_i, H) @ (H, d_c + d_R)
-    if conv.mla == "absorbed":
+    if absorbed:
         flops["attention/q_absorb"] = 2 * t * n_h * d_nope * d_c      # per head (B·S_i, d_nope) @ (d_nope, d_c)
     else:
-        keys = key_count(conv, step)
+        keys = key_count(conv, step, a)
         flops["attention/kv_up"] = 2 * B * keys * d_c * n_h * (d_nope + d_v)   # (B·keys, d_c) @ (d_c, n_h·(..))
-    score_width, value_width = head_widths(arch, conv)
-    pairs = query_key_pairs(conv, step)
+    score_width, value_width = head_widths(a, conv, step)
+    pairs = query_key_pairs(conv, step, a)
     flops["attention/scores"] = 2 * B * n_h * pairs * score_width     # per head (S_i, w) @ (w, keys)
     flops["attention/values"] = 2 * B * n_h * pairs * value_width     # per head (S_i, keys) @ (keys, w)
-    if conv.mla == "absorbed":
+    if absorbed:
         flops["attention/v_absorb"] = 2 * t * n_h * d_c * d_v         # per head (B·S_i, d_c) @ (d_c, d_v)
     flops["attention/out"] = 2 * t * n_h * d_v * H                    # (B·S_i, n_h·d_v) @ (n_h·d_v, H)
-    return Cost(flops, _weights(arch, conv, tuple(parameters(arch))))
+    return Cost(flops)

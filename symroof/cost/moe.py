@@ -38,7 +38,7 @@ import sympy
 
 from symroof._values import as_count
 from symroof.cost.conventions import Conventions
-from symroof.model.arch import Arch
+from symroof.model.layers import FFN
 
 __all__ = ["expected_distinct_experts", "routed_experts_read"]
 
@@ -74,16 +74,16 @@ def expected_distinct_experts(experts: Any, per_token: Any, tokens: Any) -> symp
     return e * (1 - (1 - k / e) ** t)
 
 
-def routed_experts_read(arch: Arch, conv: Conventions, tokens: Any) -> sympy.Expr:
-    """Routed experts whose weights one GPU reads in a pass of ``tokens`` (= B·S_i) tokens.
+def routed_experts_read(ffn: FFN, conv: Conventions, tokens: Any) -> sympy.Expr:
+    """Routed experts of ``ffn`` whose weights one GPU reads in a pass of ``tokens`` (= B·S_i) tokens.
 
     ``all``: ``E/EP``. ``touched``: ``E·(1 − (1 − k/E)^(EP·t))/EP`` (the GPU's share of the
     experts touched by the ``EP·t`` tokens of the expert-parallel group; every expert is
     equally likely to be touched, so the share is exact in expectation).
     """
     ep = conv.expert_parallel
-    if arch.experts.is_Integer and ep.is_Integer and arch.experts % ep != 0:
-        raise ValueError(f"expert_parallel={ep} must divide experts={arch.experts}")
+    if ffn.experts.is_Integer and ep.is_Integer and ffn.experts % ep != 0:
+        raise ValueError(f"expert_parallel={ep} must divide experts={ffn.experts}")
     if conv.experts_read == "all":
-        return arch.experts / ep
-    return expected_distinct_experts(arch.experts, arch.experts_per_token, ep * tokens) / ep
+        return ffn.experts / ep
+    return expected_distinct_experts(ffn.experts, ffn.experts_per_token, ep * tokens) / ep

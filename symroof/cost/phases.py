@@ -43,18 +43,13 @@ def step(arch: Arch, conventions: Conventions | str | None = None, *,
          B: Any = sym.B, S_i: Any = sym.S_i, S_c: Any = sym.S_c) -> Cost:
     """One forward pass of ``B`` sequences, each ``S_i`` new tokens over ``S_c`` cached.
 
-    Returns the whole model's `Cost`: ``N`` layers, plus the LM head and
-    embeddings as the conventions say. A MoE model's first ``dense_layers``
-    layers are counted with their dense FFN.
+    Returns the whole model's `Cost`: each group of ``arch.groups`` (count × the cost of its
+    layer), plus the LM head and embeddings as the conventions say.
     """
     conv = resolve(conventions)
     require_arch(arch)
-    st = C.Step(as_count(B, "B"), as_count(S_i, "S_i"), as_count(S_c, "S_c", allow_zero=True))
-    layer = C.layer(arch, conv, st)
-    if arch.is_moe and arch.dense_layers != 0:
-        layers = arch.moe_layers * layer + arch.dense_layers * C.layer(arch, conv, st, dense=True)
-    else:
-        layers = arch.layers * layer
+    st = C.Step(B, S_i, S_c)
+    layers = sum((count * C.layer(arch, conv, st, layer=g) for count, g in arch.groups), Cost())
     cost = layers + C.lm_head(arch, conv, st) + C.embeddings(arch, conv, st) + C.rope(arch, conv, st)
     if conv.flops == "params":
         # 003: every parameter is one multiply-add per token: 2·P FLOPs per token.

@@ -38,12 +38,16 @@ import sympy
 
 from symroof import symbols as sym
 from symroof._values import as_amount, as_count, choice
-from symroof.model import precision as _precision
+from symroof.model import dtypes as _precision
+from symroof.model.layers import FFN, NAMES, NORM_KINDS, Attention, Layer, cache_width, kept_tokens
 
 __all__ = ["FFN_KINDS", "NORM_KINDS", "Arch", "require_arch"]
 
 FFN_KINDS = ("dense", "gated")      # dense: up/down (GELU MLP); gated: gate/up/down (SwiGLU, GeGLU)
-NORM_KINDS = ("layernorm", "rmsnorm")
+# the fields that describe the layers; with an explicit ``layout`` they only summarise it
+_LAYER_FIELDS = ("layers", "heads", "kv_heads", "head_dim", "ffn_dim", "ffn_kind", "qkv_bias", "out_bias",
+                 "mlp_bias", "experts", "experts_per_token", "shared_experts", "expert_ffn_dim", "dense_layers",
+                 "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "window")
 
 _COUNT_FIELDS = ("hidden", "layers", "heads", "kv_heads", "head_dim", "ffn_dim", "vocab",
                  "experts", "experts_per_token", "expert_ffn_dim")
@@ -116,6 +120,9 @@ class Arch:
     # that differ from weight_bytes: a quantised checkpoint's matrices and its unquantised
     # embeddings, norms and biases (`symroof.precision.quantize`). A mapping; stored as sorted pairs.
     tensor_bytes: Any = ()
+    window: Any = None                 # sliding window of every layer (each query sees at most W keys)
+    # the layer stack, run-length in model order: ((count, Layer), ...); () builds it from the fields above
+    layout: Any = ()
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)
@@ -159,6 +166,8 @@ class Arch:
             put(name, as_amount(value, name))
         if self.params_b is not None:
             put("params_b", as_amount(self.params_b, "params_b"))
+        if self.window is not None:
+            put("window", as_count(self.window, "window"))
         put("tensor_bytes", _tensor_bytes(self.tensor_bytes))
         choice(self.ffn_kind, "ffn_kind", FFN_KINDS)
         choice(self.norm, "norm", NORM_KINDS)
@@ -183,6 +192,63 @@ class Arch:
                 raise ValueError(f"dense_layers={self.dense_layers} needs experts > 1")
             if (self.layers - self.dense_layers).is_negative:
                 raise ValueError(f"dense_layers={self.dense_layers} must not exceed layers={self.layers}")
+        put("layout", self._check_layout(self.layout))
+
+    def _check_layout(self, layout: object) -> tuple[tuple[sympy.Expr, Layer], ...]:
+        if not isinstance(layout, (tuple, list)):
+            raise ValueError(f"layout={layout!r} must be a sequence of (count, Layer) pairs")
+        out = []
+        for item in layout:
+            if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], Layer)):
+                raise ValueError(f"layout item {item!r} must be a (count, Layer) pair")
+            out.append((as_count(item[0], "layout count"), item[1]))
+        if out:
+            total = sympy.Add(*(n for n, _ in out))
+            if sympy.simplify(total - self.layers) != 0:
+                raise ValueError(f"layout has {total} layers but layers={self.layers}")
+            for _, layer in out:
+                if layer.attention is not None and layer.attention.head_dim is None:
+                    raise ValueError("every Attention of a layout needs its head_dim")
+        return tuple(out)
+
+    # ---- the layer stack ----------------------------------------------------------
+    @property
+    def groups(self) -> tuple[tuple[sympy.Expr, Layer], ...]:
+        """The layer stack, run-length in model order: ``((count, Layer), ...)``.
+
+        The explicit ``layout``, or the fields' uniform stack: ``layers`` identical layers (a MoE
+        model's first ``dense_layers`` with a dense FFN of width ``ffn_dim``).
+
+        >>> [(n, g.ffn.experts) for n, g in Arch(hidden=64, layers=4, heads=4, experts=8, dense_layers=1).groups]
+        [(1, 1), (3, 8)]
+        """
+        if self.layout:
+            return self.layout
+        attention = Attention(
+            heads=self.heads, kv_heads=self.kv_heads, head_dim=self.head_dim, window=self.window,
+            qkv_bias=self.qkv_bias, out_bias=self.out_bias, rope=self.max_positions == 0,
+            kv_lora_rank=self.kv_lora_rank, q_lora_rank=self.q_lora_rank, qk_nope_head_dim=self.qk_nope_head_dim,
+            qk_rope_head_dim=self.qk_rope_head_dim, v_head_dim=self.v_head_dim)
+        gated = self.ffn_kind == "gated"
+        dense = Layer(attention, FFN(self.ffn_dim, gated, self.mlp_bias), norm=self.norm)
+        if not self.is_moe:
+            return ((self.layers, dense),)
+        moe = Layer(attention, FFN(self.expert_ffn_dim, gated, self.mlp_bias, self.experts, self.experts_per_token,
+                                   self.shared_experts), norm=self.norm)
+        if self.dense_layers == 0:
+            return ((self.layers, moe),)
+        return ((self.dense_layers, dense), (self.layers - self.dense_layers, moe))
+
+    def kv_cache_elements(self, tokens: Any = sym.S_c) -> sympy.Expr:
+        """K and V elements (MLA: latent elements) one sequence keeps after ``tokens`` tokens, over all
+        layers: a full layer keeps every token, a sliding (chunked) one at most ``W - 1`` (``C - 1``).
+
+        >>> from symroof.symbols import S_c, W
+        >>> Arch(hidden=64, layers=2, heads=4, window=W).kv_cache_elements(S_c)
+        256*Min(S_c, W - 1)
+        """
+        return sympy.Add(*(n * kept_tokens(layer.attention, tokens) * cache_width(layer.attention)
+                           for n, layer in self.groups))
 
     def bytes_of(self, name: str) -> sympy.Expr:
         """Bytes per element of the parameter ``name`` (``"embedding"``, ``"ffn/up"``, ``"bias"``):
@@ -197,6 +263,8 @@ class Arch:
     @property
     def is_mla(self) -> bool:
         """Multi-head latent attention (``kv_lora_rank`` given)."""
+        if self.layout:
+            return any(g.attention is not None and g.attention.is_mla for _, g in self.layout)
         return self.kv_lora_rank is not None
 
     @property
@@ -224,11 +292,13 @@ class Arch:
 
     @property
     def moe_layers(self) -> sympy.Expr:
-        """Layers with a mixture-of-experts FFN: ``layers - dense_layers`` (0 for a dense model)."""
-        return self.layers - self.dense_layers if self.is_moe else sympy.Integer(0)
+        """Layers with a mixture-of-experts FFN (0 for a dense model)."""
+        return sympy.Add(*(n for n, g in self.groups if g.ffn is not None and g.ffn.is_moe))
 
     @property
     def is_moe(self) -> bool:
+        if self.layout:
+            return any(g.ffn is not None and g.ffn.is_moe for _, g in self.layout)
         return self.experts != 1
 
     @property
@@ -243,8 +313,14 @@ class Arch:
 
         Fields that were derived from others (``head_dim = hidden/heads``,
         ``kv_heads = heads``, ``ffn_dim = 4·hidden``, ``expert_ffn_dim = ffn_dim``)
-        are derived again from the new values unless given.
+        are derived again from the new values unless given. An `Arch` with an explicit ``layout``
+        takes a new ``layout`` rather than changes to the fields that summarise it.
         """
+        if self.layout and "layout" not in changes:
+            stale = sorted(set(changes) & set(_LAYER_FIELDS))
+            if stale:
+                raise ValueError(f"{', '.join(stale)}: this Arch has an explicit layout; pass layout=... (its groups) "
+                                 "instead")
         derived = {
             "head_dim": (self.qk_nope_head_dim + self.qk_rope_head_dim) if self.is_mla else self.hidden / self.heads,
             "kv_heads": self.heads,
@@ -275,8 +351,6 @@ class Arch:
 def _tensor_bytes(value: object) -> tuple[tuple[str, sympy.Expr], ...]:
     """``tensor_bytes`` as sorted ``(name, bytes)`` pairs (hashable, so `Arch` stays a frozen value);
     each name one of `symroof.params.NAMES` or ``"bias"``."""
-    from symroof.model.params import NAMES  # params imports this module
-
     if not isinstance(value, (Mapping, tuple, list)):
         raise ValueError(f"tensor_bytes={value!r} must map parameter names to bytes per element")
     out = {}

@@ -1,12 +1,13 @@
-"""Parameter counts of an `Arch`, by matrix, as exact expressions.
+"""Parameter counts of an `Arch`, by tensor, as exact expressions, read from its layers' matrix tables
+(`symroof.model.layers.matrices`).
 
-Names follow the FLOP terms: ``attention/q``, ``attention/k``, ``attention/v``,
-``attention/out``, ``ffn/gate``, ``ffn/up``, ``ffn/down`` (per layer), plus
-``norm`` and, once per model, ``embedding``, ``positions``, ``final_norm`` and
-``lm_head`` (zero when tied). Multi-head latent attention has
-``attention/q_down``, ``attention/q_up`` (or ``attention/q`` without a query
-bottleneck), ``attention/kv_down``, ``attention/kv_up`` and ``attention/out``
-(see `symroof.mla`); a MoE layer adds ``ffn/router``.
+Names follow the FLOP terms: ``attention/q``, ``attention/k``, ``attention/v``, ``attention/out``,
+``ffn/gate``, ``ffn/up``, ``ffn/down`` (per layer; a MoE layer adds ``ffn/router``, and its shared
+experts count under the same ``ffn/*`` names), ``attention/sinks`` (gpt-oss), plus ``norm`` (the
+layer's norms, q/k norms and MLA's latent norms) and, once per model, ``embedding``,
+``positions``, ``final_norm`` and ``lm_head`` (zero when tied). Multi-head latent attention has
+``attention/q_down``, ``attention/q_up`` (or ``attention/q`` without a query bottleneck),
+``attention/kv_down``, ``attention/kv_up`` and ``attention/out``.
 
 Examples
 --------
@@ -30,75 +31,49 @@ from __future__ import annotations
 import sympy
 
 from symroof.model.arch import Arch, require_arch
+from symroof.model.layers import NAMES, Layer, layer_norm_parameters, matrices, norm_parameters
 
 __all__ = ["NAMES", "active_parameters", "expert_parameters", "layer_parameters", "model_parameters",
-           "total_parameters"]
-
-# Every name the counts below (and `symroof.mla.parameters`) can give, as in the docstring.
-NAMES = ("attention/q", "attention/k", "attention/v", "attention/out", "attention/q_down", "attention/q_up",
-         "attention/kv_down", "attention/kv_up", "ffn/gate", "ffn/up", "ffn/down", "ffn/router", "norm",
-         "embedding", "positions", "final_norm", "lm_head")
+           "total_parameters", "weight_bytes"]
 
 
-def _ffn_matrices(arch: Arch) -> tuple[str, ...]:
-    return ("ffn/gate", "ffn/up", "ffn/down") if arch.ffn_kind == "gated" else ("ffn/up", "ffn/down")
+def _pick(arch: Arch, dense: bool) -> Layer:
+    """The layer an old-style call means: a MoE model's MoE layer, or (``dense=True``) its dense one."""
+    groups = [g for _, g in arch.groups]
+    if dense:
+        return next((g for g in groups if g.ffn is None or not g.ffn.is_moe), groups[0])
+    return next((g for g in groups if g.ffn is not None and g.ffn.is_moe), groups[-1])
 
 
-def expert_parameters(arch: Arch, *, biases: bool = True, dense: bool = False) -> dict[str, sympy.Expr]:
-    """Parameters of **one** FFN by matrix: one expert of a MoE layer, or the dense FFN
-    (``dense=True``, or a dense model)."""
-    H = arch.hidden
-    width = arch.expert_ffn_dim if arch.is_moe and not dense else arch.ffn_dim
-    out = {}
-    for name in _ffn_matrices(arch):
-        out[name] = H * width
-        if biases and arch.mlp_bias:
-            out[name] += H if name == "ffn/down" else width
+def expert_parameters(arch: Arch, *, biases: bool = True, dense: bool = False,
+                      layer: Layer | None = None) -> dict[str, sympy.Expr]:
+    """Parameters of **one** routed expert of a MoE layer (or of the dense FFN: ``dense=True``, or a
+    dense model), by matrix."""
+    layer = layer or _pick(arch, dense)
+    out: dict[str, sympy.Expr] = {}
+    for m in matrices(layer, arch.hidden):
+        if m.name.startswith("ffn/") and m.use in ("routed", "all") and m.name != "ffn/router":
+            out[m.name] = m.rows * m.cols + (m.cols if biases and m.bias else 0)
     return out
 
 
-def layer_parameters(arch: Arch, *, biases: bool = True, norms: bool = True,
-                     dense: bool = False) -> dict[str, sympy.Expr]:
-    """Parameters of one layer by matrix (all experts of a MoE FFN, and its router).
+def layer_parameters(arch: Arch, *, biases: bool = True, norms: bool = True, dense: bool = False,
+                     layer: Layer | None = None) -> dict[str, sympy.Expr]:
+    """Parameters of one layer by tensor: all experts of a MoE FFN, and its router.
 
-    ``dense=True``: one of the first ``dense_layers`` layers of a MoE model, whose
-    FFN is dense of width ``ffn_dim``.
+    ``layer``: one of ``arch.groups``' layers; by default the MoE layer of a MoE model (its first
+    dense layers with ``dense=True``), or the model's layer.
     """
-    H, q, kv = arch.hidden, arch.q_width, arch.kv_width
-    if arch.is_mla:
-        from symroof.cost import mla
-
-        out = mla.parameters(arch, biases=biases)
-    else:
-        out = {
-            "attention/q": H * q,
-            "attention/k": H * kv,
-            "attention/v": H * kv,
-            "attention/out": q * H,
-        }
-        if biases and arch.qkv_bias:
-            out["attention/q"] += q
-            out["attention/k"] += kv
-            out["attention/v"] += kv
-        if biases and arch.out_bias:
-            out["attention/out"] += H
-    moe = arch.is_moe and not dense
-    experts = arch.experts + arch.shared_experts if moe else 1
-    for name, count in expert_parameters(arch, biases=biases, dense=dense).items():
-        out[name] = experts * count
-    if moe:
-        out["ffn/router"] = H * arch.experts
+    layer = layer or _pick(arch, dense)
+    out: dict[str, sympy.Expr] = {}
+    for m in matrices(layer, arch.hidden):
+        count = m.copies * (m.rows * m.cols + (m.cols if biases and m.bias else 0))
+        out[m.name] = out.get(m.name, sympy.Integer(0)) + count
+    if layer.attention is not None and layer.attention.sinks:
+        out["attention/sinks"] = layer.attention.heads
     if norms:
-        out["norm"] = 2 * _norm_size(arch)
-        if arch.is_mla:
-            from symroof.cost import mla
-
-            out["norm"] += mla.norm_parameters(arch)
+        out["norm"] = layer_norm_parameters(layer, arch.hidden)
     return out
-
-
-def _norm_size(arch: Arch) -> sympy.Expr:
-    return 2 * arch.hidden if arch.norm == "layernorm" else arch.hidden
 
 
 def model_parameters(arch: Arch, *, biases: bool = True, norms: bool = True) -> dict[str, sympy.Expr]:
@@ -109,22 +84,16 @@ def model_parameters(arch: Arch, *, biases: bool = True, norms: bool = True) -> 
         "lm_head": sympy.Integer(0) if arch.tied_embeddings else arch.vocab * arch.hidden,
     }
     if norms:
-        out["final_norm"] = _norm_size(arch)
+        out["final_norm"] = norm_parameters(arch.norm, arch.hidden)
     return {k: v for k, v in out.items() if v != 0}
 
 
 def total_parameters(arch: Arch, *, embeddings: bool = True, biases: bool = True,
                      norms: bool = True) -> sympy.Expr:
-    """Total parameter count: ``N`` layers plus (with ``embeddings``) the model-level tensors.
-
-    A MoE model with ``dense_layers`` counts those layers with their dense FFN.
-    """
+    """Total parameter count: every group of layers, plus (with ``embeddings``) the model-level tensors."""
     require_arch(arch)
-    total = arch.layers * sympy.Add(*layer_parameters(arch, biases=biases, norms=norms).values())
-    if arch.is_moe and arch.dense_layers != 0:
-        total = (arch.moe_layers * sympy.Add(*layer_parameters(arch, biases=biases, norms=norms).values())
-                 + arch.dense_layers * sympy.Add(*layer_parameters(arch, biases=biases, norms=norms,
-                                                                   dense=True).values()))
+    total = sympy.Add(*(n * sympy.Add(*layer_parameters(arch, biases=biases, norms=norms, layer=g).values())
+                        for n, g in arch.groups))
     if embeddings:
         total += sympy.Add(*model_parameters(arch, biases=biases, norms=norms).values())
     elif norms:
@@ -141,9 +110,31 @@ def active_parameters(arch: Arch, *, embeddings: bool = True, biases: bool = Tru
     DeepSeek-V3's "37B activated" counts the LM head but not the embedding table (a gather).
     A dense model's active parameters are all its parameters.
     """
-    if not arch.is_moe:
-        return total_parameters(arch, embeddings=embeddings, biases=biases, norms=norms)
-    idle = arch.experts - arch.experts_per_token
-    per_layer = sympy.Add(*expert_parameters(arch, biases=biases).values())
-    return sympy.expand(total_parameters(arch, embeddings=embeddings, biases=biases, norms=norms)
-                        - arch.moe_layers * idle * per_layer)
+    idle = sympy.Integer(0)
+    for n, g in arch.groups:
+        if g.ffn is not None and g.ffn.is_moe:
+            one = sympy.Add(*expert_parameters(arch, biases=biases, layer=g).values())
+            idle += n * (g.ffn.experts - g.ffn.experts_per_token) * one
+    return sympy.expand(total_parameters(arch, embeddings=embeddings, biases=biases, norms=norms) - idle)
+
+
+def weight_bytes(arch: Arch) -> sympy.Expr:
+    """Bytes of every parameter at its own bytes per element (`Arch.bytes_of`; a quantised matrix keeps
+    its bias at the bytes of ``"bias"``): what a checkpoint of ``arch`` holds.
+
+    >>> # 2 bytes · (FFN 8·32·2 + attention 8·8·4 + two norms 2·8 + final norm 8 + tied table 10·8)
+    >>> weight_bytes(Arch(hidden=8, layers=1, heads=2, vocab=10, weight_bytes=2))
+    1744
+    """
+    total = sympy.Integer(0)
+    for n, g in arch.groups:
+        layer = sympy.Integer(0)
+        for m in matrices(g, arch.hidden):
+            layer += m.copies * (m.rows * m.cols * arch.bytes_of(m.name) + (m.cols * arch.bytes_of("bias") if m.bias
+                                                                              else 0))
+        extra = layer_parameters(arch, layer=g)
+        for name in ("attention/sinks", "norm"):
+            layer += extra.get(name, 0) * arch.bytes_of(name)
+        total += n * layer
+    total += sympy.Add(*(count * arch.bytes_of(name) for name, count in model_parameters(arch).items()))
+    return sympy.expand(total)

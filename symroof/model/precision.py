@@ -31,56 +31,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sympy
 
+from symroof import hardware as _hardware
 from symroof._values import as_count, choice
-
-if TYPE_CHECKING:
-    from symroof.hardware import Hardware
-    from symroof.model.arch import Arch
+from symroof.hardware import Hardware
+from symroof.model import params as _params
+from symroof.model.arch import Arch
+from symroof.model.dtypes import BYTES, DTYPES, bytes_per_element
+from symroof.model.layers import matrices
 
 __all__ = ["BYTES", "DTYPES", "HF_MODULES", "Layout", "Precision", "Quantization", "bytes_per_element", "ignored",
            "linear_shapes"]
 
-# Storage size of one element. fp32/tf32: IEEE single (tf32 is a tensor-core compute mode over
-# fp32 storage); bf16/fp16: 16 bits; fp8 (E4M3 / E5M2) and int8: 8 bits; int4 and fp4
-# (E2M1, as in MXFP4/NVFP4) pack two elements per byte.
-BYTES: dict[str, sympy.Rational] = {
-    "fp32": sympy.Integer(4),
-    "tf32": sympy.Integer(4),
-    "bf16": sympy.Integer(2),
-    "fp16": sympy.Integer(2),
-    "fp8": sympy.Integer(1),
-    "int8": sympy.Integer(1),
-    "int4": sympy.Rational(1, 2),
-    "fp4": sympy.Rational(1, 2),
-}
-DTYPES: tuple[str, ...] = tuple(BYTES)
-
-
-def bytes_per_element(dtype: str, *, group_size: Any = None, scale: str = "fp16",
-                      zero: str | None = None) -> sympy.Expr:
-    """Bytes per element of ``dtype``, plus a ``scale`` (and ``zero`` point) per ``group_size`` elements.
-
-    ``group_size=None`` means no per-group metadata (a per-tensor scale is negligible).
-    GPTQ/AWQ-style int4: ``bytes_per_element("int4", group_size=128, scale="fp16", zero="int4")``
-    = 1/2 + (2 + 1/2)/128 = 133/256.
-
-    >>> bytes_per_element("int4", group_size=128, scale="fp16", zero="int4")
-    133/256
-    >>> bytes_per_element("fp8", group_size=128 * 128, scale="fp32")   # DeepSeek-V3 128x128 weight blocks
-    4097/4096
-    """
-    size = BYTES[choice(dtype, "dtype", DTYPES)]
-    if group_size is None:
-        return size
-    group = as_count(group_size, "group_size")
-    meta = BYTES[choice(scale, "scale", DTYPES)]
-    if zero is not None:
-        meta += BYTES[choice(zero, "zero", DTYPES)]
-    return size + meta / group
 
 
 @dataclass(frozen=True)
@@ -138,8 +103,6 @@ class Precision:
 
     def hardware(self, hw: Hardware | str) -> Hardware:
         """``hw`` at the peak of ``compute_dtype``; a clear ``ValueError`` if the part has no such peak."""
-        from symroof import hardware as _hardware
-
         part = _hardware.get(hw) if isinstance(hw, str) else hw
         if self.compute_dtype not in part.peak_flops_per_s:
             known = ", ".join(part.peak_flops_per_s)
@@ -213,23 +176,12 @@ def linear_shapes(arch: Arch) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
     >>> linear_shapes(Arch(hidden=64, layers=1, heads=4, kv_heads=2, ffn_dim=96, ffn_kind="gated"))["attention/k"]
     (64, 32)
     """
-    H = arch.hidden
-    if arch.is_mla:
-        d_c, d_q, d_r = arch.kv_lora_rank, arch.q_lora_rank, arch.qk_rope_head_dim
-        heads_qk = arch.heads * (arch.qk_nope_head_dim + d_r)
-        out = {"attention/q": (H, heads_qk)} if d_q is None else {
-            "attention/q_down": (H, d_q), "attention/q_up": (d_q, heads_qk)}
-        out["attention/kv_down"] = (H, d_c + d_r)
-        out["attention/kv_up"] = (d_c, arch.heads * (arch.qk_nope_head_dim + arch.v_head_dim))
-        out["attention/out"] = (arch.heads * arch.v_head_dim, H)
-    else:
-        out = {"attention/q": (H, arch.q_width), "attention/k": (H, arch.kv_width),
-               "attention/v": (H, arch.kv_width), "attention/out": (arch.q_width, H)}
-    width = arch.expert_ffn_dim if arch.is_moe else arch.ffn_dim
-    if arch.ffn_kind == "gated":
-        out["ffn/gate"] = (H, width)
-    out["ffn/up"] = (H, width)
-    out["ffn/down"] = (width, H)
+    groups = sorted(arch.groups, key=lambda g: bool(g[1].ffn is not None and g[1].ffn.is_moe))
+    out: dict[str, tuple[sympy.Expr, sympy.Expr]] = {}
+    for _, layer in groups:                    # the MoE layers' shapes win over the dense ones'
+        for m in matrices(layer, arch.hidden):
+            if m.name != "ffn/router" and m.use != "shared":
+                out[m.name] = (m.rows, m.cols)
     return out
 
 
@@ -327,10 +279,6 @@ class Quantization:
 
     def apply(self, arch: Arch) -> Arch:
         """``arch`` with per-tensor bytes for this checkpoint (see the class docstring)."""
-        from symroof.cost import phases as _phases
-        from symroof.cost.conventions import Conventions
-        from symroof.model import params as _params
-
         compute = BYTES[self.compute]
         per_tensor: dict[str, Any] = {n: compute for n in _UNQUANTIZED}
         per_tensor.update({n: compute for n in linear_shapes(arch)})
@@ -338,11 +286,9 @@ class Quantization:
             per_tensor["lm_head"] = compute
         per_tensor.update({n: self.layout.bytes_per_element(*shape) for n, shape in self.quantized(arch).items()})
         exact = arch.replace(tensor_bytes=per_tensor, act_bytes=compute, kv_bytes=compute)
-        every_weight = Conventions(weights="all", experts_read="all", expert_parallel=1)
-        total = _phases.step(exact, every_weight, B=1, S_i=1, S_c=0).bytes_of("weights")
-        return exact.replace(weight_bytes=total / _params.total_parameters(exact))
+        return exact.replace(weight_bytes=_params.weight_bytes(exact) / _params.total_parameters(exact))
 
 
 # tensors no quantiser converts: embeddings (a gather, not a Linear), norms, the MoE router
 # (DeepSeek's is no nn.Linear; AutoGPTQ/AutoAWQ leave Mixtral's gate out), and every bias.
-_UNQUANTIZED = ("embedding", "positions", "norm", "final_norm", "ffn/router", "bias")
+_UNQUANTIZED = ("embedding", "positions", "norm", "final_norm", "ffn/router", "attention/sinks", "bias")
