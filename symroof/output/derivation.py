@@ -1,23 +1,28 @@
 """Derivations: a document's numeric claims beside symroof's exact values, printed as text or LaTeX.
 
-A `Claim` holds what a document prints (its words, its number as printed, the rounding that
-number stands for) next to symroof's exact value. When the two disagree the claim is an
+A `Claim` holds what a document prints (its number or formula as printed, the rounding that
+number stands for, the section it stands in) under a label in the project's own words, next to
+symroof's exact value. When the two disagree the claim is an
 **erratum** and must say why (``cause``); when they agree it must not. A `Derivation` is a
 document's argument rebuilt step by step: sections, remarks, formulas, tables and claims,
 rendered as plain text or as a LaTeX document, with the errata collected.
 
 Examples
 --------
->>> w_q = Claim("W_q", "W_q = d_model × d_model (32MB)", printed="32", unit="MiB", value=4096 * 4096 * 2)
+>>> w_q = Claim("W_q", "Weights", "size of the query matrix", printed="32", unit="MiB", value=4096 * 4096 * 2)
 >>> w_q.holds, w_q.correct
 (True, '32 MiB (33,554,432 bytes)')
->>> gate = Claim("W_gate", "W_gate = d_model × d_ffn (128MB)", printed="128", unit="MiB",
+>>> gate = Claim("W_gate", "Weights", "size of the gate matrix", printed="128", unit="MiB",
 ...              value=4096 * 14336 * 2, cause="4096·14336·2 = 117,440,512 bytes = 112 MiB")
 >>> gate.holds, gate.correct
 (False, '112 MiB (117,440,512 bytes)')
->>> Claim("approx", "≈ 10,000 FLOPs/byte", printed="10,000", rounding="sig:1",
+>>> Claim("approx", "Analysis", "prefill intensity", printed="10,000", rounding="sig:1",
 ...       value=sympy.Rational(10788)).holds      # 10,788 rounds to 10,000 at one significant figure
 True
+>>> Formula("P", "12*N*H**2")          # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ValueError: formula 'P': expr='12*N*H**2' must be a number or a SymPy expression, not str (text is not parsed...)
 >>> d = Derivation("demo", "doc.txt")
 >>> d.add(w_q, gate) and d.problems()
 []
@@ -33,6 +38,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
@@ -50,6 +56,7 @@ __all__ = [
     "Remark",
     "Section",
     "Table",
+    "Worked",
     "errata_markdown",
     "format_number",
     "run",
@@ -99,11 +106,16 @@ _SHOW_BASE = {"kB": "bytes", "MB": "bytes", "GB": "bytes", "TB": "bytes", "MiB":
 
 # ---- numbers ---------------------------------------------------------------------------------
 def _parse(printed: str) -> sympy.Rational:
-    """A number as a document prints it: ``"10,000"``, ``"0.0217"``, ``"1/6"``, ``"25.17"``."""
+    """A number as a document prints it: ``"10,000"``, ``"0.0217"``, ``"1/6"``, ``"25.17"``.
+
+    Only digits, separators, one '.' and one '/' are read (by `fractions.Fraction`), never an
+    expression: text is not handed to SymPy's parser, which evaluates Python.
+    """
     text = printed.replace(",", "").replace(" ", "")
     if not re.fullmatch(r"\d+(\.\d+)?(/\d+)?", text):
         raise ValueError(f"printed={printed!r} is not a plain number (digits, commas, '.', '/')")
-    return sympy.Rational(text)
+    exact = Fraction(text)
+    return sympy.Rational(exact.numerator, exact.denominator)
 
 
 def _tolerance(printed: str, rounding: str) -> sympy.Rational:
@@ -127,9 +139,10 @@ def _tolerance(printed: str, rounding: str) -> sympy.Rational:
     return sympy.Integer(10) ** (exponent - int(match.group(1)) + 1) / 2
 
 
-def _exact(value: Any) -> sympy.Expr:
-    """A number as an exact SymPy value (a float is read as the decimal it prints as)."""
-    return as_expr(value, "value")
+def _exact(value: Any, field: str = "value") -> sympy.Expr:
+    """A number or SymPy expression, exact (a float is read as the decimal it prints as); text,
+    lists and anything else are refused with one line naming ``field``, never parsed."""
+    return as_expr(value, field)
 
 
 def format_number(value: Any, digits: int = 4) -> str:
@@ -170,7 +183,10 @@ def _text(expr: sympy.Expr) -> str:
 # ---- blocks ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Section:
+    """A section of the derivation; ``where`` is the document's heading its claims stand under."""
+
     title: str
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,24 +196,46 @@ class Remark:
 
 @dataclass(frozen=True)
 class Formula:
-    """A named step: ``name = expr``, optionally with the ``steps`` that lead to it."""
+    """A named expression: ``name = expr``. ``expr`` is a SymPy expression or a number, built in
+    code (from `symroof.symbols`); text is refused, never parsed (for a worked step in words
+    and numbers, use `Worked`)."""
 
     name: str
     expr: Any
     note: str = ""
     latex_name: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expr", _exact(self.expr, f"formula {self.name!r}: expr"))
+
     def text(self) -> str:
-        body = self.expr if isinstance(self.expr, str) else _text(sympy.sympify(self.expr))
-        return f"{self.name} = {body}" + (f"    ({self.note})" if self.note else "")
+        return f"{self.name} = {_text(self.expr)}" + (f"    ({self.note})" if self.note else "")
 
     def latex(self) -> str:
         note = f" ({_latex_text(self.note)})" if self.note else ""
-        if isinstance(self.expr, str):     # a worked step in words and numbers: set as text
-            return rf"\par\noindent\hspace*{{1em}}{_latex_text(self.name)} = {_latex_text(self.expr)}{note}\par"
         name = self.latex_name or r"\text{" + _latex_text(self.name) + "}"
-        body = to_latex(sympy.sympify(self.expr))
-        return rf"\[ {name} = {body} \]" + (f"\n{note.strip()}\n" if note else "")
+        return rf"\[ {name} = {to_latex(self.expr)} \]" + (f"\n{note.strip()}\n" if note else "")
+
+
+@dataclass(frozen=True)
+class Worked:
+    """A worked step in words and numbers, ``name = text``: shown as it is, never parsed."""
+
+    name: str
+    text: str
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise ValueError(f"worked step {self.name!r}: text={self.text!r} must be a string "
+                             "(an expression belongs in a Formula)")
+
+    def line(self) -> str:
+        return f"{self.name} = {self.text}" + (f"    ({self.note})" if self.note else "")
+
+    def latex(self) -> str:
+        note = f" ({_latex_text(self.note)})" if self.note else ""
+        return rf"\par\noindent\hspace*{{1em}}{_latex_text(self.name)} = {_latex_text(self.text)}{note}\par"
 
 
 @dataclass(frozen=True)
@@ -222,13 +260,17 @@ class Claim:
     ----------
     label:
         a short identifier, unique within its document (``"weights/W_gate"``).
-    text:
-        the document's words, quoted.
+    where:
+        where the claim stands in the document: its section heading, as the document spells it
+        (``"Prefill / Memory"`` for a subsection: headings from the outside in, joined by " / ").
+    about:
+        what the figure is, in the project's own words (``"size of one FFN matrix"``).
     printed:
         the document's value: a number as printed (``"10,000"``, ``"0.0217"``, ``"1/6"``),
-        a SymPy formula, or a word (``"compute-bound"``) compared with a word ``value``.
+        a SymPy expression, or a word (``"compute-bound"``) compared with a word ``value``.
     value:
-        symroof's exact value in base units (bytes, FLOPs, seconds), or a formula, or a word.
+        symroof's exact value in base units (bytes, FLOPs, seconds), or a SymPy expression,
+        or a word. Text is never parsed into an expression.
     unit:
         the unit ``printed`` is in (a key of `UNITS`): ``"MiB"``, ``"ms"``, ``"TFLOPs"``.
     rounding:
@@ -241,10 +283,15 @@ class Claim:
         a key of `KINDS`: ``error``, ``rounding``, ``label``, ``approximation``, ``ambiguity``.
     note:
         a remark printed with the claim whether or not it holds.
+    as_printed:
+        the figure or formula as the document typesets it (plain text or LaTeX), when that is
+        not ``printed`` itself: a formula's source, a number spelled in words. The seed-document
+        tests look for it (or for ``printed``) in the section ``where`` names.
     """
 
     label: str
-    text: str
+    where: str
+    about: str
     printed: Any
     value: Any
     unit: str = ""
@@ -252,22 +299,36 @@ class Claim:
     cause: str = ""
     kind: str = "error"
     note: str = ""
+    as_printed: str = ""
 
     def __post_init__(self) -> None:
+        for name in ("label", "where", "about", "cause", "note", "as_printed"):
+            text = getattr(self, name)
+            if not isinstance(text, str) or (name in ("label", "where", "about") and not text.strip()):
+                raise ValueError(f"claim {self.label!r}: {name}={text!r} must be a non-empty string"
+                                 if name in ("label", "where", "about") else
+                                 f"claim {self.label!r}: {name}={text!r} must be a string")
         if self.unit not in UNITS:
             raise ValueError(f"{self.label}: unit={self.unit!r} is not allowed; choose one of {', '.join(UNITS)}")
         if self.kind not in KINDS:
             raise ValueError(f"{self.label}: kind={self.kind!r} is not allowed; choose one of {', '.join(KINDS)}")
-        if self.is_number:
+        if isinstance(self.value, str):          # a word claim: a word against a word, compared as text
+            if not isinstance(self.printed, str):
+                raise ValueError(f"claim {self.label!r}: value={self.value!r} is a word, so printed must be "
+                                 f"a word too, not {type(self.printed).__name__}")
+            return
+        if isinstance(self.printed, str):        # a number as printed against an exact number
             _parse(self.printed)
             _tolerance(self.printed, self.rounding)
-            value = sympy.sympify(self.value)
+            value = _exact(self.value, f"claim {self.label!r}: value")
             if not (value.is_number and value.is_extended_real and value.is_finite):
                 raise ValueError(f"{self.label}: value={self.value!r} must be a finite real number "
                                  f"for the printed number {self.printed!r}")
-        elif not self.is_word and not isinstance(self.printed, sympy.Expr):
-            raise ValueError(f"{self.label}: printed={self.printed!r} must be a number as text, a word "
-                             "(with a word value) or a SymPy expression")
+            object.__setattr__(self, "value", value)
+            return
+        # a formula against a formula: both built in code, never parsed from text
+        object.__setattr__(self, "printed", _exact(self.printed, f"claim {self.label!r}: printed"))
+        object.__setattr__(self, "value", _exact(self.value, f"claim {self.label!r}: value"))
 
     # ---- what kind of claim ----
     @property
@@ -291,7 +352,7 @@ class Claim:
     @property
     def value_in_unit(self) -> sympy.Expr:
         """symroof's value in the document's unit, exact."""
-        return _exact(self.value) / UNITS[self.unit] if self.is_number else self.value
+        return self.value / UNITS[self.unit] if self.is_number else self.value
 
     @property
     def tolerance(self) -> sympy.Rational:
@@ -303,7 +364,7 @@ class Claim:
         if self.is_word:
             return self.printed == self.value
         if self.is_formula:
-            return _same(sympy.sympify(self.printed), sympy.sympify(self.value))
+            return _same(self.printed, self.value)
         return bool(abs(self.value_in_unit - self.printed_value) <= self.tolerance)
 
     @property
@@ -326,18 +387,17 @@ class Claim:
         if self.is_word:
             return str(self.value)
         if self.is_formula:
-            return _text(sympy.sympify(self.value))
+            return _text(self.value)
         exact_fraction = "/" in self.printed and self.value_in_unit.is_Rational
         in_unit = str(self.value_in_unit) if exact_fraction else format_number(self.value_in_unit)
         text = f"{in_unit} {self.unit}".rstrip()
-        exact = _exact(self.value)
-        if self.unit in _SHOW_BASE and exact.is_Integer:
-            text += f" ({format_number(exact)} {_SHOW_BASE[self.unit]})"
+        if self.unit in _SHOW_BASE and self.value.is_Integer:
+            text += f" ({format_number(self.value)} {_SHOW_BASE[self.unit]})"
         return text
 
     def text_lines(self) -> list[str]:
         mark = "ok" if self.holds else "ERRATUM"
-        lines = [f"[{mark}] {self.text}", f"      document: {self.shown}   symroof: {self.correct}"]
+        lines = [f"[{mark}] {self.about}   [{self.where}]", f"      document: {self.shown}   symroof: {self.correct}"]
         if self.is_erratum:
             lines.append(f"      {KINDS[self.kind]}: {self.cause}")
         if self.note:
@@ -346,12 +406,11 @@ class Claim:
 
     def latex(self) -> str:
         if self.is_formula:
-            doc, ours = to_latex(sympy.sympify(self.printed)), to_latex(sympy.sympify(self.value))
-            values = rf"document: ${doc}$; symroof: ${ours}$"
+            values = rf"document: ${to_latex(self.printed)}$; symroof: ${to_latex(self.value)}$"
         else:
             values = f"document: {_latex_text(self.shown)}; symroof: {_latex_text(self.correct)}"
         mark = r"\textsc{ok}" if self.holds else r"\textbf{erratum}"
-        out = rf"\item[{mark}] ``{_latex_text(self.text)}'' \\ {values}"
+        out = rf"\item[{mark}] {_latex_text(self.about)} (\emph{{{_latex_text(self.where)}}}) \\ {values}"
         if self.is_erratum:
             out += rf" \\ \emph{{{KINDS[self.kind]}:}} {_latex_text(self.cause)}"
         if self.note:
@@ -359,7 +418,7 @@ class Claim:
         return out
 
 
-Block = Section | Remark | Formula | Table | Claim
+Block = Section | Remark | Formula | Worked | Table | Claim
 
 
 # ---- the derivation --------------------------------------------------------------------------
@@ -378,8 +437,9 @@ class Derivation:
             self.blocks.append(block)
         return self
 
-    def section(self, title: str) -> Derivation:
-        return self.add(Section(title))
+    def section(self, title: str, where: str = "") -> Derivation:
+        """A new section; ``where`` (the document's heading) is the default for its claims."""
+        return self.add(Section(title, where))
 
     def remark(self, text: str) -> Derivation:
         return self.add(Remark(text))
@@ -387,11 +447,18 @@ class Derivation:
     def formula(self, name: str, expr: Any, note: str = "", latex_name: str = "") -> Derivation:
         return self.add(Formula(name, expr, note, latex_name))
 
+    def worked(self, name: str, text: str, note: str = "") -> Derivation:
+        return self.add(Worked(name, text, note))
+
     def table(self, caption: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Derivation:
         return self.add(Table(caption, tuple(headers), tuple(tuple(r) for r in rows)))
 
-    def claim(self, label: str, text: str, printed: Any, value: Any, **options: Any) -> Claim:
-        claim = Claim(label, text, printed, value, **options)
+    def claim(self, label: str, about: str, printed: Any, value: Any, *, where: str = "",
+              **options: Any) -> Claim:
+        """Add a `Claim`; ``where`` defaults to the heading of the current section."""
+        if not where:
+            where = next((b.where for b in reversed(self.blocks) if isinstance(b, Section) and b.where), "")
+        claim = Claim(label, where, about, printed, value, **options)
         self.add(claim)
         return claim
 
@@ -433,6 +500,8 @@ class Derivation:
                 out.append(block.text)
             elif isinstance(block, Formula):
                 out.append("  " + block.text())
+            elif isinstance(block, Worked):
+                out.append("  " + block.line())
             elif isinstance(block, Table):
                 out += _text_table(block)
             else:
@@ -456,7 +525,7 @@ class Derivation:
                 out.append(rf"\subsection*{{{_latex_text(block.title)}}}")
             elif isinstance(block, Remark):
                 out.append(_latex_text(block.text) + "\n")
-            elif isinstance(block, Formula):
+            elif isinstance(block, Formula | Worked):
                 out.append(block.latex())
             elif isinstance(block, Table):
                 out += _latex_table(block)
@@ -508,7 +577,8 @@ def errata_markdown(derivations: Sequence[Derivation], *, generator: str = "") -
     if generator:
         out += [f"Generated by `{generator}` from the derivation scripts; do not edit by hand.", ""]
     total = sum(len(d.errata) for d in derivations)
-    out += [f"{total} errata in {sum(len(d.claims) for d in derivations)} checked claims. *document* is the value "
+    out += [f"{total} errata in {sum(len(d.claims) for d in derivations)} checked claims. *section* is the "
+            "document's heading the figure stands under; *document* is the value "
             "as the document prints it; *correct* is symroof's exact value in the same unit; *kind* says what "
             "sort of mistake it is (a wrong value, a rounding, a mislabelled quantity, an approximation, "
             "ambiguous wording).", ""]
@@ -519,9 +589,10 @@ def errata_markdown(derivations: Sequence[Derivation], *, generator: str = "") -
         if not d.errata:
             out += ["No errata.", ""]
             continue
-        out += ["| claim | document | correct | kind | cause |", "|---|---|---|---|---|"]
+        out += ["| claim | section | document | correct | kind | cause |", "|---|---|---|---|---|---|"]
         for c in d.errata:
-            out.append(f"| {cell(c.text)} | {cell(c.shown)} | {cell(c.correct)} | {KINDS[c.kind]} | {cell(c.cause)} |")
+            out.append(f"| {cell(c.about)} | {cell(c.where)} | {cell(c.shown)} | {cell(c.correct)} | {KINDS[c.kind]} "
+                       f"| {cell(c.cause)} |")
         out.append("")
     return "\n".join(out)
 
