@@ -882,14 +882,11 @@ class _Special:
                 best = (cost, norm, forms, marks, others)
         assert best is not None
         _, norm, forms, marks, others = best
-        form, program = forms[0]
-        source = _functional_source(program)
         rules = tuple(ev._rules[i] for i in array_idx) + tuple(_Rule(m.name, False, "none") for m in marks)
         sub = Evaluator(
-            expr=form, form=form, names=tuple(s.name for s in xs + marks), fixed=MappingProxyType({}),
-            backend=ev.backend, mode="float", check=ev.check, threads=ev.threads, source=source,
-            _program=program, _forms=tuple(forms), _inputs=xs + marks, _rules=rules,
-            _functional=_exec(source, "_functional"))
+            expr=forms[0][0], names=tuple(s.name for s in xs + marks), fixed=MappingProxyType({}),
+            backend=ev.backend, mode="float", check=ev.check, threads=ev.threads,
+            _inputs=xs + marks, _rules=rules, _given_forms=tuple(forms))
         return cls(scalar_idx, coefficients, norm, others, sub)
 
 
@@ -947,20 +944,46 @@ class Evaluator:
     """
 
     expr: sympy.Expr
-    form: sympy.Expr
     names: tuple[str, ...]
     fixed: Mapping[str, sympy.Expr]
     backend: str
     mode: Literal["float", "exact"]
     check: bool
     threads: int
-    source: str = field(repr=False)
-    _program: _Program = field(repr=False)
-    _forms: tuple[tuple[sympy.Expr, _Program], ...] = field(repr=False)
     _inputs: tuple[sympy.Symbol, ...] = field(repr=False)
     _rules: tuple[_Rule, ...] = field(repr=False)
-    _functional: Callable[..., Any] = field(repr=False)
+    # the equal forms and their programs, cheapest first: given, or searched (sympy work) on first use
+    _given_forms: tuple[tuple[sympy.Expr, _Program], ...] | None = field(repr=False, default=None)
     _kernels: dict[Any, Any] = field(repr=False, default_factory=dict)
+
+    # ---- the forms, computed on first use: compile() itself does little sympy work ----
+    @property
+    def _forms(self) -> tuple[tuple[sympy.Expr, _Program], ...]:
+        forms = self._kernels.get("forms")
+        if forms is None:
+            forms = self._kernels["forms"] = self._given_forms or _choose(self.expr, self._inputs)
+        return forms  # type: ignore[no-any-return]
+
+    @property
+    def form(self) -> sympy.Expr:
+        """The equal form evaluated over full arrays."""
+        return self._forms[0][0]
+
+    @property
+    def _program(self) -> _Program:
+        return self._forms[0][1]
+
+    @property
+    def source(self) -> str:
+        """The generated Python (of `form`, the functional program)."""
+        return _functional_source(self._program)
+
+    @property
+    def _functional(self) -> Callable[..., Any]:
+        f = self._kernels.get("functional")
+        if f is None:
+            f = self._kernels["functional"] = _exec(self.source, "_functional")
+        return f  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         fixed = ", ".join(f"{k}={v}" for k, v in self.fixed.items())
@@ -1446,13 +1469,13 @@ def _compiled(expr: sympy.Expr, items: tuple[tuple[sympy.Symbol, sympy.Expr], ..
             raise ValueError(f"symbol name {name!r} cannot be a keyword argument")
         if name == "out":
             raise ValueError("symbol name 'out' is taken by the evaluator's out= argument; rename the symbol")
-    forms = _choose(folded, inputs)
-    form, program = forms[0]
-    source = _functional_source(program)
+    # the expression as given, compiled as it stands: refuses what cannot be evaluated (sin,
+    # a constant beyond float64) here; the search for cheaper forms waits for the first call
+    # that needs it (a call with scalars among arrays needs only its own, smaller search)
+    _build(folded, inputs, False)
     return Evaluator(
-        expr=folded, form=form, names=names,
+        expr=folded, names=names,
         fixed=MappingProxyType({k.name: v for k, v in items}),
         backend=backend, mode="exact" if exact else "float", check=check, threads=threads,
-        source=source, _program=program, _forms=forms, _inputs=inputs, _rules=tuple(_Rule.of(s) for s in inputs),
-        _functional=_exec(source, "_functional"),
+        _inputs=inputs, _rules=tuple(_Rule.of(s) for s in inputs),
     )
