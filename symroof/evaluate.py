@@ -75,17 +75,19 @@ import math
 import numbers
 import os
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType, ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import sympy
 
 from symroof import symbols as _symbols
 from symroof.cost import Cost, _under
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["BACKENDS", "Evaluator", "compile"]
 
@@ -753,6 +755,8 @@ def _cores() -> int:
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
     """Worker threads for the numpy backend's blocks (ufuncs release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor  # here: 3-7 ms of import symroof otherwise
+
     return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="symroof-evaluate")
 
 
