@@ -75,11 +75,10 @@ import math
 import numbers
 import os
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType, ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import sympy
@@ -87,6 +86,9 @@ import sympy
 from symroof import symbols as _symbols
 from symroof.cost import Cost
 from symroof.cost.base import _under
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["BACKENDS", "Evaluator", "compile"]
 
@@ -286,7 +288,8 @@ class _Program:
 
 
 class _Builder:
-    def __init__(self, inputs: tuple[sympy.Symbol, ...]):
+    def __init__(self, inputs: tuple[sympy.Symbol, ...], scalars: frozenset[sympy.Symbol] = frozenset()):
+        self.scalars = scalars  # inputs that are always scalars (call-time coefficients): no reach
         self.nodes: dict[sympy.Expr, Operand] = {s: i for i, s in enumerate(inputs)}
         self.n_inputs = len(inputs)
         self.ops: list[tuple[str, tuple[Operand, ...]]] = []
@@ -371,7 +374,7 @@ class _Builder:
 
     def _reach(self, e: sympy.Expr) -> tuple[int, tuple[str, ...]]:
         """Sort key: how many inputs ``e`` depends on, then which."""
-        names = sorted(s.name for s in e.free_symbols)
+        names = sorted(s.name for s in e.free_symbols if s not in self.scalars)
         return len(names), tuple(names)
 
     def _product(self, constants: list[sympy.Expr], factors: list[sympy.Expr]) -> Operand | None:
@@ -409,8 +412,9 @@ def _constant(c: sympy.Expr) -> float:
     return value
 
 
-def _build(form: sympy.Expr, inputs: tuple[sympy.Symbol, ...], use_cse: bool) -> _Program:
-    builder = _Builder(inputs)
+def _build(form: sympy.Expr, inputs: tuple[sympy.Symbol, ...], use_cse: bool,
+           scalars: frozenset[sympy.Symbol] = frozenset()) -> _Program:
+    builder = _Builder(inputs, scalars)
     if use_cse:
         replacements, (reduced,) = sympy.cse(form, symbols=sympy.numbered_symbols("_cse"), order="none")
         for name, sub in replacements:
@@ -448,10 +452,35 @@ def _fold(num: list[sympy.Expr], den: list[sympy.Expr], k: sympy.Expr) -> sympy.
 
 
 def _horner(f: sympy.Expr, order: tuple[sympy.Symbol, ...]) -> sympy.Expr:
+    """``f`` in Horner form in the symbols of ``order``, the first outermost; other symbols
+    (call-time coefficients) are coefficients. As ``sympy.horner``, over the monomials directly:
+    a tenth of its time, which dominated compile()."""
     if not isinstance(f, sympy.Add):
         return f
-    gens = [g for g in order if g in f.free_symbols]
-    return sympy.horner(f, *gens) if gens else f
+    gens = tuple(g for g in order if g in f.free_symbols)
+    if not gens:
+        return f
+    return _horner_terms(sympy.Poly(f, *gens).as_dict(), gens)
+
+
+def _horner_terms(terms: Mapping[tuple[int, ...], sympy.Expr], gens: tuple[sympy.Symbol, ...]) -> sympy.Expr:
+    """``Σ c·gens^m`` in Horner form: in ``gens[0]`` with coefficients in Horner form in the rest.
+
+    >>> from symroof.symbols import B, S_c
+    >>> _horner_terms({(2, 0): 3, (1, 1): 1, (0, 0): 5}, (B, S_c))
+    B*(3*B + S_c) + 5
+    """
+    if not gens:
+        return sympy.Add(*terms.values())
+    x, rest = gens[0], gens[1:]
+    by_power: dict[int, dict[tuple[int, ...], sympy.Expr]] = {}
+    for monom, c in terms.items():
+        by_power.setdefault(monom[0], {})[monom[1:]] = c
+    powers = sorted(by_power, reverse=True)
+    acc: sympy.Expr = _horner_terms(by_power[powers[0]], rest)
+    for prev, e in itertools.pairwise(powers):
+        acc = acc * x ** (prev - e) + _horner_terms(by_power[e], rest)
+    return acc * x ** powers[-1]
 
 
 def _lowest_power(f: sympy.Expr, x: sympy.Symbol) -> int:
@@ -464,12 +493,62 @@ def _lowest_power(f: sympy.Expr, x: sympy.Symbol) -> int:
     return min(m[0] for m in sympy.Poly(f, x).monoms())
 
 
+def _cancelled(expr: sympy.Expr, free: tuple[sympy.Symbol, ...]) -> tuple[sympy.Poly, sympy.Poly]:
+    """``expr`` as ``p/q`` in lowest terms, two polynomials in ``free`` (as ``sympy.cancel``).
+
+    A quotient of two polynomials (a Cost's intensity) goes straight to `Poly`, about ten
+    times faster than ``cancel(together(expr))``, which is the fallback."""
+    n, d = sympy.fraction(expr)
+    try:
+        top, bottom = sympy.Poly(n, *free), sympy.Poly(d, *free)
+    except sympy.PolynomialError:
+        n, d = sympy.fraction(sympy.cancel(sympy.together(expr)))
+        top, bottom = sympy.Poly(n, *free), sympy.Poly(d, *free)
+    p, q = top.cancel(bottom, include=True)
+    return p, q
+
+
+def _shifted(poly: sympy.Poly, k: int, e: int) -> sympy.Expr:
+    """``poly / gens[k]**e`` as a sum of terms (negative powers where ``gens[k]**e`` does not divide)."""
+    gens = poly.gens
+    return sympy.Add(*(c * sympy.Mul(*(g ** (m[i] - (e if i == k else 0)) for i, g in enumerate(gens)))
+                       for m, c in poly.terms()))
+
+
 def _candidates(expr: sympy.Expr) -> list[sympy.Expr]:
     """Equal forms of ``expr``: as given, cancelled, factored, each factor in Horner form."""
     out = [expr]
-    free = sorted(expr.free_symbols, key=lambda s: s.name)
+    free = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
     if not free or expr.has(sympy.Float) or not expr.is_rational_function(*free):
         return out
+    P, Q = _cancelled(expr, free)
+    p, q = P.as_expr(), Q.as_expr()
+    out.append(_fold([p], [q], sympy.Integer(1)))
+    cp, fp = sympy.factor_list(p, *free)
+    cq, fq = sympy.factor_list(q, *free)
+    k = sympy.Rational(cp) / sympy.Rational(cq)
+    num = [f**e for f, e in fp]
+    den = [f**e for f, e in fq]
+    out.append(_fold(num, den, k))
+    # fold into the expanded sum first, then Horner it (the folded constants stay exact)
+    fn, fd = sympy.fraction(_fold(num, den, k))
+    orders = list(itertools.permutations(free)) if len(free) <= 3 else [free]
+    for order in orders:
+        hn = [_horner(f, order) ** e for f, e in fp]
+        hd = [_horner(f, order) ** e for f, e in fq]
+        out.append(sympy.Mul(*[_horner(f, order) for f in sympy.Mul.make_args(fn)])
+                   / sympy.Mul(*[_horner(f, order) for f in sympy.Mul.make_args(fd)]))
+        out.append(k * sympy.Mul(*hn) / sympy.Mul(*hd))
+    # numerator and denominator divided by a power of one symbol that divides one of them:
+    # ``B·f(S_c)/(B·g(S_c) + c)`` becomes ``f(S_c)/(g(S_c) + c/B)``, costlier per point when every
+    # input is a full array but cheaper over a B × S_c grid, where f, g and c/B are hoisted
+    if len(free) > 1:
+        for i in range(len(free)):
+            for poly in (P, Q):
+                e = min(m[i] for m in poly.monoms())
+                if e > 0:
+                    out.append(_shifted(P, i, e) / _shifted(Q, i, e))
+    return list(dict.fromkeys(out))  # each form once
     cancelled = sympy.cancel(sympy.together(expr))
     p, q = sympy.fraction(cancelled)
     out.append(_fold([sympy.expand(p)], [sympy.expand(q)], sympy.Integer(1)))
@@ -677,6 +756,8 @@ def _cores() -> int:
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
     """Worker threads for the numpy backend's blocks (ufuncs release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor  # here: 3-7 ms of import symroof otherwise
+
     return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="symroof-evaluate")
 
 
@@ -688,6 +769,166 @@ def _resolve_backend(backend: str) -> str:
     if backend == "auto":
         return "numpy"  # measured faster than numexpr here (benchmarks/evaluate.py); see compile()
     return backend
+
+
+# ---- call-time scalars: a kernel specialised to which arguments are arrays ------------------------
+def _exact_number(value: Any) -> int | Fraction:
+    """A scalar argument (already validated) as an exact number: a float as the decimal it
+    prints as (``0.1`` is 1/10), as ``compile(..., fixed=)`` reads it."""
+    if type(value) is int:
+        return value
+    if isinstance(value, np.ndarray):
+        value = value[()]
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Rational):
+        return Fraction(int(value.numerator), int(value.denominator))
+    exact = Fraction(repr(float(value)))
+    return int(exact) if exact.denominator == 1 else exact
+
+
+def _ratio(a: int | Fraction, d: int | Fraction) -> float:
+    """``a/d`` rounded once to float64 (Python's int true division rounds correctly)."""
+    if type(a) is int and type(d) is int:
+        return a / d
+    return float(Fraction(a) / d)
+
+
+@functools.lru_cache(maxsize=256)
+def _template(expr: sympy.Expr, inputs: tuple[sympy.Symbol, ...]
+              ) -> tuple[dict[tuple[int, ...], int], dict[tuple[int, ...], int]] | None:
+    """``expr`` as ``p/q``, two polynomials in every input with integer coefficients (the
+    denominators cleared together), as ``{exponents: coefficient}``; None if not rational."""
+    if not inputs or expr.has(sympy.Float) or not expr.is_rational_function(*inputs):
+        return None
+    terms = [f.as_dict() for f in _cancelled(expr, inputs)]
+    scale = math.lcm(*(int(sympy.Rational(c).q) for t in terms for c in t.values()))
+    out = tuple({m: int(sympy.Rational(c) * scale) for m, c in t.items()} for t in terms)
+    return out[0], out[1]
+
+
+def _polynomial_source(poly: Mapping[tuple[int, ...], int]) -> str:
+    """An integer polynomial in ``s0, s1, ...`` as Python (exact on ints and Fractions)."""
+    terms = []
+    for monom, c in sorted(poly.items(), reverse=True):
+        factors = [repr(c)] if c != 1 or not any(monom) else []
+        factors += [f"s{k}" if e == 1 else f"s{k}**{e}" for k, e in enumerate(monom) if e]
+        terms.append("*".join(factors))
+    return " + ".join(terms) or "0"
+
+
+@dataclass(frozen=True)
+class _Special:
+    """One call signature's kernel: the expression as ``Σ c_m·x^m / Σ d_m·x^m`` over the array
+    arguments ``x``, each coefficient a polynomial of the scalar arguments, all divided by one of
+    them (``norm``). A call computes the coefficients exactly from its scalars (Python ints or
+    Fractions), divides, rounds each once to float64 and runs ``evaluator``, whose inputs are the
+    arrays and then those coefficients (``others``: the coefficient behind each)."""
+
+    scalar_idx: tuple[int, ...]
+    coefficients: Callable[..., tuple[Any, ...]]
+    norm: int
+    others: tuple[int, ...]
+    evaluator: Evaluator
+
+    def exact_constants(self, values: list[Any]) -> list[Fraction] | None:
+        c = self.coefficients(*[_exact_number(v) for v in values])
+        d = c[self.norm]
+        if d == 0:
+            return None
+        return [Fraction(c[k]) / d for k in self.others]
+
+    def constants(self, values: list[Any]) -> dict[int, float] | None:
+        """Input index -> coefficient, or None (a zero divisor, a negative coefficient, which could
+        cancel digits, or one too large for float64): the general form takes over."""
+        try:
+            c = self.coefficients(*[_exact_number(v) for v in values])
+            d = c[self.norm]
+            if d == 0:
+                return None
+            first = len(self.evaluator._inputs) - len(self.others)
+            out = {first + j: _ratio(c[k], d) for j, k in enumerate(self.others)}
+        except (OverflowError, ValueError):
+            return None
+        if any(v < 0 for v in out.values()):
+            return None
+        return out
+
+    @classmethod
+    def build(cls, ev: Evaluator, array_idx: tuple[int, ...]) -> _Special | None:
+        template = _template(ev.expr, ev._inputs)
+        if template is None or not array_idx:
+            return None
+        scalar_idx = tuple(i for i in range(len(ev._inputs)) if i not in array_idx)
+        xs = tuple(ev._inputs[i] for i in array_idx)
+        sides: list[dict[tuple[int, ...], dict[tuple[int, ...], int]]] = []
+        for terms in template:
+            side: dict[tuple[int, ...], dict[tuple[int, ...], int]] = {}
+            for monom, c in terms.items():
+                inner = side.setdefault(tuple(monom[i] for i in array_idx), {})
+                sm = tuple(monom[i] for i in scalar_idx)
+                inner[sm] = inner.get(sm, 0) + c
+            sides.append({m: {k: v for k, v in poly.items() if v} for m, poly in side.items()})
+        # a power of an array argument common to both sides cancels (cancel() left it only if the
+        # scalar part of the coefficients made it look shared)
+        low = [min(m[k] for side in sides for m in side) for k in range(len(xs))]
+        coeffs = [(top, tuple(e - lo for e, lo in zip(m, low, strict=True)), poly)
+                  for top, side in zip((True, False), sides, strict=True) for m, poly in side.items() if poly]
+        source = (f"def _coefficients({', '.join(f's{k}' for k in range(len(scalar_idx)))}):\n"
+                  f"    return ({''.join(_polynomial_source(poly) + ', ' for _, _, poly in coeffs)})\n")
+        coefficients = _exec(source, "_coefficients")
+        best: tuple[float, int, list[tuple[sympy.Expr, _Program]], tuple[sympy.Symbol, ...],
+                    tuple[int, ...]] | None = None
+        for norm in range(len(coeffs)):
+            others = tuple(k for k in range(len(coeffs)) if k != norm)
+            marks = tuple(sympy.Symbol(f"_c{j}", positive=True) for j in range(len(others)))
+            forms, cost = _special_forms(xs, coeffs, norm, others, marks)
+            if best is None or cost < best[0]:
+                best = (cost, norm, forms, marks, others)
+        assert best is not None
+        _, norm, forms, marks, others = best
+        rules = tuple(ev._rules[i] for i in array_idx) + tuple(_Rule(m.name, False, "none") for m in marks)
+        sub = Evaluator(
+            expr=forms[0][0], names=tuple(s.name for s in xs + marks), fixed=MappingProxyType({}),
+            backend=ev.backend, mode="float", check=ev.check, threads=ev.threads,
+            _inputs=xs + marks, _rules=rules, _given_forms=tuple(forms))
+        return cls(scalar_idx, coefficients, norm, others, sub)
+
+
+def _special_forms(xs: tuple[sympy.Symbol, ...], coeffs: list[tuple[bool, tuple[int, ...], Any]], norm: int,
+                   others: tuple[int, ...], marks: tuple[sympy.Symbol, ...]
+                   ) -> tuple[list[tuple[sympy.Expr, _Program]], float]:
+    """Equal forms over the arrays ``xs`` with coefficients ``marks`` (coefficient ``norm`` is 1),
+    their programs ranked by work per point over full arrays (the coefficients are scalars)."""
+    mark = dict(zip(others, marks, strict=True))
+    sides: list[list[sympy.Expr]] = [[], []]
+    for k, (top, monom, _) in enumerate(coeffs):
+        term = sympy.Mul(*(x**e for x, e in zip(xs, monom, strict=True)))
+        sides[0 if top else 1].append(term if k == norm else mark[k] * term)
+    num, den = sympy.Add(*sides[0]), sympy.Add(*sides[1])
+    candidates = [num / den]
+    orders = list(itertools.permutations(xs)) if len(xs) <= 3 else [xs]
+    for order in orders:
+        candidates.append(_horner(num, order) / _horner(den, order))
+    if len(xs) > 1:  # over a grid: divided through by a power of one argument (see _candidates)
+        for x in xs:
+            for f in (num, den):
+                e = _lowest_power(f, x)
+                if e > 0:
+                    candidates.append(sympy.expand(num / x**e) / sympy.expand(den / x**e))
+    inputs = xs + marks
+    scalars = frozenset(marks)
+    full = {i: (1 << 20,) for i in range(len(xs))}
+    ranked = []
+    for i, form in enumerate(candidates):
+        for use_cse in (False, True):
+            program = _build(form, inputs, use_cse, scalars)
+            ranked.append(((_per_point(program, full, 1 << 20), program.cost, i, use_cse), form, program))
+    ranked.sort(key=lambda r: r[0])
+    chosen: dict[_Program, sympy.Expr] = {}
+    for _, form, program in ranked:
+        chosen.setdefault(program, form)
+    return [(form, program) for program, form in chosen.items()], ranked[0][0][0]
 
 
 # ---- the evaluator ------------------------------------------------------------------------------
@@ -708,20 +949,46 @@ class Evaluator:
     """
 
     expr: sympy.Expr
-    form: sympy.Expr
     names: tuple[str, ...]
     fixed: Mapping[str, sympy.Expr]
     backend: str
     mode: Literal["float", "exact"]
     check: bool
     threads: int
-    source: str = field(repr=False)
-    _program: _Program = field(repr=False)
-    _forms: tuple[tuple[sympy.Expr, _Program], ...] = field(repr=False)
     _inputs: tuple[sympy.Symbol, ...] = field(repr=False)
     _rules: tuple[_Rule, ...] = field(repr=False)
-    _functional: Callable[..., Any] = field(repr=False)
+    # the equal forms and their programs, cheapest first: given, or searched (sympy work) on first use
+    _given_forms: tuple[tuple[sympy.Expr, _Program], ...] | None = field(repr=False, default=None)
     _kernels: dict[Any, Any] = field(repr=False, default_factory=dict)
+
+    # ---- the forms, computed on first use: compile() itself does little sympy work ----
+    @property
+    def _forms(self) -> tuple[tuple[sympy.Expr, _Program], ...]:
+        forms = self._kernels.get("forms")
+        if forms is None:
+            forms = self._kernels["forms"] = self._given_forms or _choose(self.expr, self._inputs)
+        return forms  # type: ignore[no-any-return]
+
+    @property
+    def form(self) -> sympy.Expr:
+        """The equal form evaluated over full arrays."""
+        return self._forms[0][0]
+
+    @property
+    def _program(self) -> _Program:
+        return self._forms[0][1]
+
+    @property
+    def source(self) -> str:
+        """The generated Python (of `form`, the functional program)."""
+        return _functional_source(self._program)
+
+    @property
+    def _functional(self) -> Callable[..., Any]:
+        f = self._kernels.get("functional")
+        if f is None:
+            f = self._kernels["functional"] = _exec(self.source, "_functional")
+        return f  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         fixed = ", ".join(f"{k}={v}" for k, v in self.fixed.items())
@@ -780,6 +1047,7 @@ class Evaluator:
         scalars: dict[int, float] = {}
         arrays: dict[int, np.ndarray] = {}
         ducks: dict[int, Any] = {}
+        exact: dict[int, Any] = {}  # the scalars as given (already validated): exact coefficients
         for i, (rule, v) in enumerate(zip(self._rules, given, strict=True)):
             if isinstance(v, np.ndarray):
                 arrays[i] = v if v.ndim else np.asarray(v)
@@ -789,9 +1057,11 @@ class Evaluator:
                 ducks[i] = v
             else:
                 scalars[i] = _scalar_float(rule, v) if self.check else float(v)
+                exact[i] = v
         for i, a in list(arrays.items()):
             if a.ndim == 0:
                 scalars[i] = _scalar_float(self._rules[i], a) if self.check else float(a)
+                exact[i] = a
                 del arrays[i]
         if ducks:
             if out is not None:
@@ -809,7 +1079,7 @@ class Evaluator:
                 return value
             out[...] = value
             return out
-        return self._call_arrays(scalars, arrays, given, out)
+        return self._call_arrays(scalars, arrays, given, out, exact)
 
     def _fp_error(self, err: FloatingPointError, given: list[Any]) -> ValueError:
         shown = ", ".join(f"{n}={v!r}" if np.ndim(v) == 0 else f"{n}=<array>"
@@ -841,7 +1111,34 @@ class Evaluator:
         return self._functional(*args)
 
     def _call_arrays(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], given: list[Any],
-                     out: np.ndarray | None) -> Any:
+                     out: np.ndarray | None, exact: Mapping[int, Any] | None = None) -> Any:
+        try:
+            with _raising():
+                if scalars and exact is not None:
+                    special = self._specialised(tuple(sorted(arrays)), exact)
+                    if special is not None:
+                        sub, constants = special
+                        return sub._run(constants, {j: arrays[i] for j, i in enumerate(sorted(arrays))}, out)
+                return self._run(scalars, arrays, out)
+        except FloatingPointError as err:
+            raise self._fp_error(err, given) from None
+
+    def _specialised(self, array_idx: tuple[int, ...], exact: Mapping[int, Any]
+                     ) -> tuple[Evaluator, dict[int, float]] | None:
+        """The evaluator specialised to these array arguments (the rest scalars) and its
+        coefficients at these scalar values, exact then rounded once; None: use the general form."""
+        key = ("special", array_idx)  # the signature: which arguments are arrays, never values
+        if key not in self._kernels:
+            self._kernels[key] = _Special.build(self, array_idx)
+        plan = self._kernels[key]
+        if plan is None:
+            return None
+        constants = plan.constants([exact[i] for i in plan.scalar_idx])
+        if constants is None:
+            return None
+        return plan.evaluator, constants
+
+    def _run(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], out: np.ndarray | None) -> Any:
         shapes = {i: a.shape for i, a in arrays.items()}
         out_shape = np.broadcast_shapes(*shapes.values())
         size = math.prod(out_shape)
@@ -852,21 +1149,17 @@ class Evaluator:
             for i, a in arrays.items():
                 if i not in big and not self._rules[i].array_ok(a, floating[i]):
                     raise self._rules[i].array_bad(a)
-        try:
-            with _raising():
-                if self.backend == "numexpr":
-                    return self._numexpr_call(scalars, arrays, floating, big, out_shape, out)
-                if size <= BLOCK:
-                    args = [scalars[i] if i in scalars else arrays[i].astype(np.float64, copy=False)
-                            for i in range(len(given))]
-                    result = self._functional(*args)
-                    if out is not None:
-                        np.copyto(out, result)
-                        return out
-                    return np.broadcast_to(result, out_shape).copy() if np.shape(result) != out_shape else result
-                return self._blocked(scalars, arrays, floating, big, out_shape, out)
-        except FloatingPointError as err:
-            raise self._fp_error(err, given) from None
+        if self.backend == "numexpr":
+            return self._numexpr_call(scalars, arrays, floating, big, out_shape, out)
+        if size <= BLOCK:
+            args = [scalars[i] if i in scalars else arrays[i].astype(np.float64, copy=False)
+                    for i in range(len(self.names))]
+            result = self._functional(*args)
+            if out is not None:
+                np.copyto(out, result)
+                return out
+            return np.broadcast_to(result, out_shape).copy() if np.shape(result) != out_shape else result
+        return self._blocked(scalars, arrays, floating, big, out_shape, out)
 
     def form_for(self, **values: Any) -> sympy.Expr:
         """The equal form that a call with these arguments evaluates: `form`, unless some inputs
@@ -878,10 +1171,31 @@ class Evaluator:
         B*(S_c + 5)/(B*(S_c + 1) + 3)
         >>> ev.form_for(B=np.ones((1000, 1)), S_c=np.ones(1000))   # a grid: S_c + 5, S_c + 1, 3/B hoisted
         (S_c + 5)/(S_c + 1 + 3/B)
+
+        With scalars among arrays, the form specialised to them, with the coefficients this call
+        computes (exactly, then rounds each once): ``B·(S_c + 5)/(B·(S_c + 1) + 3)`` at S_c = 7:
+
+        >>> ev.form_for(B=np.ones(1000), S_c=7)
+        B/(2*B/3 + 1/4)
         """
         given = self._arguments((), values)
         arrays = {i: np.asarray(v) for i, v in enumerate(given) if np.ndim(v) > 0}
         size = math.prod(np.broadcast_shapes(*(a.shape for a in arrays.values()))) if arrays else 1
+        if arrays and len(arrays) < len(given) and self.mode == "float":
+            key = ("special", tuple(sorted(arrays)))
+            if key not in self._kernels:
+                self._kernels[key] = _Special.build(self, key[1])
+            plan = self._kernels[key]
+            if plan is not None:
+                exact = plan.exact_constants([given[i] for i in plan.scalar_idx])
+                if exact is not None and all(c >= 0 for c in exact):
+                    sub = plan.evaluator
+                    remapped = {j: arrays[i] for j, i in enumerate(sorted(arrays))}
+                    program = sub._pick(remapped, size)
+                    form = next(form for form, p in sub._forms if p == program)
+                    first = len(sub._inputs) - len(plan.others)
+                    return form.xreplace({m: sympy.Rational(c.numerator, c.denominator)
+                                          for m, c in zip(sub._inputs[first:], exact, strict=True)})
         program = self._pick(arrays, size)
         return next(form for form, p in self._forms if p == program)
 
@@ -1160,13 +1474,13 @@ def _compiled(expr: sympy.Expr, items: tuple[tuple[sympy.Symbol, sympy.Expr], ..
             raise ValueError(f"symbol name {name!r} cannot be a keyword argument")
         if name == "out":
             raise ValueError("symbol name 'out' is taken by the evaluator's out= argument; rename the symbol")
-    forms = _choose(folded, inputs)
-    form, program = forms[0]
-    source = _functional_source(program)
+    # the expression as given, compiled as it stands: refuses what cannot be evaluated (sin,
+    # a constant beyond float64) here; the search for cheaper forms waits for the first call
+    # that needs it (a call with scalars among arrays needs only its own, smaller search)
+    _build(folded, inputs, False)
     return Evaluator(
-        expr=folded, form=form, names=names,
+        expr=folded, names=names,
         fixed=MappingProxyType({k.name: v for k, v in items}),
         backend=backend, mode="exact" if exact else "float", check=check, threads=threads,
-        source=source, _program=program, _forms=forms, _inputs=inputs, _rules=tuple(_Rule.of(s) for s in inputs),
-        _functional=_exec(source, "_functional"),
+        _inputs=inputs, _rules=tuple(_Rule.of(s) for s in inputs),
     )

@@ -35,11 +35,12 @@ def exact_at(expr: sympy.Expr, values: dict[str, object]) -> sympy.Rational:
     return expr.xreplace(table)
 
 
-def assert_close(got: np.ndarray, want: list[sympy.Rational], rel: float = 1e-12) -> None:
+def assert_close(got: np.ndarray, want: list[sympy.Rational] | list[int] | list[Fraction], rel: float = 1e-12) -> None:
     got = np.asarray(got, dtype=np.float64).ravel()
     assert got.shape == (len(want),)
     for g, w in zip(got, want, strict=True):
-        assert abs(Fraction(float(g)) - Fraction(int(w.p), int(w.q))) <= rel * abs(Fraction(int(w.p), int(w.q)))
+        exact = Fraction(int(w.p), int(w.q)) if isinstance(w, sympy.Rational) else Fraction(w)
+        assert abs(Fraction(float(g)) - exact) <= rel * abs(exact)
 
 
 # ---- agreement with the exact value ----------------------------------------------------------
@@ -468,3 +469,141 @@ def test_star_import_keeps_the_builtin_compile():
     exec("from symroof import *", namespace)
     assert "compile" not in namespace and "Evaluator" in namespace
     assert symroof.compile is evaluate.compile
+
+
+# ---- call-time scalars: the kernel specialised to which arguments are arrays ---------------------
+SEED000 = symroof.decode(symroof.Arch.symbolic(weight_bytes=2, act_bytes=2, kv_bytes=2), "000")
+PREFILL = symroof.prefill(symroof.Arch.symbolic(), "arithmetic-intensity")
+
+
+def specialised(ev: evaluate.Evaluator, *arrays: str) -> evaluate._Special:
+    """The signature's plan, which must exist (the call did not fall back to the general form)."""
+    plan = ev._kernels[("special", tuple(sorted(ev.names.index(a) for a in arrays)))]
+    assert plan is not None
+    return plan
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=30, deadline=None)
+@given(
+    batch=st.lists(counts, min_size=1, max_size=4),
+    s_c=st.integers(0, 10**6), h=st.integers(1, 10**5), n=st.integers(1, 10**3),
+    z=st.fractions(min_value=Fraction(1, 10), max_value=2000) | st.integers(1, 10**4),
+    big=st.booleans(),
+)
+def test_call_time_scalars_match_exact(backend, batch, s_c, h, n, z, big):
+    ev = symroof.compile(SEED000.intensity, backend=backend)
+    values = np.array(batch * (evaluate.BLOCK // len(batch) + 3) if big else batch)  # blocked or not
+    got = ev(B=values, S_c=s_c, H=h, N=n, Z=z)
+    specialised(ev, "B")
+    idx = range(len(batch))
+    assert_close(got[list(idx)], [exact_at(SEED000.intensity, {"B": b, "S_c": s_c, "H": h, "N": n, "Z": z})
+                                  for b in batch])
+    if big:
+        assert_close(got[-1:], [exact_at(SEED000.intensity, {"B": int(values[-1]), "S_c": s_c, "H": h, "N": n,
+                                                             "Z": z})])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=25, deadline=None)
+@given(b=counts, s=counts, h=st.integers(1, 10**5), n=st.integers(1, 10**3))
+def test_call_time_scalars_never_overflow(backend, b, s, h, n):
+    # prefill FLOPs N(24·B·S·H² + 4·B·S²·H) reach 10^26 and more: far past int64 (9.2·10^18),
+    # whether the large factors are arrays or the scalars whose coefficients are computed exactly
+    ev = symroof.compile(PREFILL, "flops", backend=backend)
+    want = exact_at(PREFILL.flops, {"B": b, "S": s, "H": h, "N": n})
+    assert want == n * (24 * b * s * h * h + 4 * b * s * s * h)
+    assert_close(ev(B=np.array([b, b]), S=s, H=h, N=n), [want] * 2)
+    assert_close(ev(B=b, S=np.array([s]), H=np.array([h]), N=n), [want])
+    specialised(ev, "B")
+    specialised(ev, "S", "H")
+
+
+def test_signature_cache_is_by_arrays_never_by_values():
+    ev = symroof.compile(SEED000.intensity)
+    batch = np.arange(1, 9)
+    first = ev(B=batch, S_c=1024, H=4096, N=32, Z=8)
+    plan = specialised(ev, "B")
+    second = ev(B=batch, S_c=0, H=1000, N=3, Z=Fraction(1, 2))
+    assert specialised(ev, "B") is plan  # the same kernel, other coefficients
+    assert_close(first, [exact_at(SEED000.intensity, {"B": b, "S_c": 1024, "H": 4096, "N": 32, "Z": 8})
+                         for b in range(1, 9)])
+    assert_close(second, [exact_at(SEED000.intensity, {"B": b, "S_c": 0, "H": 1000, "N": 3, "Z": Fraction(1, 2)})
+                          for b in range(1, 9)])
+    assert not np.allclose(first, second)
+    # the same values at compile time: the same form, evaluated to the same bits
+    fixed = symroof.compile(SEED000.intensity, S_c=1024, H=4096, N=32, Z=8)
+    assert ev.form_for(B=batch, S_c=1024, H=4096, N=32, Z=8) == fixed.form
+    np.testing.assert_array_equal(first, fixed(B=batch))
+
+
+def test_call_time_scalars_on_grids_match_exact():
+    # B column x S_c row (broadcast, more points than a block), H, N, Z scalars
+    ev = symroof.compile(SEED000.intensity)
+    side = math.isqrt(evaluate.BLOCK) + 40
+    column, row = np.arange(1, side + 1)[:, None], np.arange(0, 50 * side, 50)[None, :]
+    grid = ev(B=column, S_c=row, H=8192, N=80, Z=70)
+    specialised(ev, "B", "S_c")
+    top, _ = sympy.fraction(ev.form_for(B=column, S_c=row, H=8192, N=80, Z=70))
+    assert top.free_symbols == {S_c}  # divided through by B: the numerator is computed on the row
+    assert grid.shape == (side, side)
+    for i, j in ((0, 0), (side - 1, side - 1), (7, side // 2), (side // 3, 1)):
+        at = {"B": i + 1, "S_c": 50 * j, "H": 8192, "N": 80, "Z": 70}
+        assert_close(grid[i, j], [exact_at(SEED000.intensity, at)])
+    # a grid whose scalars make int64 overflow: prefill FLOPs over B x S at H = 10^5, N = 10^3
+    flops = symroof.compile(PREFILL, "flops")
+    sizes = np.array([1, 10**3, 10**6])
+    got = flops(B=sizes[:, None], S=sizes[None, :], H=10**5, N=10**3)
+    assert_close(got, [10**3 * (24 * b * s * 10**10 + 4 * b * s * s * 10**5) for b in sizes.tolist()
+                       for s in sizes.tolist()])
+
+
+@pytest.mark.parametrize("k", [3, 4, 5, 6, 7])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_odd_and_even_powers_in_the_generated_kernel(k, backend):
+    # B^k·H + S_c over B^(k-1) + H: the kernel multiplies B by itself (x², x·x², ...); its
+    # numbers are checked against Fraction arithmetic, since ev.exact() evaluates the form
+    expr = (B**k * H + S_c) / (B ** (k - 1) + H)
+    batch = np.arange(1, 2 * evaluate.BLOCK + 2) % 997 + 1  # blocked, B up to 997: 997^7 ~ 10^21
+
+    def want(b: int, h: int, s_c: int) -> Fraction:
+        return Fraction(b**k * h + s_c, b ** (k - 1) + h)
+
+    for ev, args in [
+        (symroof.compile(expr, backend=backend, H=3, S_c=5), {}),  # compile-time values
+        (symroof.compile(expr, backend=backend), {"H": 3, "S_c": 5}),  # call-time scalars
+    ]:
+        got = ev(B=batch, **args)
+        for i in (0, 1, 500, 996, len(batch) - 1):
+            w = want(int(batch[i]), 3, 5)
+            assert abs(Fraction(float(got[i])) - w) <= 1e-12 * w
+    assert "power" not in symroof.compile(expr, H=3, S_c=5).source  # multiplies, not pow
+    both = symroof.compile(expr, backend=backend)(B=batch, H=np.full(len(batch), 3), S_c=5)  # two arrays
+    assert abs(Fraction(float(both[996])) - want(int(batch[996]), 3, 5)) <= 1e-12 * want(int(batch[996]), 3, 5)
+
+
+def test_call_time_fallbacks_stay_correct():
+    # a zero divisor: B/S_c at S_c = 0 is an error, as in the general form
+    with pytest.raises(ValueError, match="not a finite float64"):
+        symroof.compile(B / S_c)(B=np.array([1, 2]), S_c=0)
+    # coefficients of both signs (a subtraction): the general form, still exact enough
+    ev = symroof.compile((B * H - S_c) / (B + H))
+    got = ev(B=np.array([1, 10, 1000]), H=7, S_c=3)
+    assert_close(got, [Fraction(7 * b - 3, b + 7) for b in (1, 10, 1000)])
+    # Max/Min/sqrt: no rational template, the general form
+    ev = symroof.compile(sympy.Max(B, S_c) + sympy.sqrt(B))
+    np.testing.assert_array_equal(ev(B=np.array([4, 9]), S_c=5), [7.0, 12.0])
+    assert ev._kernels[("special", (0,))] is None
+
+
+def test_call_time_scalars_with_out_check_false_and_scalar_types():
+    ev = symroof.compile(SEED000.intensity, check=False)
+    batch = np.arange(1, 2 * evaluate.BLOCK + 2, dtype=np.float32)
+    buffer = np.empty(len(batch))
+    assert ev(B=batch, S_c=np.int64(1024), H=4096.0, N=sympy.Integer(32), Z=Fraction(15, 2), out=buffer) is buffer
+    specialised(ev, "B")
+    for i in (0, len(batch) - 1):
+        at = {"B": int(batch[i]), "S_c": 1024, "H": 4096, "N": 32, "Z": Fraction(15, 2)}
+        assert_close(buffer[i : i + 1], [exact_at(SEED000.intensity, at)])
+    with pytest.raises(ValueError, match=r"B\[1\]=0 must be a positive integer"):  # arrays still checked
+        symroof.compile(SEED000.intensity)(B=np.array([1, 0]), S_c=1, H=1, N=1, Z=1)
