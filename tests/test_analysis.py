@@ -191,7 +191,7 @@ def test_003_kv_cache_intensity_crosses_at_208():
     c = crossover_batch(symroof.decode(KIPPLY, "inference-arithmetic"), A100_003)
     assert c.exists and c.value == 208 and c.ceiling == 208
     assert intensity_limit(symroof.decode(KIPPLY, "inference-arithmetic"), B).value is sympy.oo
-    # 003: "if we're going to compute kv for one token ... For 52B this is 11.4 milliseconds":
+    # 003: the KV of one token for 52B: 11.4 ms
     # reading the K, V weights, 2·2·n_layers·d_model² bytes, at 1.5e12 B/s
     kv = symroof.Cost(flops={"kv": B * 2 * 2 * 64 * 8192**2}, bytes={"weights": 2 * 2 * 64 * 8192**2})
     assert crossover_batch(kv, A100_003).value == 208
@@ -240,7 +240,7 @@ def test_003_gopher_large_batch():
 def test_003_exercise_52b_on_4_gpus_at_batch_256():
     t = symroof.time_per_output_token(KIPPLY, "inference-arithmetic", "A100-40GB", B=256, S_c=0, tp=4,
                                       model="max")
-    # 003: "The compute should be about 21ms and comms should be about 2ms"
+    # 003's figures: compute about 21 ms, comms about 2 ms
     # 256·2·52e9/(4·312e12) = 0.02133 s;  256·64·4·8192/300e9 = 0.00179 s
     assert t.compute_s == sympy.Rational(256 * 2 * 52 * 10**9, 4 * 312 * 10**12)
     assert round(float(t.compute_s) * 1e3) == 21
@@ -297,7 +297,7 @@ def test_003_kv_capacity():
     # 16e9 / 2,097,152 = 7629.39…: 7629 tokens; 003 rounds the per-token size to 0.002 GB: 16/0.002 = 8000
     assert cap.tokens == 16 * 10**9 // 2_097_152 == 7629
     assert sympy.Rational(16, 1) / sympy.Rational(2, 1000) == 8000
-    # "up to a batch size 40 where each item is 200 tokens" (8000/200); exactly, 7629 // 200 = 38
+    # 003: batch 40 of 200-token items (8000/200); exactly, 7629 // 200 = 38
     assert cap.batch == 38
     # four GPUs: 160 − 104 = 56 GB; 003 prints "56/0.002 ≈ 23000", but 56/0.002 = 28000 (an erratum);
     # exactly 56e9 // 2,097,152 = 26702

@@ -9,14 +9,14 @@ from symroof.hardware import _norm
 from symroof.model.presets import UnknownName
 
 # Seed 002, "Hardware specification" table: GPU, compute (TFLOPs bf16/fp16), memory BW (GB/s),
-# intensity (FLOPs/byte), as printed there.
+# intensity (FLOPs/byte), as printed there (rows reordered).
 SEED_002_TABLE = [
     ("H100 SXM", 989, 3350, 295),
-    ("H100 PCIe", 756, 2000, 378),
     ("A100 SXM", 312, 2039, 153),
-    ("A100 PCIe", 312, 1555, 201),
     ("L40S", 362, 864, 419),
+    ("H100 PCIe", 756, 2000, 378),
     ("A10", 125, 600, 208),
+    ("A100 PCIe", 312, 1555, 201),
     ("V100", 125, 900, 139),
 ]
 

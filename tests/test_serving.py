@@ -93,7 +93,7 @@ def test_sum_model_adds_the_parts():
 
 
 def test_003s_52b_exercise_and_allreduce_comms():
-    # 003: "52B on 4xGPUs at batch size 256. The compute should be about 21ms and comms about 2ms"
+    # 003's exercise: 52B on 4 GPUs, batch 256: about 21 ms of compute, about 2 ms of comms
     a100 = symroof.Hardware("A100 (003)", {"bf16": 312e12}, 1.5e12, interconnect_bytes_per_s=300e9)
     kipply = symroof.models.get("kipply-52b")                       # 64 layers, d_model 8192
     t = serving.decode_latency(kipply, "inference-arithmetic", a100, B=256, S_c=0, tp=4, comm="003")
