@@ -268,3 +268,55 @@ def parameters(lm: Any) -> tuple[int, int]:
     inner = sum(p.numel() for name, p in lm.named_parameters()
                 if not any(part in outside for part in name.split(".")))
     return total, inner
+
+
+# ---- one family against transformers: parameters, matmul FLOPs, KV cache ----------------------------------
+
+
+def cache_elements(cache: Any) -> int:
+    """Elements of every key and value tensor a transformers cache holds (fake tensors have shapes)."""
+    total = 0
+    for layer in cache.layers:
+        for name in ("keys", "values"):
+            tensor = getattr(layer, name, None)
+            if tensor is not None and tensor.dim() > 0:
+                total += tensor.numel()
+    return total
+
+
+def check_family(model_type: str, config: Mapping[str, Any], *, load: Mapping[str, Any] | None = None,
+                 batch: int = 2, prompt: int = 11, new: tuple[int, ...] = (1, 3)) -> symroof.Arch:
+    """Assert that symroof reads a tiny ``model_type`` model exactly as transformers builds it.
+
+    The model is built by transformers from ``config`` on the meta device; symroof reads the same
+    keys twice, as a user's file (``{"model_type": ..., **config}``, where symroof applies the
+    family's defaults and layer rules itself) and as transformers writes it back
+    (``to_dict()``, with its resolved ``layer_types``). Checked: the parameter count against
+    ``numel()``; the ``matmul`` conventions' FLOPs for a prefill of ``prompt`` tokens and for a
+    step of each of ``new`` tokens over it against ``FlopCounterMode``; and the K/V elements the
+    cache holds after the prefill against ``Arch.kv_cache_elements`` (choose ``prompt`` longer than
+    the windows). Returns symroof's `Arch` (from the user's file).
+    """
+    torch = require("torch")
+    transformers = require("transformers")
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    hf = transformers.AutoConfig.for_model(model_type, **config)
+    with torch.device("meta"):
+        lm = transformers.AutoModelForCausalLM.from_config(hf, **dict(load or {}))
+    given = symroof.models.from_hf_config({"model_type": model_type, **config})
+    written = symroof.models.from_hf_config(hf.to_dict())
+    numel = sum(p.numel() for p in lm.parameters())
+    for arch in (given, written):
+        assert symroof.total_parameters(arch) == numel, (symroof.total_parameters(arch), numel)
+    conv = matmul_conventions()
+    for cached, step in [(0, prompt), *((prompt, n) for n in new)]:
+        _, ops = count_step(lm, batch, step, cached)
+        for arch in (given, written):
+            ours = symroof.step(arch, conv, B=batch, S_i=step, S_c=cached).flops
+            assert ours == sum(ops.values()), (cached, step, ours, sum(ops.values()), ops)
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        held = cache_elements(prefill_cache(lm, batch, prompt))
+    for arch in (given, written):
+        assert batch * arch.kv_cache_elements(prompt) == held, (batch * arch.kv_cache_elements(prompt), held)
+    return given

@@ -88,7 +88,7 @@ def test_qwen2_5_non_embedding_count_matches_model_card():
 ORACLE = {
     # file -> parameters symroof leaves out by design (named in the Arch's source)
     "pythia-160m": 0,
-    "qwen3-0.6b": 28 * 2 * 128,    # q_norm and k_norm: 2·head_dim per layer, 28 layers
+    "qwen3-0.6b": 0,               # q_norm and k_norm (2·head_dim per layer) are counted
     "gpt2": 0,
     "qwen2.5-7b": 0,
 }
@@ -127,7 +127,7 @@ TINY_QWEN3_MOE = dict(model_type="qwen3_moe", hidden_size=64, num_hidden_layers=
     (TINY_DEEPSEEK, 0),
     ({**TINY_DEEPSEEK, "q_lora_rank": None}, 0),           # DeepSeek-V2-Lite style: queries not compressed
     ({**TINY_DEEPSEEK, "n_shared_experts": 2, "first_k_dense_replace": 0}, 0),
-    (TINY_QWEN3_MOE, 2 * 2 * 16),                          # q_norm/k_norm: 2·head_dim per layer
+    (TINY_QWEN3_MOE, 0),                                   # q_norm/k_norm counted (2·head_dim per layer)
 ], ids=["deepseek", "deepseek-no-q-lora", "deepseek-all-moe", "qwen3-moe"])
 def test_tiny_moe_and_mla_counts_match_transformers(config, left_out, transformers_count):
     assert total_parameters(from_hf_config(config)) == transformers_count(config) - left_out
@@ -189,13 +189,18 @@ def test_mixtral_experts():
     assert (arch.experts, arch.experts_per_token, arch.expert_ffn_dim, arch.ffn_kind) == (8, 2, 14336, "gated")
 
 
-def test_qwen3_moe_experts_and_dense_layers():
+def test_qwen3_moe_experts_and_dense_layers(transformers_count):
     arch = from_hf_config(TINY_QWEN3_MOE)
     assert (arch.experts, arch.experts_per_token, arch.expert_ffn_dim) == (8, 2, 32)
-    with pytest.raises(ValueError, match="mlp_only_layers=\\[0\\]: MoE layers interleaved"):
-        from_hf_config({**TINY_QWEN3_MOE, "mlp_only_layers": [0]})
-    with pytest.raises(ValueError, match="decoder_sparse_step=2"):
-        from_hf_config({**TINY_QWEN3_MOE, "decoder_sparse_step": 2})
+    # Qwen3MoeDecoderLayer: a dense MLP of intermediate_size where the layer is in mlp_only_layers or
+    # (layer + 1) % decoder_sparse_step != 0; the MoE block elsewhere
+    for extra, widths in (({"mlp_only_layers": [0]}, [128, 32]), ({"decoder_sparse_step": 2}, [128, 32]),
+                          ({"num_hidden_layers": 4, "decoder_sparse_step": 2, "mlp_only_layers": [3]},
+                           [128, 32, 128, 128])):
+        config = {**TINY_QWEN3_MOE, **extra}
+        stacked = from_hf_config(config)
+        assert [g.ffn.width for n, g in stacked.groups for _ in range(n)] == widths
+        assert total_parameters(stacked) == transformers_count(config)
 
 
 def test_deepseek_v3_mla_and_moe():
@@ -227,10 +232,16 @@ def test_dtype_bytes():
         from_hf_config({**llama, "torch_dtype": "float12"})
 
 
-def test_source_names_what_is_not_modelled():
-    assert "sliding_window=4096" in from_hf_config(sample("mistral-7b")).source
-    assert "sliding_window" not in from_hf_config(sample("qwen2.5-7b")).source   # use_sliding_window false
-    assert "q_norm/k_norm" in from_hf_config(sample("qwen3-0.6b")).source
+def test_sliding_windows_are_modelled_and_the_rest_named():
+    assert from_hf_config(sample("mistral-7b")).window == 4096                 # MistralConfig: every layer
+    assert from_hf_config(sample("qwen2.5-7b")).window is None                 # use_sliding_window false
+    assert "sliding_window" not in from_hf_config(sample("mistral-7b")).source
+    gemma2 = {"model_type": "gemma2", "hidden_size": 64, "num_hidden_layers": 4, "num_attention_heads": 4,
+              "num_key_value_heads": 2, "head_dim": 16, "intermediate_size": 128, "vocab_size": 100}
+    arch = from_hf_config(gemma2)
+    # Gemma2Config: layer i slides when (i + 1) % 2, window 4096 by default
+    assert [g.attention.window for n, g in arch.groups for _ in range(n)] == [4096, None, 4096, None]
+    assert "soft-capping" in arch.source
 
 
 def test_name_path_folder_and_nesting(tmp_path):

@@ -234,14 +234,15 @@ def test_moe_router_and_shared_names_under_fp8():
            "quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128],
                                    "modules_to_not_convert": ["lm_head", "re:.*self_attn.o_proj"]}}
     arch = from_hf_config(moe)
-    H = 256   # bf16 tensors counted as float16 (numpy has no bfloat16; both 2 bytes). Qwen3's q/k norms
-    # (2·head_dim per layer) are not modelled by symroof (hf.FAMILIES) and so not counted here either
+    H = 256   # bf16 tensors counted as float16 (numpy has no bfloat16; both 2 bytes); Qwen3's q_norm and
+    # k_norm are one vector of head_dim = 128 each, in bf16
     expected = nbytes(
         ((10, H), "float16"), ((H,), "float16"),                                  # tied embedding, final norm
         *fp8_linear(H, 256), *fp8_linear(H, 128), *fp8_linear(H, 128),              # q, k, v
         ((H, 256), "float16"),                                                     # o_proj: not converted
         *[t for _ in range(4) for shape in ((H, 128), (H, 128), (128, H)) for t in fp8_linear(*shape)],
-        ((4, H), "float16"), ((H,), "float16"), ((H,), "float16"))               # router, two norms
+        ((4, H), "float16"), ((H,), "float16"), ((H,), "float16"),               # router, two norms
+        ((128,), "float16"), ((128,), "float16"))                                 # q_norm, k_norm
     assert whole_model_bytes(arch) == expected
 
 

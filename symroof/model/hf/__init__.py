@@ -57,33 +57,45 @@ ValueError: config.json: hidden_size=-1 must be a positive integer
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import sympy
 
 from symroof.model.arch import Arch
 from symroof.model.hf.config import HF_DTYPES, dtype_bytes, dtype_name, read_config
 from symroof.model.hf.config import Config as _Config
 from symroof.model.hf.quant import QUANT_METHODS, quantization_from_config
+from symroof.model.layers import FFN, Layer
 from symroof.model.precision import BYTES
 
-__all__ = ["FAMILIES", "HF_DTYPES", "QUANT_METHODS", "Family", "dtype_bytes", "dtype_name", "from_hf_config",
-           "quantization_from_config", "read_config"]
+__all__ = ["FAMILIES", "HF_DTYPES", "QUANT_METHODS", "Family", "Reading", "dtype_bytes", "dtype_name",
+           "from_hf_config", "quantization_from_config", "read_config", "register"]
 
 
 @dataclass(frozen=True)
 class Family:
-    """How one ``model_type`` of ``transformers`` lays out its decoder layer.
+    """How one ``model_type`` of ``transformers`` lays out its decoder layers.
 
-    ``attention_bias``: the key that switches the biases of q, k, v and o together
-    (None: fixed by ``qkv_bias`` / ``out_bias``). Defaults are those of the family's
-    ``transformers`` config class, which ``save_pretrained`` leaves out of the file
-    when a value equals them.
+    Defaults are those of the family's ``transformers`` config class, which ``save_pretrained``
+    leaves out of the file when a value equals them. ``attention_bias``: the key that switches
+    the biases of q, k, v and o together (None: fixed by ``qkv_bias`` / ``out_bias``).
+
+    Which layers slide (``windows``): ``none``; ``all`` (every layer, when ``sliding_window`` is
+    set: Mistral, Mixtral, Phi-3, Starcoder2, Qwen3-MoE's ``use_sliding_window``); ``qwen``
+    (``use_sliding_window`` and layer index ``>= max_window_layers``, Qwen2/Qwen3); ``pattern``
+    (one full layer in every ``pattern`` layers, the rest sliding: Gemma 2, gpt-oss, Gemma 3,
+    Cohere 2). A config's own ``layer_types`` list wins over the rule, as in transformers.
+
+    MoE layers (with ``experts``): every layer but the first ``dense_layers`` (DeepSeek), those in
+    ``mlp_only_layers``, and those off the ``decoder_sparse_step`` (Qwen-MoE). ``adjust``: a hook
+    that edits the `Reading` (per-layer details a family of its own needs).
     """
 
     ffn_kind: Literal["dense", "gated"]        # "gated": gate/up/down; "dense": up/down
-    norm: Literal["layernorm", "rmsnorm"] = "rmsnorm"
+    norm: Literal["layernorm", "rmsnorm", "layernorm-nobias"] = "rmsnorm"
     tied: bool = False                 # default of tie_word_embeddings
     attention_bias: str | None = None  # key for q, k, v, o biases together
     bias_default: bool = False         # its default
@@ -92,30 +104,49 @@ class Family:
     mlp_bias: str | bool = False       # a key (default False), or fixed
     learned_positions: str | None = None   # key of the learned position table's size
     positions_default: int = 0             # its default
-    experts: str | None = None         # key of the routed-expert count (MoE)
+    experts: str | tuple[str, ...] | None = None   # key(s) of the routed-expert count (MoE), first present wins
     expert_ffn: str = "intermediate_size"  # key of each expert's width
     shared_experts: str | None = None  # key of the always-active experts' count (DeepSeek)
     shared_default: int = 0
     dense_layers: str | None = None    # key of the number of leading dense-FFN layers (DeepSeek)
     dense_default: int = 0
     mla: bool = False                  # multi-head latent attention (kv_lora_rank, ...)
-    not_modelled: tuple[str, ...] = ()     # what this family has that Arch does not count
+    windows: Literal["none", "all", "qwen", "pattern"] = "none"
+    window_default: int | None = None  # default of sliding_window
+    window_flag: str | None = None     # a key that must be true for the window to apply (use_sliding_window)
+    pattern_default: int = 2           # "pattern": one full layer in this many
+    norms: int = 2                     # norm vectors of width H per layer
+    qk_norm: Literal["none", "head", "full"] = "none"
+    parallel: bool = False             # attention and FFN side by side on one input
+    not_modelled: tuple[str, ...] = ()     # what this family has that symroof does not count
+    adjust: Callable[[_Config, Reading], None] | None = field(default=None, compare=False)
+
+
+@dataclass
+class Reading:
+    """What `from_hf_config` read, before it becomes an `Arch`: the model-level fields (``fields``),
+    one `Layer` per layer in model order (``layers``) and the notes for the source. A family's
+    ``adjust`` hook may edit any of it."""
+
+    fields: dict[str, Any]
+    layers: list[Layer]
+    notes: list[str]
 
 
 FAMILIES: dict[str, Family] = {
     "llama": Family("gated", attention_bias="attention_bias", mlp_bias="mlp_bias"),
-    "mistral": Family("gated"),
-    "mixtral": Family("gated", experts="num_local_experts"),
-    "qwen2": Family("gated", qkv_bias=True),         # Qwen2Attention: q/k/v bias=True, o bias=False
-    "qwen3": Family("gated", attention_bias="attention_bias",
-                    not_modelled=("q_norm/k_norm (2·head_dim parameters per layer)",)),
-    "qwen3_moe": Family("gated", attention_bias="attention_bias", experts="num_experts",
-                        expert_ffn="moe_intermediate_size",
-                        not_modelled=("q_norm/k_norm (2·head_dim parameters per layer)",)),
+    "mistral": Family("gated", windows="all", window_default=4096),
+    "mixtral": Family("gated", experts="num_local_experts", windows="all"),
+    # Qwen2Attention: q/k/v bias=True, o bias=False
+    "qwen2": Family("gated", qkv_bias=True, windows="qwen", window_default=4096, window_flag="use_sliding_window"),
+    "qwen3": Family("gated", attention_bias="attention_bias", qk_norm="head", windows="qwen", window_default=4096,
+                    window_flag="use_sliding_window"),
+    "qwen3_moe": Family("gated", attention_bias="attention_bias", experts=("num_experts", "num_local_experts"),
+                        expert_ffn="moe_intermediate_size", qk_norm="head", windows="all",
+                        window_default=4096, window_flag="use_sliding_window"),
     "gemma": Family("gated", tied=True, attention_bias="attention_bias"),
-    "gemma2": Family("gated", tied=True, attention_bias="attention_bias",
-                     not_modelled=("pre/post-feedforward norms (2·hidden parameters per layer)",
-                                   "attention and final logit soft-capping")),
+    "gemma2": Family("gated", tied=True, attention_bias="attention_bias", windows="pattern", window_default=4096,
+                     pattern_default=2, norms=4, not_modelled=("attention and final logit soft-capping",)),
     "gpt2": Family("dense", norm="layernorm", tied=True, qkv_bias=True, out_bias=True, mlp_bias=True,
                    learned_positions="n_positions", positions_default=1024),
     "gpt_neox": Family("dense", norm="layernorm", attention_bias="attention_bias", bias_default=True,
@@ -139,6 +170,16 @@ _ARCHITECTURES = {
     "DeepseekV3ForCausalLM": "deepseek_v3",
 }
 
+
+def register(model_type: str, family: Family, *architectures: str) -> None:
+    """Add a family (a module per family group calls this at import), with its ``architectures`` names."""
+    if model_type in FAMILIES:
+        raise ValueError(f"model_type {model_type!r} is registered twice")
+    FAMILIES[model_type] = family
+    for name in architectures:
+        _ARCHITECTURES[name] = model_type
+
+
 def _family(cfg: _Config) -> tuple[str, Family]:
     model_type = cfg.text("model_type")
     if model_type is None:
@@ -155,7 +196,8 @@ def _family(cfg: _Config) -> tuple[str, Family]:
 
 
 def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: str | None = None,
-                   dtype: str | None = None, quantization: Literal["apply", "ignore"] = "apply") -> Arch:
+                   dtype: str | None = None, quantization: Literal["apply", "ignore"] = "apply",
+                   family: str | None = None) -> Arch:
     """An `Arch` from a Hugging Face ``config.json`` (a path, a folder holding one, or its dict).
 
     ``name`` names the result (default: ``_name_or_path``, else the file's name);
@@ -163,7 +205,8 @@ def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: 
     (for a quantised checkpoint: the compute dtype, i.e. everything but the quantised matrices).
     A ``quantization_config`` (`quantization_from_config`) gives each tensor its own bytes per
     element (`symroof.precision.Quantization.apply`); ``quantization="ignore"`` leaves it out
-    (every weight at the dtype, and the config named in the ``source``).
+    (every weight at the dtype, and the config named in the ``source``). ``family`` reads a
+    ``model_type`` symroof does not know as the layout of a known one (``family="llama"``).
     """
     if quantization not in ("apply", "ignore"):
         raise ValueError(f"quantization={quantization!r} must be 'apply' or 'ignore'")
@@ -176,10 +219,68 @@ def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: 
     cfg = _Config(data)
     if "text_config" in data and "hidden_size" not in data and isinstance(data["text_config"], Mapping):
         cfg = _Config(data["text_config"])          # multimodal wrappers (Gemma 3, Llava): the text model
-    model_type, fam = _family(cfg)
+    if family is not None:
+        if family not in FAMILIES:
+            raise ValueError(f"family={family!r} is not a known layout; known: {', '.join(FAMILIES)}")
+        model_type, fam = family, FAMILIES[family]
+    else:
+        model_type, fam = _family(cfg)
+    reading = _read(cfg, model_type, fam)
+    if fam.adjust is not None:
+        fam.adjust(cfg, reading)
 
+    byte_key, byte_name = cfg.get("torch_dtype", "dtype", default=None)
+    if dtype is not None:
+        compute = dtype_name(dtype)
+    elif byte_name is not None:
+        compute = dtype_name(byte_name, byte_key)
+    else:
+        compute = "fp16"                            # absent: 2 bytes, fp16/bf16
+    nbytes = BYTES[compute]
+    quant = data.get("quantization_config", cfg.data.get("quantization_config"))
+    scheme = None
+    if quant is not None and quantization == "apply":
+        scheme = quantization_from_config(quant, compute)
+
+    notes = [*fam.not_modelled, *reading.notes]
+    mtp = cfg.data.get("num_nextn_predict_layers")
+    if mtp:
+        notes.append(f"num_nextn_predict_layers={mtp} (the multi-token-prediction module)")
+    if isinstance(quant, Mapping) and scheme is None:
+        notes.append(f"quantization_config (quant_method={quant.get('quant_method')!r}, ignored): bytes per "
+                     "weight from the dtype")
+    source = f"Hugging Face config.json ({where})"
+    if family is not None:
+        source += f"; model_type {cfg.text('model_type')!r} read as {family!r}"
+    if scheme is not None:
+        source += f"; weights quantised: {scheme.describe()}"
+    if notes:
+        source += "; not modelled: " + "; ".join(notes)
+
+    fields = dict(reading.fields, weight_bytes=nbytes, act_bytes=nbytes, kv_bytes=nbytes,
+                  name=name if name is not None else _default_name(cfg, config), source=source)
+    arch = Arch(**fields)
+    stack = _run_length(reading.layers)
+    if stack != arch.groups:
+        arch = Arch(**fields, layout=stack)
+    return arch if scheme is None else scheme.apply(arch)
+
+
+def _run_length(layers: list[Layer]) -> tuple[tuple[sympy.Expr, Layer], ...]:
+    out: list[list[Any]] = []
+    for layer in layers:
+        if out and out[-1][1] == layer:
+            out[-1][0] += 1
+        else:
+            out.append([1, layer])
+    return tuple((sympy.Integer(n), layer) for n, layer in out)
+
+
+def _read(cfg: _Config, model_type: str, fam: Family) -> Reading:
+    """The fields and the per-layer stack a family's config describes."""
     hidden_key, hidden = cfg.named_count("hidden_size", "n_embd", "d_model")
     heads_key, heads = cfg.named_count("num_attention_heads", "n_head")
+    layers = cfg.count("num_hidden_layers", "n_layer")
     kv_heads = cfg.count("num_key_value_heads", default=heads)
     head_dim = cfg.count("head_dim", default=None)          # explicit head_dim wins over hidden/heads
     mla: dict[str, Any] = {}
@@ -205,69 +306,79 @@ def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: 
     else:
         qkv_bias, out_bias = fam.qkv_bias, fam.out_bias
     mlp_bias = cfg.flag(fam.mlp_bias, False) if isinstance(fam.mlp_bias, str) else fam.mlp_bias
+    max_positions = (cfg.count(fam.learned_positions, default=fam.positions_default)
+                     if fam.learned_positions else 0)
 
     moe: dict[str, Any] = {}
+    moe_at = [False] * layers
     if fam.experts:
-        experts = cfg.count(fam.experts)
+        experts_key, experts = cfg.named_count(*((fam.experts,) if isinstance(fam.experts, str) else fam.experts))
         per_token = cfg.count("num_experts_per_tok")
         if per_token > experts:
             raise ValueError(f"config.json: num_experts_per_tok={per_token} must not exceed "
-                             f"{fam.experts}={experts}")
+                             f"{experts_key}={experts}")
         moe = dict(experts=experts, experts_per_token=per_token, expert_ffn_dim=cfg.count(fam.expert_ffn))
         if fam.shared_experts:
             moe["shared_experts"] = cfg.count(fam.shared_experts, default=fam.shared_default, zero=True)
+        first_dense = 0
         if fam.dense_layers:
-            moe["dense_layers"] = cfg.count(fam.dense_layers, default=fam.dense_default, zero=True)
-        _uniform_moe(cfg)
+            first_dense = moe["dense_layers"] = cfg.count(fam.dense_layers, default=fam.dense_default, zero=True)
+        step = cfg.count("decoder_sparse_step", default=1)
+        _, only_mlp = cfg.get("mlp_only_layers", default=[])
+        if not (isinstance(only_mlp, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in only_mlp)):
+            raise ValueError(f"config.json: mlp_only_layers={only_mlp!r} must be a list of layer indices")
+        moe_at = [i >= first_dense and i not in only_mlp and (i + 1) % step == 0 for i in range(layers)]
+        if cfg.data.get("moe_layer_freq") not in (None, 1):
+            raise ValueError(f"config.json: moe_layer_freq={cfg.data['moe_layer_freq']!r} is not supported (only 1)")
 
-    byte_key, byte_name = cfg.get("torch_dtype", "dtype", default=None)
-    if dtype is not None:
-        compute = dtype_name(dtype)
-    elif byte_name is not None:
-        compute = dtype_name(byte_name, byte_key)
+    kinds, window = _attention_kinds(cfg, fam, layers)
+    fields: dict[str, Any] = dict(
+        hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads, head_dim=head_dim, ffn_dim=ffn_dim,
+        ffn_kind=fam.ffn_kind, vocab=cfg.count("vocab_size"), tied_embeddings=cfg.flag("tie_word_embeddings", fam.tied),
+        norm=fam.norm, qkv_bias=qkv_bias, out_bias=out_bias, mlp_bias=mlp_bias, max_positions=max_positions,
+        **moe, **mla)
+    if kinds and all(k == "sliding_attention" for k in kinds):
+        fields["window"] = window
+    base = Arch(**fields)        # validates the fields; its one layer is the template of every layer
+    template = base.groups[-1][1]
+    attention = template.attention
+    assert attention is not None
+    attention = attention.replace(qk_norm=fam.qk_norm, window=None)
+    dense_ffn = FFN(ffn_dim, fam.ffn_kind == "gated", mlp_bias)
+    out = []
+    for i in range(layers):
+        a = attention.replace(window=window) if kinds[i] == "sliding_attention" else attention
+        f = template.ffn if moe_at[i] else dense_ffn
+        out.append(Layer(a, f, norms=fam.norms, norm=fam.norm, parallel=fam.parallel))
+    return Reading(fields, out, [])
+
+
+_KINDS = ("full_attention", "sliding_attention")
+
+
+def _attention_kinds(cfg: _Config, fam: Family, layers: int) -> tuple[list[str], int | None]:
+    """Each layer's attention kind as transformers resolves it, and the window of the sliding ones."""
+    key, window = cfg.named_count("sliding_window", default=fam.window_default)
+    given = cfg.data.get("layer_types")
+    if fam.window_flag is not None and not cfg.flag(fam.window_flag, False):
+        window = None                            # Qwen: sliding_window only with use_sliding_window
+    if given is not None:
+        if not (isinstance(given, list) and len(given) == layers and all(k in _KINDS for k in given)):
+            raise ValueError(f"config.json: layer_types={given!r} must list {layers} of {', '.join(_KINDS)}")
+        kinds = list(given)
+    elif window is None or fam.windows == "none":
+        kinds = ["full_attention"] * layers
+    elif fam.windows == "all":
+        kinds = ["sliding_attention"] * layers
+    elif fam.windows == "qwen":
+        first = cfg.count("max_window_layers", default=28, zero=True)
+        kinds = ["sliding_attention" if i >= first else "full_attention" for i in range(layers)]
     else:
-        compute = "fp16"                            # absent: 2 bytes, fp16/bf16
-    nbytes = BYTES[compute]
-    quant = data.get("quantization_config", cfg.data.get("quantization_config"))
-    scheme = None
-    if quant is not None and quantization == "apply":
-        scheme = quantization_from_config(quant, compute)
-
-    notes = list(fam.not_modelled)
-    window = cfg.data.get("sliding_window")
-    if window is not None and cfg.data.get("use_sliding_window", True):
-        notes.append(f"sliding_window={window} (full attention assumed)")
-    mtp = cfg.data.get("num_nextn_predict_layers")
-    if mtp:
-        notes.append(f"num_nextn_predict_layers={mtp} (the multi-token-prediction module)")
-    if isinstance(quant, Mapping) and scheme is None:
-        notes.append(f"quantization_config (quant_method={quant.get('quant_method')!r}, ignored): bytes per "
-                     "weight from the dtype")
-    source = f"Hugging Face config.json ({where})"
-    if scheme is not None:
-        source += f"; weights quantised: {scheme.describe()}"
-    if notes:
-        source += "; not modelled: " + "; ".join(notes)
-
-    arch = Arch(
-        hidden=hidden, layers=cfg.count("num_hidden_layers", "n_layer"), heads=heads, kv_heads=kv_heads,
-        head_dim=head_dim, ffn_dim=ffn_dim, ffn_kind=fam.ffn_kind, vocab=cfg.count("vocab_size"),
-        tied_embeddings=cfg.flag("tie_word_embeddings", fam.tied),
-        weight_bytes=nbytes, act_bytes=nbytes, kv_bytes=nbytes, norm=fam.norm,
-        qkv_bias=qkv_bias, out_bias=out_bias, mlp_bias=mlp_bias,
-        max_positions=cfg.count(fam.learned_positions, default=fam.positions_default) if fam.learned_positions else 0,
-        name=name if name is not None else _default_name(cfg, config), source=source, **moe, **mla,
-    )
-    return arch if scheme is None else scheme.apply(arch)
-
-
-def _uniform_moe(cfg: _Config) -> None:
-    """MoE in every layer (after DeepSeek's leading dense ones): `Arch` has no other pattern."""
-    for key, uniform in (("decoder_sparse_step", 1), ("moe_layer_freq", 1), ("mlp_only_layers", [])):
-        value = cfg.data.get(key)
-        if value is not None and value != uniform:
-            raise ValueError(f"config.json: {key}={value!r}: MoE layers interleaved with dense ones are not "
-                             f"supported (only {key}={uniform!r})")
+        period = cfg.count("sliding_window_pattern", default=fam.pattern_default)
+        kinds = ["sliding_attention" if (i + 1) % period else "full_attention" for i in range(layers)]
+    if "sliding_attention" in kinds and window is None:
+        raise ValueError(f"config.json: layer_types has sliding layers but {key} is null")
+    return kinds, window
 
 
 def _default_name(cfg: _Config, config: object) -> str:
