@@ -120,6 +120,7 @@ class Arch:
     # that differ from weight_bytes: a quantised checkpoint's matrices and its unquantised
     # embeddings, norms and biases (`symroof.precision.quantize`). A mapping; stored as sorted pairs.
     tensor_bytes: Any = ()
+    head_bias: bool = False            # a bias on the LM head (GPT-J)
     window: Any = None                 # sliding window of every layer (each query sees at most W keys)
     # the layer stack, run-length in model order: ((count, Layer), ...); () builds it from the fields above
     layout: Any = ()
@@ -171,7 +172,7 @@ class Arch:
         put("tensor_bytes", _tensor_bytes(self.tensor_bytes))
         choice(self.ffn_kind, "ffn_kind", FFN_KINDS)
         choice(self.norm, "norm", NORM_KINDS)
-        for flag in ("tied_embeddings", "qkv_bias", "out_bias", "mlp_bias"):
+        for flag in ("tied_embeddings", "qkv_bias", "out_bias", "mlp_bias", "head_bias"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag}={getattr(self, flag)!r} must be True or False")
         for text in ("name", "source"):

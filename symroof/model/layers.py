@@ -51,7 +51,7 @@ USES = ("all", "routed", "shared", "keys")
 # Every tensor name a table can hold, plus the per-layer norms and the model-level tensors.
 NAMES = ("attention/q", "attention/k", "attention/v", "attention/out", "attention/q_down", "attention/q_up",
          "attention/kv_down", "attention/kv_up", "attention/sinks", "ffn/gate", "ffn/up", "ffn/down", "ffn/router",
-         "norm", "embedding", "positions", "final_norm", "lm_head")
+         "ffn/shared_gate", "norm", "embedding", "positions", "final_norm", "lm_head")
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ class FFN:
     A mixture of experts has ``experts > 1`` routed experts, ``experts_per_token`` of them active
     per token, a router ``(H, E)`` (``router_bias``: gpt-oss), and ``shared_experts`` that every
     token uses, of ``shared_width`` each (default ``width``; Qwen2-MoE's
-    ``shared_expert_intermediate_size``).
+    ``shared_expert_intermediate_size``), optionally behind a ``(H, 1)`` gate (``shared_gate``).
     """
 
     width: Any
@@ -209,6 +209,7 @@ class FFN:
     shared_experts: Any = 0
     shared_width: Any = None
     router_bias: bool = False
+    shared_gate: bool = False           # a (H, 1) sigmoid gate on the shared experts (Qwen2-MoE)
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)
@@ -217,7 +218,7 @@ class FFN:
         put("experts_per_token", as_count(self.experts_per_token, "experts_per_token"))
         put("shared_experts", as_count(self.shared_experts, "shared_experts", allow_zero=True))
         put("shared_width", self.width if self.shared_width is None else as_count(self.shared_width, "shared_width"))
-        for flag in ("gated", "bias", "router_bias"):
+        for flag in ("gated", "bias", "router_bias", "shared_gate"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag}={getattr(self, flag)!r} must be True or False")
         e, k = self.experts, self.experts_per_token
@@ -307,6 +308,8 @@ def matrices(layer: Layer, hidden: Any) -> tuple[Matrix, ...]:
             for n in names:
                 rows, cols = (f.shared_width, H) if n == "down" else (H, f.shared_width)
                 out.append(Matrix(f"ffn/{n}", rows, cols, f.bias, f.shared_experts, "shared"))
+            if f.shared_gate:
+                out.append(Matrix("ffn/shared_gate", H, 1))
     return tuple(out)
 
 

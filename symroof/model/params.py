@@ -81,7 +81,8 @@ def model_parameters(arch: Arch, *, biases: bool = True, norms: bool = True) -> 
     out = {
         "embedding": arch.vocab * arch.hidden,
         "positions": arch.max_positions * arch.hidden,
-        "lm_head": sympy.Integer(0) if arch.tied_embeddings else arch.vocab * arch.hidden,
+        "lm_head": (sympy.Integer(0) if arch.tied_embeddings else arch.vocab * arch.hidden)
+        + (arch.vocab if biases and arch.head_bias else 0),
     }
     if norms:
         out["final_norm"] = norm_parameters(arch.norm, arch.hidden)
