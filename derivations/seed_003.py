@@ -59,6 +59,12 @@ def build() -> Derivation:
     gopher = models.get("gopher-280b").replace(params_b=260)   # 003: "drop 20B ... for 260B parameters"
     conv = symroof.conventions.get("inference-arithmetic")
     sheet = hardware.get("A100-40GB")                          # the datasheet's 1,555 GB/s
+    # 003's capacity arithmetic (120 − 104 = 16 GB) counts "40GB" as 40e9 bytes and fills all of it;
+    # the part has 40 GiB and a runtime keeps a reserve (the catalogue's usable_fraction)
+    post = {gb: hardware.get(f"A100-{gb}GB").replace(
+        capacity_bytes=gb * 10**9, usable_fraction=1,
+        source=f"003's table: Capacity {gb}GB, counted as {gb}e9 bytes, all of it usable (the datasheet's "
+               f"{gb} GB is {gb} GiB)") for gb in (40, 80)}
     d = Derivation(TITLE, SOURCE)
 
     # ---- parameter counting ------------------------------------------------------------------
@@ -171,10 +177,12 @@ def build() -> Derivation:
     # ---- capacity --------------------------------------------------------------------------------
     d.section("Capacity")
     for gpu_name, gb, gbps in (("A100 40GB SXM", "40", "1555"), ("A100 80GB SXM", "80", "2039")):
-        gpu = hardware.get(gpu_name)
+        gpu = post[int(gb)]
         d.claim(f"capacity/{gpu_name}/flops", f"{gpu_name}: BFLOAT16 Flops 312TF", "312", gpu.peak_flops,
                 unit="TFLOP/s")
-        d.claim(f"capacity/{gpu_name}/capacity", f"{gpu_name}: Capacity {gb}GB", gb, gpu.capacity, unit="GB")
+        d.claim(f"capacity/{gpu_name}/capacity", f"{gpu_name}: Capacity {gb}GB", gb, gpu.capacity, unit="GB",
+                note=f"as 003 counts it ({gb}e9 bytes); the part has {gb} GiB = "
+                     f"{format_number(hardware.get(f'A100-{gb}GB').capacity)} bytes")
         d.claim(f"capacity/{gpu_name}/bandwidth", f"{gpu_name}: GPU Memory Bandwidth {gbps}GB/s", gbps,
                 gpu.bandwidth, unit="GB/s")
         d.claim(f"capacity/{gpu_name}/comms", f"{gpu_name}: Communication Bandwidth 300GB/s (instead of 600GB/s)",
@@ -185,13 +193,13 @@ def build() -> Derivation:
             note=f"with the unembedding the post counted above it would be {format_number(every * 2)} bytes "
                  "(105.2 GB)")
     d.claim("capacity/weights-GB", "≈ 104GB", "104", weights, unit="GB")
-    a80 = hardware.get("A100-80GB")
+    a80 = post[80]
     d.claim("capacity/one-gpu", "Oh no! This doesn't fit in one GPU!", "does not fit",
             "does not fit" if weights > a80.capacity else "fits", note="104.2 GB > 80 GB, even on the 80GB part")
-    gpus = sympy.ceiling(weights / sheet.capacity)
+    gpus = sympy.ceiling(weights / post[40].capacity)
     d.claim("capacity/three-gpus", "for the 40GB GPUs, we'd need at least three GPUs just to have all the weights "
             "loaded in", "3", gpus, unit="GPUs", rounding="exact")
-    cap3 = analysis.kv_capacity(kipply, sheet, gpus=3, weight_bytes=weights, context=200)
+    cap3 = analysis.kv_capacity(kipply, post[40], gpus=3, weight_bytes=weights, context=200)
     d.claim("capacity/16GB", "That leaves us 120−104 = 16GB left for our kv cache", "16", cap3.free_bytes, unit="GB")
     d.claim("capacity/per-token", "2·n_layers·n_heads·d_head·2 = 2·64·8192*2 = 2,097,152 bytes", "2,097,152",
             cap3.kv_bytes_per_token, unit="bytes", rounding="exact")
@@ -203,7 +211,7 @@ def build() -> Derivation:
             cap3.batch, unit="sequences", kind="rounding",
             cause="40 = 8000/200 uses the rounded 16 GB and 0.002 GB; 7,556 tokens hold 37 sequences of 200 "
                   "(38 with exactly 16 GB free)")
-    cap4 = analysis.kv_capacity(kipply, sheet, gpus=4, weight_bytes=weights)
+    cap4 = analysis.kv_capacity(kipply, post[40], gpus=4, weight_bytes=weights)
     d.claim("capacity/56GB", "For four GPUs, we'd get 56 [GB left]", "56", cap4.free_bytes, unit="GB")
     d.claim("capacity/23000", "For four GPUs, we'd get 56/0.002 ≈ 23000", "23000", cap4.tokens, unit="tokens",
             rounding="sig:2",
