@@ -61,6 +61,10 @@ def build() -> Derivation:
     gopher = models.get("gopher-280b").replace(params_b=260)   # 003 drops the 20B positional parameters
     conv = symroof.conventions.get("inference-arithmetic")
     sheet = hardware.get("A100-40GB")                          # the datasheet's 1,555 GB/s
+    # 003 counts "40GB" and "80GB" as 10^9 bytes each and fills all of it; the parts have 40 and 80 GiB
+    post = {gb: hardware.get(f"A100-{gb}GB").replace(
+        capacity_bytes=gb * 10**9, usable_fraction=1,
+        source=f"003's table: {gb}e9 bytes, all usable (the part has {gb} GiB)") for gb in (40, 80)}
     d = Derivation(TITLE, SOURCE)
 
     # ---- parameter counting ------------------------------------------------------------------
@@ -176,9 +180,11 @@ def build() -> Derivation:
     # ---- capacity --------------------------------------------------------------------------------
     d.section("Capacity", where="capacity")
     for gpu_name, gb, gbps in (("A100 40GB SXM", "40", "1555"), ("A100 80GB SXM", "80", "2039")):
-        gpu = hardware.get(gpu_name)
+        gpu = post[int(gb)]
         d.claim(f"capacity/{gpu_name}/flops", f"{gpu_name}: bf16 rate", "312", gpu.peak_flops, unit="TFLOP/s")
-        d.claim(f"capacity/{gpu_name}/capacity", f"{gpu_name}: memory size", gb, gpu.capacity, unit="GB")
+        d.claim(f"capacity/{gpu_name}/capacity", f"{gpu_name}: memory size", gb, gpu.capacity, unit="GB",
+                note=f"as 003 counts it ({gb}e9 bytes); the part has {gb} GiB = "
+                     f"{format_number(hardware.get(f'A100-{gb}GB').capacity)} bytes")
         d.claim(f"capacity/{gpu_name}/bandwidth", f"{gpu_name}: memory bandwidth", gbps, gpu.bandwidth, unit="GB/s")
         d.claim(f"capacity/{gpu_name}/comms", f"{gpu_name}: interconnect, one direction", "300",
                 gpu.interconnect_bytes_per_s, unit="GB/s")
@@ -188,13 +194,13 @@ def build() -> Derivation:
             note=f"with the unembedding the post counted above it would be {format_number(every * 2)} bytes "
                  "(105.2 GB)")
     d.claim("capacity/weights-GB", "52B: the same weights in GB", "104", weights, unit="GB")
-    a80 = hardware.get("A100-80GB")
+    a80 = post[80]
     d.claim("capacity/one-gpu", "52B weights against one GPU's memory", "does not fit",
             "does not fit" if weights > a80.capacity else "fits", note="104.2 GB > 80 GB, even on the 80GB part")
-    gpus = sympy.ceiling(weights / sheet.capacity)
+    gpus = sympy.ceiling(weights / post[40].capacity)
     d.claim("capacity/three-gpus", "40GB GPUs needed to hold the weights", "3", gpus, unit="GPUs", rounding="exact",
             as_printed="three GPUs")
-    cap3 = analysis.kv_capacity(kipply, sheet, gpus=3, weight_bytes=weights, context=200)
+    cap3 = analysis.kv_capacity(kipply, post[40], gpus=3, weight_bytes=weights, context=200)
     d.claim("capacity/16GB", "memory left for the KV cache on three GPUs", "16", cap3.free_bytes, unit="GB")
     d.claim("capacity/per-token", "52B: KV-cache bytes per token", "2,097,152", cap3.kv_bytes_per_token,
             unit="bytes", rounding="exact")
@@ -207,7 +213,7 @@ def build() -> Derivation:
             unit="sequences", kind="rounding",
             cause="40 = 8000/200 uses the rounded 16 GB and 0.002 GB; 7,556 tokens hold 37 sequences of 200 "
                   "(38 with exactly 16 GB free)")
-    cap4 = analysis.kv_capacity(kipply, sheet, gpus=4, weight_bytes=weights)
+    cap4 = analysis.kv_capacity(kipply, post[40], gpus=4, weight_bytes=weights)
     d.claim("capacity/56GB", "memory left for the KV cache on four GPUs", "56", cap4.free_bytes, unit="GB")
     d.claim("capacity/23000", "tokens the KV cache holds on four GPUs", "23000", cap4.tokens, unit="tokens",
             rounding="sig:2",

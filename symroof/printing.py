@@ -46,6 +46,7 @@ from symroof._values import as_expr
 
 __all__ = [
     "escape",
+    "readable_integer",
     "seed_form",
     "sum_lines",
     "to_latex",
@@ -126,10 +127,12 @@ class _SeedPrinter(LatexPrinter):
             return rf"{self._print(sym.N)} \left({inner}\right)"
         return " ".join(self._signed_terms(terms))
 
+    readable = False    # documents: large integers as m·2^k or in digit groups (`readable_integer`)
+
     def _print_Integer(self, expr: sympy.Integer) -> str:  # type: ignore[override]
         mantissa, zeros = _power_of_ten(expr)
         if not zeros:
-            return str(expr)
+            return readable_integer(int(expr)) if self.readable else str(expr)
         head = "" if mantissa == 1 else f"{mantissa} \\cdot "
         return f"{head}10^{{{zeros}}}"
 
@@ -177,16 +180,42 @@ def seed_form(expr: Any) -> sympy.Expr:
     return sympy.Mul(parts[0], sympy.Pow(parts[1], -1), evaluate=False)
 
 
+def readable_integer(n: int) -> str:
+    r"""A large integer as a reader takes it in: ``m \cdot 2^{k}`` when it is a small multiple of a
+    power of two (``1073741824`` is ``2^{30}``), else in groups of three digits (``15\,009\,841\,152``);
+    below 100,000 as it is.
+
+    >>> readable_integer(1073741824), readable_integer(3758096384), readable_integer(15009841152)
+    ('2^{30}', '7 \\cdot 2^{29}', '15\\,009\\,841\\,152')
+    >>> readable_integer(4096), readable_integer(-131072)
+    ('4096', '-2^{17}')
+    """
+    if abs(n) < 100_000:
+        return str(n)
+    sign, m = ("-" if n < 0 else ""), abs(n)
+    k = (m & -m).bit_length() - 1                # the power of two dividing m
+    if k >= 10 and m >> k < 1000:
+        odd = m >> k
+        head = "" if odd == 1 else str(odd) + r" \cdot "
+        return f"{sign}{head}2^{{{k}}}"
+    digits = f"{m:,}".replace(",", r"\,")
+    return sign + digits
+
+
 def _printer(settings: Mapping[str, Any]) -> _SeedPrinter:
     options = dict(settings)
+    readable = bool(options.pop("readable", False))
     options.setdefault("symbol_names", _NAMES)
-    return _SeedPrinter(options)
+    printer = _SeedPrinter(options)
+    printer.readable = readable
+    return printer
 
 
 def to_latex(expr: Any, **settings: Any) -> str:
     r"""LaTeX for an expression (or a `Cost`, term by term) in the seeds' notation.
 
-    ``settings`` are sympy's LaTeX printer settings.
+    ``settings`` are sympy's LaTeX printer settings, and ``readable=True`` (large integers as
+    `readable_integer` writes them, as the derivation documents print them).
 
     >>> from symroof.symbols import B, H, Z, b_w, n_kv, d_h
     >>> to_latex(b_w * Z * 10**9 + 2 * B * H * n_kv * d_h)

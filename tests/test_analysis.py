@@ -288,8 +288,12 @@ def test_combine_is_the_one_max_or_sum_rule():
         combine(1, 2, model="avg")
 
 
+# 003 counts the A100's "40GB" as 40e9 bytes, all of them usable (120 − 104 = 16 GB)
+A100_40_003 = symroof.hardware.get("A100-40GB").replace(capacity_bytes=40 * 10**9, usable_fraction=1)
+
+
 def test_003_kv_capacity():
-    cap = symroof.kv_capacity(KIPPLY, "A100-40GB", gpus=3, context=200)
+    cap = symroof.kv_capacity(KIPPLY, A100_40_003, gpus=3, context=200)
     # 003: 120 − 104 = 16 GB left; 2·n_layers·n_heads·d_head·2 = 2·64·8192·2 = 2,097,152 bytes ≈ 0.002 GB
     assert cap.free_bytes == 16 * 10**9
     assert cap.kv_bytes_per_token == 2 * 64 * 8192 * 2 == 2_097_152
@@ -301,9 +305,19 @@ def test_003_kv_capacity():
     assert cap.batch == 38
     # four GPUs: 160 − 104 = 56 GB; 003 prints "56/0.002 ≈ 23000", but 56/0.002 = 28000 (an erratum);
     # exactly 56e9 // 2,097,152 = 26702
-    four = symroof.kv_capacity(KIPPLY, "A100-40GB", gpus=4)
+    four = symroof.kv_capacity(KIPPLY, A100_40_003, gpus=4)
     assert four.free_bytes == 56 * 10**9 and four.tokens == 56 * 10**9 // 2_097_152 == 26702
     assert sympy.Rational(56) / sympy.Rational(2, 1000) == 28000
+
+
+def test_kv_capacity_uses_the_usable_bytes_of_the_catalogue():
+    # the A100 40GB has 40 GiB (nvidia-smi: 40,960 MiB); a runtime fills 9/10 of it (vLLM's default
+    # gpu_memory_utilization 0.9): 3 GPUs offer 0.9 · 3 · 40 · 2^30 = 115,964,116,992 bytes, less the
+    # 104e9 bytes of kipply's weights: 11,964,116,992 bytes, 5,704 tokens of 2,097,152 bytes
+    cap = symroof.kv_capacity(KIPPLY, "A100-40GB", gpus=3, context=200)
+    assert cap.free_bytes == 11_964_116_992 and cap.tokens == 5704 and cap.batch == 28
+    full = symroof.kv_capacity(KIPPLY, symroof.hardware.get("A100-40GB").replace(usable_fraction=1), gpus=3)
+    assert full.free_bytes == 3 * 42_949_672_960 - 104 * 10**9
 
 
 def test_kv_capacity_with_symbols():
@@ -313,7 +327,8 @@ def test_kv_capacity_with_symbols():
     # weights b_w·Z·10⁹
     T, n_h = symroof.symbols.T, symroof.symbols.n_h
     assert cap.kv_bytes_per_token == 2 * N * H * symroof.symbols.b_kv * sympy.Max(1, T / n_h)
-    assert cap.free_bytes == 80 * 10**9 * symroof.symbols.T - 10**9 * Z * symroof.symbols.b_w
+    # 80 GiB, 9/10 of it usable
+    assert cap.free_bytes == sympy.Rational(9, 10) * 80 * 2**30 * symroof.symbols.T - 10**9 * Z * symroof.symbols.b_w
 
 
 # ---- bad input ---------------------------------------------------------------------------------
@@ -393,9 +408,9 @@ def test_crossover_matches_bisection_on_random_models(heads, group, head_dim, la
 def test_kv_capacity_counts_replicated_kv_heads():
     """Llama-3-8B has 8 KV heads; over 16 GPUs each KV head lives on 2 of them (vLLM's rule), so a
     token costs twice its 2·32·8·128·2 = 131,072 bytes. By hand, with 2·8,030,261,248 bytes of bf16
-    weights (Llama-3-8B's published parameter count) in 16 × 80 GB of H100s:"""
+    weights (Llama-3-8B's published parameter count) in 16 × 80 GiB of H100s, 9/10 of each usable:"""
     llama = symroof.models.get("llama-3-8b")
-    free = 16 * 80 * 10**9 - 2 * 8_030_261_248
+    free = 16 * 80 * 2**30 * 9 // 10 - 2 * 8_030_261_248
     cap = symroof.kv_capacity(llama, "H100-SXM", gpus=16)
     assert cap.kv_bytes_per_token == 2 * 131_072
     assert cap.tokens == free // (2 * 131_072)

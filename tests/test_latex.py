@@ -202,6 +202,7 @@ def test_document_compiles_with_pdflatex(name, tmp_path):
     assert (tmp_path / "doc.pdf").stat().st_size > 10_000
     log = (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")
     assert "Overfull \\hbox" not in log, re.findall(r"Overfull.*", log)
+    assert "Overfull" not in log and "Underfull" not in log, re.findall(r"(?:Over|Under)full.*", log)
 
 
 def test_document_states_000s_formulas():
@@ -223,8 +224,9 @@ def test_document_crossover_of_llama_decode_matches_a_hand_derivation():
     bal = Fraction(312_000, 2039)  # 312 TFLOP/s / 2039 GB/s (000's A100 figures)
     b_star = bal * 436_207_616 / (436_224_000 - bal * 28_672)
     tex = document("llama-3-8b", "roofline-notes", "A100-80GB", S_c=0, phases=("decode",))
-    exact = to_latex(sympy.Rational(b_star.numerator, b_star.denominator))
-    assert f"B^{{*}} &= {exact}" in tex
+    # 22,151,168 / 143,313 (22,151,168 = 169·2^17), as the document writes large integers
+    assert (b_star.numerator, b_star.denominator) == (22_151_168, 143_313) and 22_151_168 == 169 * 2**17
+    assert r"B^{*} &= \frac{169 \cdot 2^{17}}{143\,313}" in tex
     ceiling = -(-b_star.numerator // b_star.denominator)
     assert f"$B = {ceiling}$" in tex
 
@@ -250,3 +252,63 @@ def test_escape_keeps_text_printable():
 def test_document_rejects_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         document(**kwargs)
+
+
+# ---- documents a paper can use --------------------------------------------------------------------
+def test_formula_lines_are_all_in_math_mode():
+    cost = symroof.decode(FP16, C000)
+    lines = latex.formula_lines(cost)
+    assert len(lines) == 3 and all(line.startswith(r"\[ ") and line.endswith(r" \]") for line in lines)
+    assert lines[0] == r"\[ \text{FLOPs} = " + to_latex(cost.flops) + r" \]"
+    assert latex.formula_lines(cost, "intensity", bare=True) == [intensity_latex(cost)]
+    with pytest.raises(ValueError, match="only='x'"):
+        latex.formula_lines(cost, "x")
+    for line in lines:                      # each renders as math on its own
+        assert _mathtext_ok(line[3:-3])
+
+
+def test_preset_documents_are_factored_by_layers_with_readable_constants():
+    tex = document("llama-3-8b", "roofline-notes")
+    # Llama-3-8B, per layer: q projection 2·4096·4096 = 2^25 FLOPs per token; gate, up, down
+    # 2·4096·14336 = 7·2^24 each (module doc of test_plot); the 32 layers print as N
+    assert r"\text{FLOPs}_\text{attention/q} &= 2^{25} N B S" in tex
+    assert r"\text{FLOPs}_\text{ffn/gate} &= 7 \cdot 2^{24} N B S" in tex
+    assert "1073741824" not in tex and "3758096384" not in tex
+    # the lm head is once per model: 2·4096·128,256 = 501·2^21 FLOPs per sequence (exact conventions)
+    assert r"\text{FLOPs}_\text{lm\_head} &= 501 \cdot 2^{21} B" in document("llama-3-8b", "exact")
+    # large numbers that are no small multiple of a power of two print in groups of three digits
+    assert r"128\,256" in tex
+
+
+def test_every_symbol_is_defined_even_without_a_gpu():
+    tex = document("llama-3-8b", "roofline-notes")
+    notation = tex[tex.index(r"\section*{Notation}"):tex.index(r"\section{Prefill}")]
+    for symbol in (r"$\pi$", r"$\beta$", "$B$", "$S$", "$S_c$", "$N$"):
+        assert symbol in notation, symbol
+    with_gpu = document("llama-3-8b", "roofline-notes", "H100-SXM")
+    # H100 SXM datasheet: 989 TFLOP/s dense bf16, 3.35 TB/s
+    assert r"$9.890 \times 10^{14}$ on H100-SXM" in with_gpu and r"$3.350 \times 10^{12}$ on H100-SXM" in with_gpu
+
+
+def test_only_the_conventions_that_apply_are_listed():
+    dense = document("llama-3-8b", "exact")
+    table = dense[dense.index(r"\section*{Conventions}"):dense.index(r"\section*{Notation}")]
+    assert "mla" not in table and "experts" not in table and "expert\\_parallel" not in table
+    moe = document("mixtral-8x7b", "exact")
+    table = moe[moe.index(r"\section*{Conventions}"):moe.index(r"\section*{Notation}")]
+    assert "experts\\_read" in table and "mla" not in table
+    mla = document("deepseek-v3", "exact")
+    table = mla[mla.index(r"\section*{Conventions}"):mla.index(r"\section*{Notation}")]
+    assert "mla &" in table and "experts\\_read" in table
+
+
+@pytest.mark.parametrize("model", ["llama-3-8b", "mixtral-8x7b", "deepseek-v3", "gpt2"])
+def test_preset_documents_compile_without_bad_boxes(model, tmp_path):
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    (tmp_path / "doc.tex").write_text(document(model, "exact", "H100-SXM", S_c=1024), encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    log = (tmp_path / "doc.log").read_text(encoding="utf-8", errors="replace")
+    assert "Overfull" not in log and "Underfull" not in log, re.findall(r"(?:Over|Under)full.*", log)

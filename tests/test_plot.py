@@ -238,3 +238,120 @@ def test_draws_into_a_given_axes():
 def test_bad_input_is_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ---- figures a paper can use ---------------------------------------------------------------------
+def _drawn_texts(fig):
+    """Every text matplotlib draws: titles, labels, legend entries, annotations and the tick labels in view."""
+    import itertools  # noqa: F401
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ticks, drawn = set(), set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                for text in (tick.label1, tick.label2):
+                    ticks.add(id(text))
+                    if text.get_visible() and lo * (1 - 1e-9) <= tick.get_loc() <= hi * (1 + 1e-9):
+                        drawn.add(id(text))
+    return [(t.get_text(), t.get_window_extent(renderer)) for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and (id(t) not in ticks or id(t) in drawn)]
+
+
+def _overlapping(fig):
+    import itertools
+
+    return [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(_drawn_texts(fig), 2)
+            if box_a.overlaps(box_b)]
+
+
+SEVERAL = ["llama-3-8b", "llama-2-7b", "mistral-7b", "qwen2.5-7b"]   # four 7-8B models: B* a few apart
+
+
+@pytest.mark.parametrize("kind", ["roofline", "intensity_vs_batch", "intensity_prefill", "time_per_token",
+                                  "time_per_token_tp"])
+def test_no_text_is_drawn_over_another(kind):
+    gpus = ["H100-SXM", "A100-80GB"]
+    fig = {
+        "roofline": lambda: plot.roofline(gpus, SEVERAL, conventions="roofline-notes"),
+        "intensity_vs_batch": lambda: plot.intensity_vs_batch(SEVERAL, gpus, conventions="roofline-notes",
+                                                              context=[0, 1024]),
+        "intensity_prefill": lambda: plot.intensity_vs_batch(SEVERAL, gpus, phase="prefill", context=[1, 16]),
+        "time_per_token": lambda: plot.time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes"),
+        "time_per_token_tp": lambda: plot.time_per_token("llama-2-13b", "A100-80GB", tp=4),
+    }[kind]()
+    texts = _drawn_texts(fig)
+    assert len(texts) > 10
+    assert _overlapping(fig) == []
+    # every B* label lies inside its axes
+    frame = fig.axes[0].get_window_extent()
+    for text in fig.axes[0].texts:
+        box = text.get_window_extent()
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+
+
+def test_eight_crossover_labels_at_nearly_one_point_are_all_apart():
+    # the four 7-8B models at S_c = 0 cross each balance within a few batches of each other (B* ≈ 155 on
+    # the A100, ≈ 301 on the H100): eight labels, which must all be readable
+    fig = plot.intensity_vs_batch(SEVERAL, ["H100-SXM", "A100-80GB"], conventions="roofline-notes", context=0)
+    notes = [t for t in fig.axes[0].texts if t.get_text().startswith("$B^*$")]
+    assert len(notes) == 8 and _overlapping(fig) == []
+
+
+def test_legend_has_the_asymptote_and_the_ridge():
+    fig = plot.intensity_vs_batch("llama-3-8b", "A100-80GB", conventions="roofline-notes", context=1024)
+    entries = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    # by hand (module doc): B → ∞ at S_c = 1024, (13,959,168,000 + 524,288·1024) / (917,504 + 131,072·1024)
+    limit = (FLOPS_0 + FLOPS_PER_CACHED * 1024) / (BYTES_0 + BYTES_PER_CACHED * 1024)
+    assert f"llama-3-8b, $S_c$ = 1024: limit as $B \\to \\infty$, {limit:.0f}" in entries
+    assert "A100-80GB balance (ridge) 153 FLOP/byte" in entries
+    roof = plot.roofline(["A100-80GB", "H100-SXM"], "llama-3-8b")
+    labels = [t.get_text() for t in roof.axes[0].get_legend().get_texts()]
+    assert r"ridge point: balance $\pi/\beta$" in labels
+    ridges = lines(roof, "ridge:")
+    # the ridge is at (balance, peak): 312e12 / 2039e9 FLOP/byte and 312 TFLOP/s
+    assert ridges["ridge:A100-80GB"].get_xdata()[0] == pytest.approx(float(A100_BALANCE))
+    assert ridges["ridge:A100-80GB"].get_ydata()[0] == pytest.approx(312)
+
+
+def test_names_from_configs_are_clean_labels():
+    import symroof
+
+    arch = symroof.models.get("llama-3-8b").replace(name="meta-llama/Meta-Llama-3-8B\x1b[2J $x$")
+    assert plot.label(arch.name) == r"Meta-Llama-3-8B[2J \$x\$"
+    fig = plot.intensity_vs_batch(arch, "A100-80GB", conventions="roofline-notes", context=0)
+    entries = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert r"Meta-Llama-3-8B[2J \$x\$, $S_c$ = 0" in entries
+    assert not any("meta-llama/" in e or "\x1b" in e for e in entries)
+    title = plot.time_per_token(arch, "A100-80GB").axes[0].get_title()
+    assert title.startswith(r"Meta-Llama-3-8B[2J \$x\$ on A100-80GB")
+    assert plot.label("") == "model" and plot.label("org/") == "org"
+
+
+def test_default_size_and_resolution(tmp_path):
+    fig = plot.roofline("A100-80GB", "llama-3-8b")
+    assert tuple(fig.get_size_inches()) == (6.4, 4.8) and fig.dpi == 200
+    path = tmp_path / "r.png"
+    fig.savefig(path)                             # savefig uses the figure's 200 dpi: 1280 x 960 pixels
+    assert plt.imread(path).shape[:2] == (960, 1280)
+    small = plot.time_per_token("llama-3-8b", "H100-SXM", dpi=50)
+    assert small.dpi == 50
+    for bad in (0, True, "300", float("nan"), 10**6):
+        with pytest.raises(ValueError, match="dpi="):
+            plot.intensity_vs_batch("llama-3-8b", "A100-80GB", dpi=bad)
+
+
+def test_efficiency_is_shown_in_the_roof_label():
+    from symroof import hardware
+
+    slow = hardware.get("A100-80GB").with_efficiency(flops=0.5)
+    fig = plot.roofline(slow, "llama-3-8b")
+    roof = lines(fig, "roof:")["roof:A100-80GB"]
+    assert roof.get_label() == "A100-80GB (bf16): balance 77 FLOP/byte, at 50% of peak FLOP/s"   # 156e12/2039e9
+    assert max(roof.get_ydata()) == pytest.approx(156)

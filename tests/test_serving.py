@@ -22,6 +22,8 @@ H100 = symroof.hardware.get("H100-SXM")      # 989e12 FLOP/s bf16, 3.35e12 B/s, 
 # 4096·1024 each, gate/up/down 3·4096·14336, two RMSNorms 2·4096; one final norm 4096
 LLAMA_PARAMS = 2 * 128256 * 4096 + 32 * (2 * 4096**2 + 2 * 4096 * 1024 + 3 * 4096 * 14336 + 2 * 4096) + 4096
 KV_PER_TOKEN = 2 * 32 * 8 * 128 * 2           # K and V, 32 layers, 8 KV heads of 128, 2 bytes
+# the H100 SXM has 80 GiB (80·2^30 bytes); 9/10 of it usable (vLLM gpu_memory_utilization 0.9)
+USABLE_80GIB = 80 * 2**30 * 9 // 10
 
 
 def test_llama_parameter_count_by_hand():
@@ -63,9 +65,10 @@ def test_serving_curve_003_by_hand():
     # has the most throughput; B = 512 has more throughput (π/2P > 256·β/2P since 989 > 857.6)
     # at a larger TPOT; B = 1024 has the same throughput π/2P as 512 at twice its TPOT
     assert curve.batch[curve.frontier(fits_only=False)].tolist() == [256, 512]
-    # KV at S_c = 1024: after the step 1025 tokens of 131,072 bytes each per sequence
-    fit = (80 * 10**9 - 2 * LLAMA_PARAMS) // (KV_PER_TOKEN * 1025)
-    assert fit == 475
+    # KV at S_c = 1024: after the step 1025 tokens of 131,072 bytes each per sequence, in the
+    # H100's 80 GiB of which 9/10 is usable (vLLM's gpu_memory_utilization default)
+    fit = (USABLE_80GIB - 2 * LLAMA_PARAMS) // (KV_PER_TOKEN * 1025)
+    assert fit == 455
     assert curve.max_batch == fit
     assert curve.batch[curve.frontier()].tolist() == [256]
     # the best batch under a TPOT budget of B = 512's step time
@@ -119,17 +122,21 @@ def test_003s_52b_exercise_and_allreduce_comms():
 
 # ---- largest batch -------------------------------------------------------------------------------
 def test_max_batch_by_hand():
-    assert serving.max_batch(LLAMA, H100, S_c=1024) == (80 * 10**9 - 2 * LLAMA_PARAMS) // (KV_PER_TOKEN * 1025)
+    assert serving.max_batch(LLAMA, H100, S_c=1024) == (USABLE_80GIB - 2 * LLAMA_PARAMS) // (KV_PER_TOKEN * 1025)
     # T = 8: each GPU holds one of the 8 KV heads, no copies
-    assert serving.max_batch(LLAMA, H100, S_c=8191, tp=8) == (8 * 80 * 10**9 - 2 * LLAMA_PARAMS) // (
+    assert serving.max_batch(LLAMA, H100, S_c=8191, tp=8) == (8 * USABLE_80GIB - 2 * LLAMA_PARAMS) // (
         KV_PER_TOKEN * 8192)
     # T = 16 > 8 KV heads: every head is held twice
-    assert serving.max_batch(LLAMA, H100, S_c=8191, tp=16) == (16 * 80 * 10**9 - 2 * LLAMA_PARAMS) // (
+    assert serving.max_batch(LLAMA, H100, S_c=8191, tp=16) == (16 * USABLE_80GIB - 2 * LLAMA_PARAMS) // (
         2 * KV_PER_TOKEN * 8192)
     # an MLA latent is on every GPU of the group
     assert serving.kv_replication(symroof.models.get("deepseek-v3"), 8) == 8
-    # 003: 52B on 3 A100-40GB, 16 GB free, 2,097,152 bytes per token, 200 tokens each → 38
-    assert serving.max_batch(symroof.models.get("kipply-52b"), "A100-40GB", S_c=199, tp=3) == 38
+    # 003: 52B on 3 A100-40GB counted as 40e9 bytes each, 16 GB free, 2,097,152 bytes per token,
+    # 200 tokens each → 38; with the parts' 40 GiB, 9/10 usable: (0.9·3·40·2^30 − 104e9) // (2,097,152·200) = 28
+    a100_003 = symroof.hardware.get("A100-40GB").replace(capacity_bytes=40 * 10**9, usable_fraction=1)
+    assert serving.max_batch(symroof.models.get("kipply-52b"), a100_003, S_c=199, tp=3) == 38
+    assert serving.max_batch(symroof.models.get("kipply-52b"), "A100-40GB", S_c=199, tp=3) == (
+        3 * 40 * 2**30 * 9 // 10 - 104 * 10**9) // (2_097_152 * 200) == 28
     with pytest.raises(ValueError, match="do not fit"):
         serving.max_batch(symroof.models.get("kipply-52b"), "A100-40GB", S_c=199, tp=1)
 

@@ -36,8 +36,8 @@ True
 >>> curve = serving_curve(llama, "roofline-notes", "H100-SXM", S_c=1024, batches=[1, 64, 512])
 >>> [round(float(x) * 1000, 2) for x in curve.tpot_s]      # ms per token; B = 512 reads 69 GB of KV
 [4.21, 6.75, 24.82]
->>> curve.max_batch, curve.fits.tolist()      # (80e9 − 2·8,030,261,248) // (131,072 B · 1025 tokens)
-(475, [True, True, False])
+>>> curve.max_batch, curve.fits.tolist()      # (0.9·80 GiB − 2·8,030,261,248) // (131,072 B · 1025 tokens)
+(455, [True, True, False])
 """
 
 from __future__ import annotations
@@ -123,8 +123,8 @@ def max_batch(arch: Arch, hardware: Hardware | str, *, S_c: Any, tp: Any = 1, S_
     copies of `kv_replication`); weights default to ``b_w·params_b·10^9``.
 
     >>> import symroof
-    >>> max_batch(symroof.models.get("kipply-52b"), "A100-40GB", S_c=199, tp=3)   # 003: 16 GB / 200 tokens
-    38
+    >>> max_batch(symroof.models.get("kipply-52b"), "A100-40GB", S_c=199, tp=3)   # 0.9·3·40 GiB − 104 GB
+    28
     """
     context = as_count(S_c, "S_c", allow_zero=True) + as_count(S_i, "S_i")
     return kv_capacity(arch, hardware, gpus=as_count(tp, "tp"), weight_bytes=weight_bytes, context=context).batch

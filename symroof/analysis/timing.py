@@ -483,15 +483,19 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
                 context: Any = None) -> Capacity:
     """KV-cache tokens that fit beside the weights on ``gpus`` GPUs (and the batch at ``context``).
 
-    The ``gpus`` form one tensor-parallel group. Weights default to ``b_w`` times the
-    nominal parameter count (``params_b·10^9``). A token costs ``2·N·n_kv·d_h·b_kv``
-    bytes (K and V of every layer) times the copies the group holds
-    (`kv_replication`: more GPUs than KV heads, or an MLA latent, replicate the cache).
+    The ``gpus`` form one tensor-parallel group; each offers its ``usable_bytes``
+    (capacity × ``usable_fraction``, 9/10 by default: the runtime's reserve is kept).
+    Weights default to ``b_w`` times the nominal parameter count (``params_b·10^9``). A
+    token costs ``2·N·n_kv·d_h·b_kv`` bytes (K and V of every layer) times the copies the
+    group holds (`kv_replication`: more GPUs than KV heads, or an MLA latent, replicate the cache).
 
     >>> import symroof
-    >>> cap = kv_capacity(symroof.models.get("kipply-52b"), "A100-40GB", gpus=3, context=200)
+    >>> a100_003 = symroof.hardware.get("A100-40GB").replace(capacity_bytes=40 * 10**9, usable_fraction=1)
+    >>> cap = kv_capacity(symroof.models.get("kipply-52b"), a100_003, gpus=3, context=200)
     >>> cap.free_bytes, cap.kv_bytes_per_token, cap.tokens, cap.batch   # 003: 16 GB, 2,097,152 B
     (16000000000, 2097152, 7629, 38)
+    >>> kv_capacity(symroof.models.get("kipply-52b"), "A100-40GB", gpus=3).free_bytes  # 0.9 · 3 · 40 GiB − 104e9
+    11964116992
     """
     hw = hardware_of(hardware)
     if hw.capacity_bytes is None:
@@ -499,9 +503,9 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
     G = as_count(gpus, "gpus")
     weights = (arch.weight_bytes * nominal_parameters(arch) if weight_bytes is None
                else as_amount(weight_bytes, "weight_bytes", allow_zero=True))
-    free = G * hw.capacity_bytes - weights
+    free = G * hw.usable_bytes - weights
     if free.is_number and free <= 0:
-        raise ValueError(f"weights of {weights} bytes do not fit in gpus={gpus} × {hw.capacity_bytes} bytes "
+        raise ValueError(f"weights of {weights} bytes do not fit in gpus={gpus} × {hw.usable_bytes} usable bytes "
                          f"of {hw.name}; use more GPUs")
     per_token = arch.kv_elements_per_token * arch.kv_bytes * kv_replication(arch, G)
     tokens = sympy.floor(free / per_token)

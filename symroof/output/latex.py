@@ -24,7 +24,38 @@ from symroof.model import presets as _models
 from symroof.model.arch import Arch
 from symroof.printing import escape, seed_form, sum_lines, to_latex
 
-__all__ = ["cost_latex", "cost_rows", "document", "intensity_latex", "seed_form", "sum_lines", "to_latex"]
+__all__ = ["cost_latex", "cost_rows", "document", "formula_lines", "intensity_latex", "seed_form", "sum_lines",
+           "to_latex"]
+
+_READABLE = {"readable": True}
+
+
+def formula_lines(cost: Cost, only: str | None = None, *, bare: bool = False) -> list[str]:
+    r"""The FLOPs, bytes and intensity of ``cost`` as lines of LaTeX, each a display formula.
+
+    Every line is in math mode (``\[ \text{FLOPs} = ... \]``), so it pastes into a document as
+    it is; ``only`` (``flops``, ``bytes`` or ``intensity``) keeps one; ``bare=True`` gives the
+    formulas without delimiters or names, for a math environment of one's own.
+    (``symroof latex`` prints these lines.)
+
+    >>> from symroof.symbols import B, H
+    >>> cost = Cost(flops={"ffn/up": 8 * B * H**2}, bytes={"weights": 8 * H**2})
+    >>> for line in formula_lines(cost):
+    ...     print(line)
+    \[ \text{FLOPs} = 8 B H^{2} \]
+    \[ \text{Bytes} = 8 H^{2} \]
+    \[ \text{Intensity} = \frac{8 B H^{2}}{8 H^{2}} \]
+    >>> formula_lines(cost, "bytes", bare=True)
+    ['8 H^{2}']
+    """
+    formulas = {"flops": (r"\text{FLOPs}", to_latex(cost.flops)), "bytes": (r"\text{Bytes}", to_latex(cost.bytes)),
+                "intensity": (r"\text{Intensity}", intensity_latex(cost))}
+    if only is not None and only not in formulas:
+        raise ValueError(f"only={only!r} must be one of {', '.join(formulas)}")
+    keep = [only] if only else list(formulas)
+    if bare:
+        return [formulas[k][1] for k in keep]
+    return [rf"\[ {formulas[k][0]} = {formulas[k][1]} \]" for k in keep]
 
 # ---- a standalone derivation document --------------------------------------------------
 
@@ -58,7 +89,7 @@ def _ms(seconds: Any) -> str:
 
 def _number(value: sympy.Expr) -> str:
     """An exact number, and its decimal value when it is not an integer."""
-    exact = to_latex(value)
+    exact = to_latex(value, **_READABLE)
     return exact if value.is_Integer else rf"{exact} \approx {float(value):.4g}"
 
 
@@ -66,7 +97,17 @@ def _align(rows: Sequence[tuple[str, Any]], max_chars: int) -> str:
     """An ``align*`` block of ``label = formula`` rows, long sums broken at their ``+`` signs."""
     out = []
     for label, formula in rows:
-        lines = sum_lines(formula, max_chars) if isinstance(formula, sympy.Basic) else [formula]
+        if isinstance(formula, tuple):           # a sum printed part by part (the whole-model terms, N (...))
+            lines: list[str] = []
+            for part in formula:
+                more = sum_lines(part, max_chars, **_READABLE)
+                if lines and len(lines[-1]) + len(more[0]) + 3 <= max_chars:
+                    lines[-1] += " + " + more[0]
+                    lines.extend(more[1:])
+                else:
+                    lines.extend(([f"+ {more[0]}"] if lines else [more[0]]) + more[1:])
+        else:
+            lines = sum_lines(formula, max_chars, **_READABLE) if isinstance(formula, sympy.Basic) else [formula]
         out.append(f"{label} &= {lines[0]}")
         out.extend(rf"&\quad {line}" for line in lines[1:])
     return "\\begin{align*}\n" + " \\\\\n".join(out) + "\n\\end{align*}\n"
@@ -75,7 +116,7 @@ def _align(rows: Sequence[tuple[str, Any]], max_chars: int) -> str:
 def _ratio(label: str, numerator: sympy.Expr, denominator: sympy.Expr, max_chars: int,
            names: tuple[str, str] = (r"\text{numerator}", r"\text{denominator}")) -> str:
     """``label = \\frac{num}{den}``; a long one as ``\\frac{names}`` with each side on rows of its own."""
-    num, den = to_latex(numerator), to_latex(denominator)
+    num, den = to_latex(numerator, **_READABLE), to_latex(denominator, **_READABLE)
     if max(len(num), len(den)) <= max_chars:
         return _align([(label, rf"\frac{{{num}}}{{{den}}}")], max_chars)
     head = _align([(label, rf"\frac{{{names[0]}}}{{{names[1]}}}")], max_chars)
@@ -85,7 +126,7 @@ def _ratio(label: str, numerator: sympy.Expr, denominator: sympy.Expr, max_chars
 def _intensity_block(cost: Cost, max_chars: int) -> str:
     """FLOPs over bytes, in full when both sides fit on a line (else they are the totals above)."""
     rows = [(r"\text{Arithmetic Intensity}", r"\frac{\text{FLOPs}_\text{total}}{\text{Bytes}_\text{total}}")]
-    num, den = to_latex(cost.flops), to_latex(cost.bytes)
+    num, den = to_latex(cost.flops, **_READABLE), to_latex(cost.bytes, **_READABLE)
     if max(len(num), len(den)) <= max_chars:
         rows.append(("", rf"\frac{{{num}}}{{{den}}}"))
     return _align(rows, max_chars)
@@ -100,11 +141,40 @@ def _limit(c: Any, max_chars: int) -> str:
     return _ratio(label, num, den, max_chars, (r"\text{num}_{\infty}", r"\text{den}_{\infty}"))
 
 
-def _terms_rows(cost: Cost, what: str, depth: int | None) -> list[tuple[str, Any]]:
+_ONCE = ("lm_head", "embedding", "final_norm")      # terms of the whole model, not of every layer
+
+
+def _per_layer(value: sympy.Expr, layers: Any) -> sympy.Expr | None:
+    """``value / layers`` if it is a polynomial with whole coefficients, else None."""
+    if not (isinstance(layers, sympy.Integer) and layers > 1):
+        return None
+    share = sympy.expand(value / layers)
+    poly = sympy.Poly(share, *sorted(share.free_symbols, key=str)) if share.free_symbols else None
+    coeffs = poly.coeffs() if poly is not None else [share]
+    return share if all(c.is_Integer for c in coeffs) else None
+
+
+def _by_layers(name: str, value: sympy.Expr, layers: Any) -> sympy.Expr:
+    """A term of every layer as ``N · (its share of one layer)`` (``N`` is defined in the model table)."""
+    if any(part in name for part in _ONCE):
+        return value
+    share = _per_layer(value, layers)
+    return value if share is None else sym.N * share
+
+
+def _terms_rows(cost: Cost, what: str, depth: int | None, layers: Any = None) -> list[tuple[str, Any]]:
     terms = cost.flop_terms if what == "FLOPs" else cost.byte_terms
-    rows: list[tuple[str, Any]] = [(rf"\text{{{what}}}_{_text(name)}", value)
-                                   for name, value in _grouped(terms, depth).items()]
-    rows.append((rf"\text{{{what}}}_\text{{total}}", cost.flops if what == "FLOPs" else cost.bytes))
+    grouped = _grouped(terms, depth)
+    rows: list[tuple[str, Any]] = [(rf"\text{{{what}}}_{_text(name)}", _by_layers(name, value, layers))
+                                   for name, value in grouped.items()]
+    total = cost.flops if what == "FLOPs" else cost.bytes
+    layer_part = sympy.Add(*(v for n, v in grouped.items() if not any(p in n for p in _ONCE)))
+    share = _per_layer(layer_part, layers)
+    if share is not None and share != 0:
+        rest = sympy.expand(total - layer_part)
+        layered = sympy.expand(sym.N * share)        # every term has N: printed N (...)
+        total = (rest, layered) if rest != 0 else layered
+    rows.append((rf"\text{{{what}}}_\text{{total}}", total))
     return rows
 
 
@@ -223,22 +293,56 @@ def document(arch: Any, conventions: Any = None, hardware: Any = None, *, title:
         "bytes are those moved to and from memory in one forward pass; the arithmetic intensity is "
         "FLOPs per byte.\n",
         _arch_table(arch),
-        _conventions_table(conv),
+        _conventions_table(conv, arch),
+        "",                                   # the notation, filled in once the formulas are known
     ]
+    notation = len(parts) - 1
+    used: set[sympy.Symbol] = {sym.pi, sym.beta}
     if hw is not None:
         parts.append(_hardware_section(hw))
     for phase in phases:
         heading, description = _PHASES[phase]
         cost = builders[phase](arch, conv)
+        used |= cost.flops.free_symbols | cost.bytes.free_symbols
         parts.append(f"\\section{{{escape(heading)}}}\n{description}\n")
-        parts.append("\\subsection*{FLOPs}\n" + _align(_terms_rows(cost, "FLOPs", depth), max_chars))
-        parts.append("\\subsection*{Bytes}\n" + _align(_terms_rows(cost, "Bytes", depth), max_chars))
+        parts.append("\\subsection*{FLOPs}\n" + _align(_terms_rows(cost, "FLOPs", depth, arch.layers), max_chars))
+        parts.append("\\subsection*{Bytes}\n" + _align(_terms_rows(cost, "Bytes", depth, arch.layers), max_chars))
         parts.append("\\subsection*{Arithmetic intensity}\n")
         parts.append(_intensity_block(cost, max_chars))
         parts.append(_crossover_section(cost, hw, values, max_chars))
         parts.append(_numbers_section(cost, hw, values, phase))
+    if isinstance(arch.layers, sympy.Integer) and arch.layers > 1:
+        used.add(sym.N)                       # the terms of every layer print as N (...)
+    used |= {s_ for s_ in sym.ALL.values() if s_ in arch_symbols(arch)}
+    parts[notation] = _notation(used, hw, given=set(values))
     parts.append("\\end{document}\n")
     return "".join(parts)
+
+
+def arch_symbols(arch: Any) -> set[sympy.Symbol]:
+    """The symbols left in an architecture's fields (a symbolic Arch keeps H, N, ...)."""
+    out: set[sympy.Symbol] = set()
+    for field, _, _ in _ARCH_FIELDS:
+        value = getattr(arch, field, None)
+        if isinstance(value, sympy.Basic):
+            out |= value.free_symbols
+    return out
+
+
+def _notation(used: set[sympy.Symbol], hw: Any, given: set[str]) -> str:
+    """Every symbol the document uses, with its meaning (π and β with the GPU's values when given)."""
+    rows = []
+    for name, symbol in sym.ALL.items():
+        if symbol not in used:
+            continue
+        meaning = escape(sym.DESCRIPTIONS[name])
+        if hw is not None and symbol in (sym.pi, sym.beta):
+            value = hw.peak_flops if symbol is sym.pi else hw.bandwidth
+            meaning += f" (${_sci(value)}$ on {escape(hw.name)})"
+        elif symbol in (sym.pi, sym.beta):
+            meaning += " of the accelerator; their ratio $\\pi/\\beta$ is its balance"
+        rows.append(f"${to_latex(symbol)}$ & {meaning} \\\\")
+    return ("\\section*{Notation}\n\\begin{tabular}{ll}\n" + "\n".join(rows) + "\n\\end{tabular}\n")
 
 
 def _arch_table(arch: Any) -> str:
@@ -247,20 +351,27 @@ def _arch_table(arch: Any) -> str:
         value = getattr(arch, field)
         if value is None:
             continue
-        rows.append(f"{label} & ${to_latex(sym.by_name(symbol))}$ & ${to_latex(value)}$ \\\\")
+        rows.append(f"{label} & ${to_latex(sym.by_name(symbol))}$ & ${to_latex(value, **_READABLE)}$ \\\\")
     rows.append(f"FFN kind & & {arch.ffn_kind} \\\\")
     if arch.is_moe:
         rows.append(f"experts (active per token) & $E$ ($k_e$) & ${to_latex(arch.experts)}$ "
                     f"(${to_latex(arch.experts_per_token)}$) \\\\")
-    source = f"Source: {escape(arch.source)}.\n" if arch.source else ""
+    source = f"{{\\raggedright Source: {escape(arch.source)}.\\par}}\n" if arch.source else ""
     return ("\\section*{Model}\n\\begin{tabular}{lll}\n" + "\n".join(rows) + "\n\\end{tabular}\n\n" + source)
 
 
-def _conventions_table(conv: Any) -> str:
+# Conventions that only matter for some models: MLA attention, mixture-of-experts FFNs, tensor parallelism
+# (a document has no T).
+_ONLY_FOR = {"mla": lambda arch: arch.is_mla, "mla_prefill": lambda arch: arch.is_mla, "experts_read": lambda arch: arch.is_moe,
+             "expert_parallel": lambda arch: arch.is_moe, "comms": lambda arch: False}
+
+
+def _conventions_table(conv: Any, arch: Any = None) -> str:
     import dataclasses
 
     rows = [f"{escape(f.name)} & \\texttt{{{escape(getattr(conv, f.name))}}} \\\\"
-            for f in dataclasses.fields(conv) if f.name != "name"]
+            for f in dataclasses.fields(conv)
+            if f.name != "name" and (arch is None or _ONLY_FOR.get(f.name, lambda a: True)(arch))]
     return "\\section*{Conventions}\n\\begin{tabular}{ll}\n" + "\n".join(rows) + "\n\\end{tabular}\n"
 
 
@@ -268,6 +379,6 @@ def _hardware_section(hw: Any) -> str:
     rows = [f"peak $\\pi$ ({escape(hw.dtype)}) & ${_sci(hw.peak_flops)}$ FLOP/s \\\\",
             f"bandwidth $\\beta$ & ${_sci(hw.bandwidth)}$ byte/s \\\\",
             f"balance $\\pi/\\beta$ & ${_number(hw.balance)}$ FLOP/byte \\\\"]
-    source = f"Source: {escape(hw.source)}.\n" if hw.source else ""
+    source = f"{{\\raggedright Source: {escape(hw.source)}.\\par}}\n" if hw.source else ""
     return (f"\\section*{{Hardware: {escape(hw.name)}}}\n\\begin{{tabular}}{{ll}}\n" + "\n".join(rows)
             + "\n\\end{tabular}\n\n" + source)

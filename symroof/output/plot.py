@@ -11,7 +11,14 @@ find them: ``roof:<GPU>``, ``point:<label>:<GPU>``, ``balance:<GPU>``,
 ``crossover:<curve>:<GPU>``, ``limit:<curve>``, ``intensity:<curve>``,
 ``time:compute|weights|kv|activations|comm|total``, ``crossover``; a roofline point of a
 model is ``point:<model>/prefill:<GPU>`` (or ``/decode``); a curve is
-``<model>, $S_c$ = <context>`` (``$S$`` in prefill).
+``<model>, $S_c$ = <context>`` (``$S$`` in prefill); ``ridge:<GPU>`` marks a roofline's ridge
+point (the balance, where the sloped roof meets the flat one).
+
+Figures are 6.4 × 4.8 in (`SIZE`) at 200 dpi (`DPI`, so a PNG is 1280 × 960 pixels); give
+``dpi=`` for another resolution (``savefig`` uses the figure's). Names from configs are cleaned
+for labels (`label`): ``org/Model-7B`` prints ``Model-7B``, control characters are dropped and
+``$`` is escaped, so no name is rendered as mathtext. Text labels placed in the axes (the
+``B*`` of each crossover) are moved apart so that none is drawn over another.
 
 Examples
 --------
@@ -24,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import math
 
 import matplotlib
 import matplotlib.ticker as ticker
@@ -44,9 +53,10 @@ from symroof.hardware import Hardware
 from symroof.model import presets as _models
 from symroof.model.arch import Arch
 
-__all__ = ["STYLE", "intensity_vs_batch", "roofline", "time_per_token"]
+__all__ = ["DPI", "SIZE", "STYLE", "intensity_vs_batch", "label", "roofline", "time_per_token"]
 
-# Readable at a page's width in a paper: 6.4 x 5 in (legend below the axes), 11 pt text.
+# Readable at a page's width in a paper: 6.4 x 4.8 in (matplotlib's default size, legend below the
+# axes), 11 pt text, 200 dpi (1280 x 960 pixels in a PNG).
 STYLE: dict[Any, Any] = {
     "font.size": 11,
     "axes.labelsize": 11,
@@ -61,7 +71,8 @@ STYLE: dict[Any, Any] = {
     "savefig.dpi": 200,
     "savefig.bbox": "tight",
 }
-_SIZE = (6.4, 5.0)
+SIZE = (6.4, 4.8)
+DPI = 200
 _MARKERS = {"prefill": "o", "decode": "^"}
 _TERA, _MILLI = 1e12, 1e-3
 
@@ -113,15 +124,79 @@ def _batches(batches: Any, max_batch: int) -> np.ndarray:
     return np.unique(array)
 
 
-def _figure(ax: Axes | None) -> tuple[Figure, Axes]:
+def _figure(ax: Axes | None, dpi: Any = None) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax  # type: ignore[return-value]
-    fig = Figure(figsize=_SIZE, layout="constrained")
+    fig = Figure(figsize=SIZE, dpi=_dpi(dpi), layout="constrained")
     return fig, fig.add_subplot()
 
 
+def _dpi(dpi: Any) -> float:
+    if dpi is None:
+        return DPI
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float, np.integer, np.floating)) or not (
+            math.isfinite(dpi) and 10 <= dpi <= 2000):
+        raise ValueError(f"dpi={dpi!r} must be a number of dots per inch from 10 to 2000")
+    return float(dpi)
+
+
+def label(name: Any) -> str:
+    r"""A name as a plot label: the last part of a path (``org/Model-7B`` -> ``Model-7B``), control
+    characters dropped, ``$`` escaped so that matplotlib draws it as text, not mathtext.
+
+    >>> label("meta-llama/Llama-3-8B"), label("a$b$\x1b[31m"), label("")
+    ('Llama-3-8B', 'a\\$b\\$[31m', 'model')
+    """
+    text = "".join(ch for ch in str(name) if ch.isprintable())
+    text = text.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return text.replace("$", r"\$") or "model"
+
+
 def _name(arch: Arch) -> str:
-    return arch.name or "model"
+    return label(arch.name or "model")
+
+
+def _separate(fig: Figure, texts: list[Any], gap: float = 2.0) -> None:
+    """Place annotations so that no two overlap and each stays inside its axes.
+
+    Each label tries, in turn, the four corners of its point (5 points away), then the same
+    corners one, two, ... label heights further out; it takes the first place that overlaps
+    no label placed before it and lies inside the axes (else the first that overlaps none).
+    """
+    if not texts:
+        return
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()                       # lay the figure out first: positions are final
+    renderer = canvas.get_renderer()
+    placed: list[Any] = []
+    scale = fig.dpi / 72.0
+    corners = [(-1, 1, "right", "bottom"), (1, 1, "left", "bottom"), (-1, -1, "right", "top"),
+               (1, -1, "left", "top")]
+    for text in texts:
+        frame = text.axes.get_window_extent(renderer) if text.axes is not None else fig.bbox
+        height = text.get_window_extent(renderer).height / scale + gap
+        fallback = None
+        for k in range(40):
+            sx, sy, ha, va = corners[k % 4]
+            text.set_ha(ha)
+            text.set_va(va)
+            text.xyann = (5 * sx, sy * (5 + (k // 4) * height))
+            box = text.get_window_extent(renderer)
+            if any(box.overlaps(p) for p in placed):
+                continue
+            inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1)
+            if inside:
+                fallback = None
+                break
+            if fallback is None:
+                fallback = (ha, va, text.xyann)
+        if fallback is not None:
+            text.set_ha(fallback[0])
+            text.set_va(fallback[1])
+            text.xyann = fallback[2]
+        placed.append(text.get_window_extent(renderer))
 
 
 def _curve(expr: sympy.Expr, x: np.ndarray) -> np.ndarray:
@@ -153,7 +228,7 @@ def _batch_axis(ax: Axes, x: np.ndarray) -> None:
 # ---- the roofline ---------------------------------------------------------------------------
 def roofline(gpus: Any, models: Any = (), *, conventions: Any = None, batch: int = 1, seq: int = 1024,
              context: int | None = None, points: Mapping[str, Cost] | None = None, dtype: str | None = None,
-             ax: Axes | None = None) -> Figure:
+             ax: Axes | None = None, dpi: Any = None) -> Figure:
     """The roofline of one or more GPUs, with each model's prefill and decode points on it.
 
     Prefill is ``B = batch`` prompts of ``seq`` tokens; decode is one token per
@@ -178,13 +253,13 @@ def roofline(gpus: Any, models: Any = (), *, conventions: Any = None, batch: int
                       float(prefill(arch, conv, B=batch, S=seq).intensity)))
         marks.append((name, "decode", f"{name} decode (B={batch}, $S_c$={context})",
                       float(decode(arch, conv, B=batch, S_c=int(context)).intensity)))
-    for label, cost in (points or {}).items():
+    for name_, cost in (points or {}).items():
         if not isinstance(cost, Cost) or cost.free_symbols:
-            raise ValueError(f"points[{label!r}] must be a Cost with numbers only (use cost.subs(B=..., ...))")
-        marks.append((label, "point", label, float(cost.intensity)))
+            raise ValueError(f"points[{name_!r}] must be a Cost with numbers only (use cost.subs(B=..., ...))")
+        marks.append((label(name_), "point", label(name_), float(cost.intensity)))
 
     with matplotlib.rc_context(STYLE):
-        fig, ax = _figure(ax)
+        fig, ax = _figure(ax, dpi)
         balances = [float(hw.balance) for hw in hws]
         xs = [m[3] for m in marks] + balances
         lo, hi = min(xs) / 4, max(xs) * 4
@@ -193,26 +268,36 @@ def roofline(gpus: Any, models: Any = (), *, conventions: Any = None, batch: int
         for i, hw in enumerate(hws):
             peak, bw = float(hw.peak_flops), float(hw.bandwidth)
             ax.plot(x, np.minimum(peak, x * bw) / _TERA, color="0.25", linestyle=styles[i % len(styles)],
-                    label=f"{hw.name} ({hw.dtype}): balance {float(hw.balance):.0f} FLOP/byte",
-                    gid=f"roof:{hw.name}")
+                    label=f"{label(hw.name)} ({label(hw.dtype)}): balance {float(hw.balance):.0f} FLOP/byte"
+                          + _efficiency(hw), gid=f"roof:{hw.name}")
+            ax.plot([float(hw.balance)], [peak / _TERA], marker="D", markersize=6, linestyle="none",
+                    color="0.25", markerfacecolor="white", zorder=4, gid=f"ridge:{hw.name}",
+                    label=r"ridge point: balance $\pi/\beta$" if i == 0 else None)
         colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
         groups: dict[str, str] = {}
-        for group, phase, label, intensity in marks:
+        for group, phase, text, intensity in marks:
             colour = groups.setdefault(group, colours[len(groups) % len(colours)])
             for j, hw in enumerate(hws):
                 y = min(float(hw.peak_flops), intensity * float(hw.bandwidth)) / _TERA
                 ax.plot([intensity], [y], marker=_MARKERS.get(phase, "s"), markersize=8, linestyle="none",
                         color=colour, markeredgecolor="black", markeredgewidth=0.6,
-                        label=label if j == 0 else None,
-                        gid=f"point:{group}/{phase}:{hw.name}" if phase != "point" else f"point:{label}:{hw.name}")
+                        label=text if j == 0 else None,
+                        gid=f"point:{group}/{phase}:{hw.name}" if phase != "point" else f"point:{text}:{hw.name}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(lo, hi)
         ax.set_xlabel("arithmetic intensity (FLOP/byte)")
         ax.set_ylabel("attainable performance (TFLOP/s)")
         ax.set_title(f"Roofline ({conv.name} conventions)")
-        _legend(ax, len(hws) + len(marks))
+        _legend(ax, len(hws) + 1 + len(marks))
     return fig
+
+
+def _efficiency(hw: Hardware) -> str:
+    """``, at 70% of peak FLOP/s`` when an efficiency is not 1 (the roof drawn is the achieved one)."""
+    parts = [f"{float(e) * 100:.3g}% of {what}" for e, what in ((hw.flops_efficiency, "peak FLOP/s"),
+                                                               (hw.bandwidth_efficiency, "bandwidth")) if e != 1]
+    return f", at {' and '.join(parts)}" if parts else ""
 
 
 # ---- intensity against batch ------------------------------------------------------------------
@@ -226,7 +311,7 @@ def _phase_cost(arch: Arch, conv: Any, phase: str, length: int, new_tokens: int)
 
 def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, context: Any = 1024,
                        phase: str = "decode", new_tokens: int = 1, batches: Any = None, max_batch: int = 2048,
-                       dtype: str | None = None, ax: Axes | None = None) -> Figure:
+                       dtype: str | None = None, ax: Axes | None = None, dpi: Any = None) -> Figure:
     """Arithmetic intensity against batch size, with each GPU's balance and the crossover batch.
 
     One curve per model and context (``context`` is ``S_c`` in decode, the prompt
@@ -250,11 +335,14 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
     x = _batches(batches, max_batch)
     length = "$S$" if phase == "prefill" else "$S_c$"
     with matplotlib.rc_context(STYLE):
-        fig, ax = _figure(ax)
+        fig, ax = _figure(ax, dpi)
         colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+        notes = []
+        limits = 0
         for k, hw in enumerate(hws):
-            ax.axhline(float(hw.balance), color="0.2", linestyle=["--", "-.", ":"][k % 3], linewidth=1.2,
-                       label=f"{hw.name} balance {float(hw.balance):.0f} FLOP/byte", gid=f"balance:{hw.name}")
+            ax.axhline(float(hw.balance), color="0.2", linestyle=["--", "-.", (0, (5, 1, 1, 1))][k % 3],
+                       linewidth=1.2, gid=f"balance:{hw.name}",
+                       label=f"{label(hw.name)} balance (ridge) {float(hw.balance):.0f} FLOP/byte" + _efficiency(hw))
         highest = max(float(hw.balance) for hw in hws)
         curves = [(arch, c) for arch in archs for c in contexts]
         for i, (arch, c) in enumerate(curves):
@@ -270,25 +358,33 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
                     b_star = float(cross)
                     ax.plot([b_star], [float(hw.balance)], marker="o", markersize=8, color=colour,
                             markeredgecolor="black", linestyle="none", zorder=5, gid=f"crossover:{curve}:{hw.name}")
-                    ax.annotate(f"$B^*$ = {b_star:.0f}", (b_star, float(hw.balance)), ha="right", va="bottom",
-                                textcoords="offset points", xytext=(-5, 5), fontsize=9, color=colour)
+                    note = ax.annotate(f"$B^*$ = {b_star:.0f}", (b_star, float(hw.balance)), ha="right",
+                                       va="bottom", textcoords="offset points", xytext=(-5, 5), fontsize=9,
+                                       color=colour, gid=f"label:{curve}:{hw.name}", annotation_clip=False,
+                                       bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
+                    note.set_in_layout(False)
+                    notes.append(note)
             limit = cross.limit
             # the asymptote as B grows, when it is in view (not far above every curve and balance)
             if limit.is_number and limit.is_finite and float(limit) <= 2 * highest:
-                ax.axhline(float(limit), color=colour, linestyle=":", linewidth=1.0, gid=f"limit:{curve}")
+                ax.axhline(float(limit), color=colour, linestyle=":", linewidth=1.0, gid=f"limit:{curve}",
+                           label=f"{curve}: limit as $B \\to \\infty$, {float(limit):.0f}")
+                limits += 1
         _batch_axis(ax, x)
         ax.set_yscale("log")
         ax.set_ylabel("arithmetic intensity (FLOP/byte)")
         what = "prefill" if phase == "prefill" else ("decode" if new_tokens == 1 else f"step, $S_i$ = {new_tokens}")
         ax.set_title(f"Intensity against batch: {what} ({conv.name} conventions)")
-        _legend(ax, len(hws) + len(curves))
+        _legend(ax, len(hws) + len(curves) + limits)
+        _separate(fig, notes)
     return fig
 
 
 # ---- time per token ---------------------------------------------------------------------------
 def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: int = 1024, new_tokens: int = 1,
                    batches: Any = None, max_batch: int = 2048, per: str = "sequence", tp: int = 1,
-                   comm: str | None = None, dtype: str | None = None, ax: Axes | None = None) -> Figure:
+                   comm: str | None = None, dtype: str | None = None, ax: Axes | None = None,
+                   dpi: Any = None) -> Figure:
     """Decode time per output token against batch size, split by term.
 
     The step is `symroof.timing.latency` of the decode `Cost` on ``tp`` GPUs: compute
@@ -332,13 +428,13 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
         "comm": (t.comm_s, f"communication: {comm or conv.comms}, T = {tp}", (0, (1, 1))),
     }
     with matplotlib.rc_context(STYLE):
-        fig, ax = _figure(ax)
+        fig, ax = _figure(ax, dpi)
         colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
         curves = {}
-        for i, (name, (seconds, label, style)) in enumerate(parts.items()):
+        for i, (name, (seconds, text, style)) in enumerate(parts.items()):
             curves[name] = _curve(seconds * scale, x)
             if np.any(curves[name] > 0):
-                ax.plot(x, curves[name], color=colours[i], linestyle=style, label=label, gid=f"time:{name}")
+                ax.plot(x, curves[name], color=colours[i], linestyle=style, label=text, gid=f"time:{name}")
         memory = _curve(t.memory_s * scale, x)          # every byte term, not only the three drawn
         total = combine(curves["compute"], memory, curves["comm"], model=conv.latency)
         how = "max(compute, memory)" if conv.latency == "max" else "compute + memory"
@@ -360,7 +456,7 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
         ax.set_ylim(bottom=max(ax.get_ylim()[0], float(total.min()) / 1e3))
         ax.set_ylabel("time per output token (ms)" if per == "sequence"
                       else "time per generated token, whole batch (ms)")
-        ax.set_title(f"{_name(arch)} on {hw.name}: decode at $S_c$ = {context}"
+        ax.set_title(f"{_name(arch)} on {label(hw.name)}{_efficiency(hw)}: decode at $S_c$ = {context}"
                      + ("" if new_tokens == 1 else f", $S_i$ = {new_tokens}") + ("" if tp == 1 else f", T = {tp}"))
         _legend(ax, len(ax.get_legend_handles_labels()[1]))
     return fig
