@@ -86,6 +86,7 @@ import sympy
 from symroof import symbols as _symbols
 from symroof.cost import Cost
 from symroof.cost.base import _under
+from symroof.cost.moe import Missed
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -363,6 +364,8 @@ class _Builder:
             if exp.is_Number:
                 return self.op("pow", self.emit(base), _constant(exp))
             return self.op("pow", self.emit(base), self.emit(exp))
+        if isinstance(e, Missed):              # (1 − k/E)^t of the experts a pass touches
+            return self.op("pow", self.emit(e.args[0]), self.emit(e.args[1]))
         if isinstance(e, (sympy.Max, sympy.Min)):
             kind = "max" if isinstance(e, sympy.Max) else "min"
             args = [self.emit(a) for a in e.args]
@@ -1441,10 +1444,10 @@ def compile(target: sympy.Expr | Cost, what: str | None = None, *, fixed: Mappin
     >>> import symroof
     >>> cost = symroof.decode(symroof.models.get("llama-3-8b"), "exact")
     >>> ev = compile(cost, S_c=4096)
-    >>> ev.form
-    B/(373*B/11900 + 1960513/2094400)
-    >>> float(ev(B=64))  # 2094400·64 / (65648·64 + 1960513) = 134041600 / 6161985
-    21.75299031...
+    >>> ev.form    # 2094400·B / (65649·B + 1832257): weights, and per sequence KV, activations, an embedding row
+    B/(65649*B/2094400 + 261751/299200)
+    >>> float(ev(B=64))  # 2094400·64 / (65649·64 + 1832257) = 134041600 / 6033793
+    22.21514...
     >>> compile(cost, "kv/read", S_c=4096).exact(B=2)
     1073741824
     """

@@ -107,8 +107,8 @@ class Hardware:
     aliases: tuple[str, ...] = ()
     source: str = field(default="", compare=False)
     usable_fraction: sympy.Expr = DEFAULT_USABLE_FRACTION
-    flops_efficiency: sympy.Expr = sympy.Integer(1)
-    bandwidth_efficiency: sympy.Expr = sympy.Integer(1)
+    flops_efficiency: Any = 1
+    bandwidth_efficiency: Any = 1
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)

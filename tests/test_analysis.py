@@ -75,8 +75,9 @@ def test_llama_long_cache_has_no_crossover_proved_by_hand():
     attention = 32 * 4 * 32 * 128 * (32768 + 1)
     flops = matmul + attention
     # bytes per sequence (the weights do not grow with B): KV read 2·N·n_kv·d_h·2 per cached
-    # token, KV write the same for the new token, fused activations 3·H·2 per layer
-    per_seq_bytes = 2 * 32 * 1024 * 2 * 32768 + 2 * 32 * 1024 * 2 + 32 * 3 * 4096 * 2
+    # token, KV write the same for the new token, fused activations 3·H·2 per layer, and the
+    # embedding row the lookup gathers, H·2
+    per_seq_bytes = 2 * 32 * 1024 * 2 * 32768 + 2 * 32 * 1024 * 2 + 32 * 3 * 4096 * 2 + 4096 * 2
     limit = sympy.Rational(flops, per_seq_bytes)
     assert 7 < limit < 8
     cost = symroof.decode(LLAMA, "exact", S_c=32768)
@@ -350,19 +351,22 @@ def test_bad_input_is_one_clear_value_error():
         symroof.kv_capacity(KIPPLY, "A100-40GB", gpus=2)
     with pytest.raises(ValueError, match="no interconnect"):
         symroof.tp_communication(KIPPLY, symroof.Hardware("x", {"bf16": 1e12}, 1e9), tp=2, tokens=1)
-    with pytest.raises(ValueError, match="not a ratio of polynomials"):
+    with pytest.raises(ValueError, match="no limit of the intensity as B → ∞ found"):
         crossover_batch(sympy.Max(B, 3) / (B + 1), 2)
+    with pytest.raises(ValueError, match="not a ratio of polynomials in B; give numbers for"):
+        crossover_batch(sympy.Max(B, 3) / (B + symroof.symbols.H), 2)
     with pytest.raises(ValueError, match=r"hardware=3\.5"):
         symroof.balance(3.5)
 
 
 def test_precision_enters_through_the_arch_and_the_dtype():
     # fp8 KV cache halves the KV bytes: with S_c = 32768 the B → ∞ limit becomes (by hand, as above)
-    # flops / (KV read 2·32·1024·1·32768 + KV write 2·32·1024·1 + activations 32·3·4096·2)
+    # flops / (KV read 2·32·1024·1·32768 + KV write 2·32·1024·1 + activations 32·3·4096·2
+    #          + the bf16 embedding row 4096·2)
     flops = 2 * (32 * 218_103_808 + 4096 * 128256) + 32 * 4 * 32 * 128 * 32769
     fp8 = LLAMA.replace(kv_bytes=1)
     c = crossover_batch(symroof.decode(fp8, "exact", S_c=32768), "H100-SXM", dtype="fp8")
-    assert c.limit == sympy.Rational(flops, 2 * 32 * 1024 * 32768 + 2 * 32 * 1024 + 32 * 3 * 4096 * 2)
+    assert c.limit == sympy.Rational(flops, 2 * 32 * 1024 * 32768 + 2 * 32 * 1024 + 32 * 3 * 4096 * 2 + 4096 * 2)
     assert c.balance == sympy.Rational(1979 * 10**12, 3350 * 10**9) and not c.exists
     # and a symbolic precision is a value like any other
     sym_arch = symroof.Arch.symbolic(weight_bytes=2, act_bytes=2)

@@ -251,7 +251,8 @@ def test_efficiency_scales_the_roofs_and_is_shown():
     ("interconnect_bytes_per_s", float("inf"), "finite"), ("peak_flops_per_s", {"bf16": "1e15"}, "not str"),
     ("peak_flops_per_s", {"bf16": False}, "not a bool"), ("peak_flops_per_s", {}, "must map dtype"),
     ("name", "", "must not be empty"), ("name", "x\x1b[31m", "control characters"), ("name", 3, "must be a string"),
-    ("dtype", 16, "must be a string"), ("aliases", "H100", "must be a list"), ("wattage", 700, "unknown Hardware field"),
+    ("dtype", 16, "must be a string"), ("aliases", "H100", "must be a list"),
+    ("wattage", 700, "unknown Hardware field"),
 ])
 def test_hardware_refuses_bad_values_with_one_line(field, value, message):
     with pytest.raises(ValueError, match=message) as err:

@@ -126,7 +126,7 @@ def test_mla_kernel_traffic_by_hand():
                         v_head_dim=3)
     flash = get("exact").replace(attention_kernel="flash", query_block=2)
     absorbed = symroof.step(arch, flash.replace(mla="absorbed"), B=1, S_i=4, S_c=2)
-    naive = symroof.step(arch, flash, B=1, S_i=4, S_c=2)
+    naive = symroof.step(arch, flash.replace(mla="naive"), B=1, S_i=4, S_c=2)
     assert absorbed.bytes_of("attention/kv") == 80
     assert naive.bytes_of("attention/kv") == 384
     assert absorbed.bytes_of("kv") == naive.bytes_of("kv") == (2 + 4) * 5 * 2   # cache read 2, written 4

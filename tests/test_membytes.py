@@ -16,7 +16,11 @@ the source documents:
   the new ones written.
 * ``inference-arithmetic`` (003): ``2·P`` weight bytes per forward pass, nothing else.
 * ``matmul``: every parameter tensor once; K and V read and written; no activations.
-* ``exact``: every parameter tensor once, 002's fused activations, K and V read and written.
+* ``exact``: every parameter tensor once, but the embedding (and learned position) tables only by
+  the ``B·S_i`` rows the lookup gathers (a tied LM head then reads the table once), and a MoE layer's
+  routed experts only as many as the pass touches in expectation, ``E·(1 − ((E−k)/E)^(B·S_i))``
+  (an expert is missed by one token with probability ``(E−k)/E``, by all of them independently);
+  002's fused activations, K and V read and written.
 """
 
 from __future__ import annotations
@@ -38,48 +42,55 @@ SPEC = {
     "inference-arithmetic": dict(weights="nominal", activations=(), kv_read=(), kv_write="never"),
     "matmul": dict(weights="all", activations=(), kv_read=("K", "V"), kv_write="always"),
     "exact": dict(weights="all", activations=("attention input", "attention output", "FFN output"),
-                  kv_read=("K", "V"), kv_write="always"),
+                  kv_read=("K", "V"), kv_write="always", embedding="rows", experts="touched"),
 }
 
 
-def weight_tensors(a: dict, *, everything: bool):
-    """(term, shape) of every weight tensor read once per pass; ``everything``: biases, norms, tables too."""
+def weight_tensors(a: dict, *, everything: bool, tokens: int | None = None):
+    """(term, shape, copies) of every weight tensor read in a pass; ``everything``: biases, norms, tables too;
+    ``tokens`` (the ``exact`` preset): the tables by the rows gathered, routed experts as many as touched."""
     H, q, kv = a["hidden"], a["heads"] * a["head_dim"], a["kv_heads"] * a["head_dim"]
     norm = [(H,), (H,)] if a["norm"] == "layernorm" else [(H,)]       # LayerNorm: weight and bias
-    experts = a["experts"] + a["shared"] if a["experts"] > 1 else 1
+    E, k = a["experts"], min(a["k"], a["experts"])
+    routed = Fraction(E) if tokens is None else E * (1 - Fraction(E - k, E) ** tokens)
+    experts = [(routed, ""), (Fraction(a["shared"]), "")] if E > 1 else [(Fraction(1), "")]
     F = a["ffn"]
     ffn = (["ffn/gate"] if a["gated"] else []) + ["ffn/up", "ffn/down"]
+    one = Fraction(1)
     for _ in range(a["layers"]):
-        yield "attention/q", (H, q)
-        yield "attention/k", (H, kv)
-        yield "attention/v", (H, kv)
-        yield "attention/out", (q, H)
-        for _e in range(experts):
+        yield "attention/q", (H, q), one
+        yield "attention/k", (H, kv), one
+        yield "attention/v", (H, kv), one
+        yield "attention/out", (q, H), one
+        for copies, _ in experts:
             for name in ffn:
-                yield name, ((F, H) if name == "ffn/down" else (H, F))
+                yield name, ((F, H) if name == "ffn/down" else (H, F)), copies
         if a["experts"] > 1:
-            yield "ffn/router", (H, a["experts"])
+            yield "ffn/router", (H, a["experts"]), one
         if not everything:
             continue
         if a["qkv_bias"]:
-            yield from (("attention/q", (q,)), ("attention/k", (kv,)), ("attention/v", (kv,)))
+            yield from (("attention/q", (q,), one), ("attention/k", (kv,), one), ("attention/v", (kv,), one))
         if a["out_bias"]:
-            yield "attention/out", (H,)
+            yield "attention/out", (H,), one
         if a["mlp_bias"]:
-            for _e in range(experts):
+            for copies, _ in experts:
                 for name in ffn:
-                    yield name, ((H,) if name == "ffn/down" else (F,))
+                    yield name, ((H,) if name == "ffn/down" else (F,)), copies
         for _norm in ("before attention", "before FFN"):
             for shape in norm:
-                yield "norm", shape
+                yield "norm", shape, one
     if everything:
-        yield "embedding", (a["vocab"], H)
+        rows = a["vocab"] if tokens is None else tokens
+        yield "embedding", (rows, H), one
         if a["positions"]:
-            yield "positions", (a["positions"], H)
+            yield "positions", (a["positions"] if tokens is None else tokens, H), one
         for shape in norm:
-            yield "final_norm", shape
+            yield "final_norm", shape, one
         if not a["tied"]:
-            yield "lm_head", (a["vocab"], H)
+            yield "lm_head", (a["vocab"], H), one
+        elif tokens is not None:
+            yield "lm_head", (a["vocab"], H), one      # the tied table, read once by the head
 
 
 def walk(a: dict, preset: str, batch: int, new: int, cached: int) -> dict[str, Fraction]:
@@ -92,11 +103,12 @@ def walk(a: dict, preset: str, batch: int, new: int, cached: int) -> dict[str, F
 
     if spec["weights"] == "nominal":
         elements = a["params_b"] * 10**9 if a["params_b"] is not None else sum(
-            prod(s) for _, s in weight_tensors(a, everything=True))
+            prod(s) * c for _, s, c in weight_tensors(a, everything=True))
         move("weights", (1,), elements * a["b_w"])
     elif spec["weights"] in ("matrices", "all"):
-        for term, shape in weight_tensors(a, everything=spec["weights"] == "all"):
-            move("weights/" + term, shape, a["b_w"])
+        tokens = batch * new if spec.get("experts") == "touched" else None
+        for term, shape, copies in weight_tensors(a, everything=spec["weights"] == "all", tokens=tokens):
+            move("weights/" + term, shape, a["b_w"] * copies)
     per_head = (a["kv_heads"], a["head_dim"])
     write = spec["kv_write"] == "always" or (spec["kv_write"] == "decode" and cached > 0)
     for _layer in range(a["layers"]):

@@ -52,7 +52,8 @@ def test_expected_distinct_experts_monte_carlo_deepseek_shape():
 
 def test_touched_experts_limits():
     touched = expected_distinct_experts(8, 2, B * S_i)
-    assert sympy.limit(touched.subs(S_i, 1), B, sympy.oo) == 8       # every expert at large batch
+    # every expert at large batch (Missed is the power (3/4)^B, kept unevaluated: rewrite it for limit)
+    assert sympy.limit(touched.subs(S_i, 1).rewrite(sympy.Pow), B, sympy.oo) == 8
     assert touched.subs({B: 1, S_i: 1}) == 2                          # one token: its k experts
     assert expected_distinct_experts(4, 4, 3) == 4                    # k = E: all, always
     with pytest.raises(ValueError, match="experts_per_token=3 must not exceed experts=2"):
@@ -199,7 +200,8 @@ H200 = (989 * 10**12, 4800 * 10**9)     # datasheet: 989 TF bf16 dense, 4.8 TB/s
 
 
 def test_mixtral_decode_crossover_by_hand():
-    """Mixtral-8x7B, ``exact`` conventions, decode over an empty cache (S_c = 0, one new token).
+    """Mixtral-8x7B, ``exact`` conventions reading every expert and the whole embedding table (the large-batch
+    accounting), decode over an empty cache (S_c = 0, one new token).
 
     FLOPs per sequence, per layer: q and o 2·2·4096·4096 = 67,108,864; k and v 2·2·4096·1024 =
     16,777,216; scores + values (one causal pair) 2·2·32·128 = 16,384; 2 experts' gate, up, down
@@ -211,7 +213,8 @@ def test_mixtral_decode_crossover_by_hand():
     analysis = pytest.importorskip("symroof.analysis")
     a = 32 * (67_108_864 + 16_777_216 + 16_384 + 704_643_072 + 65_536) + 2 * 4096 * 32000
     assert a == 25_497_698_304
-    cost = symroof.decode(symroof.models.get("mixtral-8x7b"), "exact")
+    every = get("exact").replace(experts_read="all", embedding_read="table")
+    cost = symroof.decode(symroof.models.get("mixtral-8x7b"), every)
     for gpu, (peak, bw) in (("H100-SXM", H100), ("H200", H200)):
         expected = crossover_by_hand(a, 2 * 46_702_792_704, 32 * 28_672, peak, bw)
         got = analysis.crossover_batch(cost, gpu, S_c=0)
@@ -236,10 +239,44 @@ def test_deepseek_v3_decode_crossover_by_hand():
     a = (61 * attention + 58 * (3 * 2 * 9 * 7168 * 2048 + 2 * 7168 * 256) + 3 * (3 * 2 * 7168 * 18432)
          + 2 * 7168 * 129280)
     c = 61 * (3 * 7168 * 2 + 4096 * 576 * 2 + 576 * 2)
-    cost = symroof.decode(symroof.models.get("deepseek-v3"), get("exact").replace(mla="absorbed"))
+    every = get("exact").replace(mla="absorbed", experts_read="all", embedding_read="table")
+    cost = symroof.decode(symroof.models.get("deepseek-v3"), every)
     for gpu, hw in (("H100-SXM", H100), ("H200", H200)):
         expected = crossover_by_hand(a, 2 * 671_026_404_352, c, *hw)
         got = analysis.crossover_batch(cost, gpu, S_c=4096)
         assert got.exists and got.value == expected
     assert round(float(crossover_by_hand(a, 2 * 671_026_404_352, c, *H100))) == 6940
     assert round(float(crossover_by_hand(a, 2 * 671_026_404_352, c, *H200))) == 3332
+
+
+def test_mixtral_touched_experts_crossover_by_hand():
+    """The default ``exact`` conventions read the experts a batch touches and the embedding rows it gathers.
+    Mixtral-8x7B decode at S_c = 0 on an H100: per layer an expert's gate, up and down are 3·4096·14336
+    weights, and B tokens touch 8·(1 − (3/4)^B) of the 8 in expectation; the rest of the weights
+    (46,702,792,704 − 32·8·3·4096·14336 − the 32000·4096 table) are read once, the table by B rows of 4096.
+    The intensity a·B / bytes(B) crosses the balance 989e12/3.35e12 between two integers, found here by a
+    sign change computed in exact fractions: the numeric root symroof gives lies in that bracket."""
+    from fractions import Fraction
+
+    analysis = pytest.importorskip("symroof.analysis")
+    a = 25_497_698_304                                     # FLOPs per sequence, as in the test above
+    expert = 3 * 4096 * 14336
+    rest = 46_702_792_704 - 32 * 8 * expert - 32000 * 4096
+    per_seq = 917_504 + 4096 * 2                           # activations + new K, V + one embedding row
+    balance = Fraction(989 * 10**12, 3350 * 10**9)
+
+    def over(b: int) -> bool:
+        touched = 8 * (1 - Fraction(3, 4) ** b)
+        byte = 2 * (rest + 32 * touched * expert) + per_seq * b
+        return Fraction(a * b) / byte >= balance
+
+    first = next(b for b in range(1, 5000) if over(b))
+    assert not over(first - 1)
+    cost = symroof.decode(symroof.models.get("mixtral-8x7b"), "exact")
+    got = analysis.crossover_batch(cost, "H100-SXM", S_c=0)
+    assert got.exists and got.ceiling == first and got.bracket == (first - 1, first)
+    assert first - 1 < got.value < first and "bracketed" in got.reason
+    # every expert read (the large-batch accounting) puts the crossover a little later than touched
+    every = get("exact").replace(experts_read="all", embedding_read="table")
+    assert analysis.crossover_batch(symroof.decode(symroof.models.get("mixtral-8x7b"), every), "H100-SXM",
+                                    S_c=0).value > got.value

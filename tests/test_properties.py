@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 from fractions import Fraction
 from functools import cache
 
@@ -65,6 +66,28 @@ def test_prefill_grows_with_the_prompt(a, preset, batch, prompt, by):
 # ---- intensity limits -------------------------------------------------------------------------------------------
 
 
+def touched(arch: symroof.Arch, preset: str) -> bool:
+    """A MoE model under conventions that read the experts a batch touches: bytes grow like (1 − k/E)^B."""
+    return arch.is_moe and PRESETS[preset].experts_read == "touched"
+
+
+@settings(max_examples=30, deadline=None)
+@given(a=archs(), cached=st.integers(0, 12), new=st.integers(1, 3), batches=st.lists(st.integers(1, 64), min_size=2,
+                                                                                     max_size=4, unique=True))
+def test_touched_experts_rise_to_the_every_expert_limit(a, cached, new, batches):
+    """Reading only the touched experts: the intensity still rises with B and, as every expert is touched
+    at large B, tends to the limit of the same step that reads every expert."""
+    arch = to_arch(a)
+    assume(arch.is_moe)
+    exact = PRESETS["exact"]
+    intensities = [symroof.step(arch, exact, B=b, S_i=new, S_c=cached).intensity for b in sorted(batches)]
+    every = symroof.step(arch, exact.replace(experts_read="all"), B=sym.B, S_i=new, S_c=cached)
+    limit = limit_in_b(every.flops, every.bytes)
+    assert all(x < y for x, y in itertools.pairwise(intensities)) and all(i < limit for i in intensities)
+    analysis = pytest.importorskip("symroof.analysis")
+    assert analysis.intensity_limit(symroof.step(arch, exact, S_i=new, S_c=cached), "B").value == limit
+
+
 def limit_in_b(flops: sympy.Expr, nbytes: sympy.Expr) -> sympy.Expr:
     """lim_{B→∞} flops/bytes of two polynomials in B, from their degrees and leading coefficients."""
     p, q = sympy.Poly(flops, sym.B), sympy.Poly(nbytes, sym.B)
@@ -78,6 +101,7 @@ def limit_in_b(flops: sympy.Expr, nbytes: sympy.Expr) -> sympy.Expr:
                                                                              max_size=4, unique=True))
 def test_prefill_intensity_rises_to_its_batch_limit(a, preset, prompt, batches):
     arch = to_arch(a)
+    assume(not touched(arch, preset))          # not a ratio of polynomials in B: the property below
     symbolic = symroof.prefill(arch, preset, B=sym.B, S=prompt)
     assert sympy.Poly(symbolic.flops, sym.B).coeff_monomial(1) == 0        # no FLOP without a sequence
     limit = limit_in_b(symbolic.flops, symbolic.bytes)
@@ -93,11 +117,14 @@ def test_prefill_intensity_rises_to_its_batch_limit(a, preset, prompt, batches):
 @given(a=archs(), preset=PRESET, cached=st.integers(0, 64), new=st.integers(1, 4), batch=st.integers(1, 256))
 def test_decode_intensity_is_bounded_by_the_weights_free_intensity(a, preset, cached, new, batch):
     arch = to_arch(a)
+    assume(not touched(arch, preset))
     cost = symroof.step(arch, preset, B=batch, S_i=new, S_c=cached)
-    weights = cost.bytes_of("weights")
-    assert weights > 0
-    other = cost.bytes - weights
     symbolic = symroof.step(arch, preset, B=sym.B, S_i=new, S_c=cached)
+    # the bytes a step moves whatever its batch: the weights (under ``exact`` less the embedding rows
+    # a lookup gathers, which grow with B)
+    weights = sympy.Poly(symbolic.bytes, sym.B).coeff_monomial(1)
+    assert 0 < weights <= cost.bytes_of("weights")
+    other = cost.bytes - weights
     limit = limit_in_b(symbolic.flops, symbolic.bytes)
     if other == 0:                          # 003: weights only, intensity grows without bound in B
         assert limit is sympy.oo

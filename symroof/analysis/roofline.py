@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import mpmath
 import sympy
 
 from symroof import symbols as sym
@@ -234,11 +235,28 @@ def intensity_limit(cost_or_expr: Cost | sympy.Expr, symbol: sympy.Symbol | str 
     if x in table:
         raise ValueError(f"{x} is the variable of the limit; do not also give it a value")
     expr = _intensity(cost_or_expr, table)
-    p, q = _polys(expr, x)
-    value = _limit(p, q)
     cost = cost_or_expr if isinstance(cost_or_expr, Cost) else None
+    try:
+        p, q = _polys(expr, x)
+    except ValueError:
+        value = _general_limit(expr, x)
+        return Limit(x, value, f"as {x} → ∞ the intensity tends to {_fmt(value)} FLOP/byte (not a ratio of "
+                               f"polynomials in {x}: the limit of the expression itself)")
+    value = _limit(p, q)
     dp = -1 if p.is_zero else p.degree()
     return Limit(x, value, _explain(x, value, dp, q.degree(), cost, table))
+
+
+def _general_limit(expr: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
+    """The limit at +∞ of an intensity that is not a ratio of polynomials in ``x``: a window's
+    ``Min(S_c, W - 1)``, the experts a batch touches ``(1 − k/E)^B``."""
+    try:
+        value = sympy.limit(expr.rewrite(sympy.Pow), x, sympy.oo)
+    except (NotImplementedError, ValueError, TypeError):
+        value = None
+    if value is None or isinstance(value, sympy.Limit) or value.has(sympy.AccumBounds):
+        raise ValueError(f"no limit of the intensity as {x} → ∞ found for {expr}")
+    return sympy.simplify(value)
 
 
 # ---- crossover -------------------------------------------------------------------------------
@@ -259,6 +277,7 @@ class Crossover:
     balance: sympy.Expr
     condition: sympy.Basic = sympy.true
     above: Regime | None = None
+    bracket: tuple[sympy.Expr, sympy.Expr] | None = None   # a numeric root's bracket (non-polynomial intensity)
 
     def __float__(self) -> float:
         if not self.exists or self.value is None or not self.value.is_number:
@@ -321,7 +340,14 @@ def crossover(cost: Cost | sympy.Expr, hardware_or_balance: Any, unknown: sympy.
     lo = _lower(x, lower)
     if x not in expr.free_symbols:
         return Crossover(x, None, False, f"the intensity {expr} does not depend on {x}", expr, bal)
-    p, q = _polys(expr, x)
+    try:
+        p, q = _polys(expr, x)
+    except ValueError:
+        if expr.free_symbols - {x} or not bal.is_number:
+            raise ValueError(f"no closed form for the crossover in {x}: the intensity is not a ratio of "
+                             f"polynomials in {x}; give numbers for "
+                             f"{sorted(map(str, (expr.free_symbols | bal.free_symbols) - {x}))}") from None
+        return _bracketed(x, expr, bal, lo)
     limit = _limit(p, q)
     bp, bq = sympy.fraction(sympy.together(bal))
     # sign(g) = sign(I − balance), since q > 0 and bq > 0
@@ -351,6 +377,44 @@ def _numeric(x: sympy.Symbol, expr: sympy.Expr, g: sympy.Poly, limit: sympy.Expr
     value = sympy.nsimplify(crossing) if crossing.is_Rational else crossing
     reason = f"{start}-bound for {x} < {_fmt(value)}, {above}-bound beyond (balance {_fmt(bal)})"
     return Crossover(x, value, True, reason, limit, bal, sympy.true, above)
+
+
+_SCAN_TOP = 2**62          # the largest value of the unknown a bracketed search looks at
+
+
+def _bracketed(x: sympy.Symbol, expr: sympy.Expr, bal: sympy.Expr, lo: sympy.Expr) -> Crossover:
+    """The crossover of an intensity that is not a ratio of polynomials in ``x`` (the experts a batch
+    touches, a window): the first sign change of ``I − balance`` on ``lo, 2·lo, 4·lo, ...`` brackets it,
+    bisection on the integers narrows the bracket to ``[n − 1, n]`` (``n`` the first value beyond it,
+    for an integer unknown), and the root inside is found to 30 digits."""
+    f = lambda v: sympy.sign((expr.subs(x, v) - bal).evalf(40))
+    start = max(lo, sympy.Integer(1)) if x.is_integer else lo
+    limit = _general_limit(expr, x)
+    first = f(start)
+    if first == 0:
+        return Crossover(x, start, True, f"intensity = balance {_fmt(bal)} at {x} = {start}", limit, bal,
+                         sympy.true, "compute")
+    at, previous = sympy.Integer(start), sympy.Integer(start)
+    while f(at) == first:
+        if at > _SCAN_TOP:
+            regime = "memory" if first < 0 else "compute"
+            reason = (f"no crossover: {regime}-bound for every {x} ≥ {start} up to {_SCAN_TOP} "
+                      f"(the intensity tends to {_fmt(limit)} as {x} → ∞; balance {_fmt(bal)})")
+            return Crossover(x, None, False, reason, limit, bal)
+        previous, at = at, 2 * at if at > 0 else sympy.Integer(1)
+    a, b = previous, at                       # f(a) == first != f(b)
+    while b - a > 1 and x.is_integer:
+        mid = (a + b) // 2
+        a, b = (mid, b) if f(mid) == first else (a, mid)
+    root = sympy.Float(mpmath.findroot(lambda v: mpmath.mpf(str((expr.subs(x, sympy.Float(v, 40)) - bal)
+                                                                  .evalf(40))),
+                                        (mpmath.mpf(int(a)), mpmath.mpf(int(b))), solver="bisect", tol=1e-28),
+                       30)
+    above: Regime = "compute" if first < 0 else "memory"
+    below = "memory" if above == "compute" else "compute"
+    reason = (f"{below}-bound for {x} < {_fmt(root)}, {above}-bound beyond (balance {_fmt(bal)}); a numeric "
+              f"root, bracketed in [{a}, {b}]: the intensity is not a ratio of polynomials in {x}")
+    return Crossover(x, root, True, reason, limit, bal, sympy.true, above, (a, b))
 
 
 def _symbolic(x: sympy.Symbol, g: sympy.Poly, limit: sympy.Expr, bal: sympy.Expr, at0: sympy.Expr,

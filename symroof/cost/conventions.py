@@ -218,9 +218,12 @@ PRESETS: dict[str, Conventions] = {
         scores="dense", keys="cached+new", lm_head="all", weights="all",
         activations="none", kv_read="k+v", kv_write="always", latency="max", name="matmul",
     ),
+    # what a serving engine does: the experts the batch touches, MLA absorbed in decode and naive in
+    # prefill (vLLM's and SGLang's MLA backends), the embedding rows a lookup gathers
     "exact": Conventions(
         scores="causal", keys="cached+new", lm_head="last", weights="all",
         activations="fused", kv_read="k+v", kv_write="always", latency="max", name="exact",
+        experts_read="touched", mla="absorbed", mla_prefill="naive", embedding_read="rows",
     ),
 }
 

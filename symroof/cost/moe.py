@@ -34,13 +34,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import mpmath
 import sympy
 
 from symroof._values import as_count
 from symroof.cost.conventions import Conventions
 from symroof.model.layers import FFN
 
-__all__ = ["expected_distinct_experts", "routed_experts_read"]
+__all__ = ["Missed", "expected_distinct_experts", "routed_experts_read"]
 
 
 def expected_distinct_experts(experts: Any, per_token: Any, tokens: Any) -> sympy.Expr:
@@ -59,19 +60,66 @@ def expected_distinct_experts(experts: Any, per_token: Any, tokens: Any) -> symp
     It is ``k`` at ``t = 1``, grows with ``t``, and tends to ``E`` (every expert
     read) as ``t → ∞``; with ``k = E`` it is ``E`` for every ``t``.
 
-    Exact: with numbers it is a Rational (whose digits grow with ``t``).
+    The power is `Missed` ``(1 − k/E)^t``: exact while its digits stay few, a 60-digit Float
+    beyond (its exact value would have millions of digits at ``t = 10^8``), so any ``B`` returns.
 
     >>> expected_distinct_experts(256, 8, 1000) < 256
     True
     >>> float(256 - expected_distinct_experts(256, 8, 1000)) < 1e-11
     True
+    >>> expected_distinct_experts(8, 2, 10**12)       # 8·(1 − (3/4)^(10^12)): every expert, to 60 digits
+    8.00000000000000000000000000000000000000000000000000000000000
     """
     e = as_count(experts, "experts")
     k = as_count(per_token, "experts_per_token")
     t = as_count(tokens, "tokens")
     if (e - k).is_negative:
         raise ValueError(f"experts_per_token={k} must not exceed experts={e}")
-    return e * (1 - (1 - k / e) ** t)
+    return e * (1 - Missed(1 - k / e, t))
+
+
+class Missed(sympy.Function):
+    """``share ** tokens``: the chance that ``tokens`` independent tokens all miss one expert.
+
+    It stays unevaluated while ``tokens`` is a symbol (and prints as the power), is exact while the
+    exact power has at most ``EXACT_BITS`` bits, and is a 60-digit Float beyond (computed by mpmath),
+    so that a substitution such as ``B = 10^8`` returns at once.
+
+    >>> from symroof.symbols import B
+    >>> Missed(sympy.Rational(3, 4), 2), Missed(sympy.Rational(3, 4), B).subs(B, 3)
+    (9/16, 27/64)
+    """
+
+    EXACT_BITS = 4096
+    DIGITS = 60
+
+    @classmethod
+    def eval(cls, share: sympy.Expr, tokens: sympy.Expr) -> sympy.Expr | None:
+        if tokens == 1:
+            return share
+        if share in (0, 1):
+            return share
+        if share.is_Rational and tokens.is_Integer:
+            if int(tokens) * max(abs(share.p), share.q).bit_length() <= cls.EXACT_BITS:
+                return share ** tokens
+            with mpmath.workdps(cls.DIGITS + 10):
+                return sympy.Float(mpmath.power(mpmath.mpf(share.p) / share.q, int(tokens)), cls.DIGITS)
+        if share.is_Float and tokens.is_Number:
+            return share ** tokens
+        return None
+
+    def _eval_rewrite_as_Pow(self, share: sympy.Expr, tokens: sympy.Expr, **kwargs: Any) -> sympy.Expr:
+        return sympy.Pow(share, tokens)
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr:
+        share, tokens = (a.evalf(prec) for a in self.args)
+        return sympy.Pow(share, tokens).evalf(prec)
+
+    def _eval_is_positive(self) -> bool | None:
+        return self.args[0].is_positive
+
+    def _latex(self, printer: Any) -> str:
+        return str(printer._print(sympy.Pow(*self.args, evaluate=False)))
 
 
 def routed_experts_read(ffn: FFN, conv: Conventions, tokens: Any) -> sympy.Expr:

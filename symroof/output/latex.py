@@ -149,7 +149,10 @@ def _per_layer(value: sympy.Expr, layers: Any) -> sympy.Expr | None:
     if not (isinstance(layers, sympy.Integer) and layers > 1):
         return None
     share = sympy.expand(value / layers)
-    poly = sympy.Poly(share, *sorted(share.free_symbols, key=str)) if share.free_symbols else None
+    try:
+        poly = sympy.Poly(share, *sorted(share.free_symbols, key=str)) if share.free_symbols else None
+    except sympy.PolynomialError:             # e.g. the experts a batch touches, (1 − k/E)^B: not a polynomial
+        return None
     coeffs = poly.coeffs() if poly is not None else [share]
     return share if all(c.is_Integer for c in coeffs) else None
 
@@ -362,7 +365,8 @@ def _arch_table(arch: Any) -> str:
 
 # Conventions that only matter for some models: MLA attention, mixture-of-experts FFNs, tensor parallelism
 # (a document has no T).
-_ONLY_FOR = {"mla": lambda arch: arch.is_mla, "mla_prefill": lambda arch: arch.is_mla, "experts_read": lambda arch: arch.is_moe,
+_ONLY_FOR = {"mla": lambda arch: arch.is_mla, "mla_prefill": lambda arch: arch.is_mla,
+             "experts_read": lambda arch: arch.is_moe,
              "expert_parallel": lambda arch: arch.is_moe, "comms": lambda arch: False}
 
 

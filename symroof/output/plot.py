@@ -29,10 +29,9 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import math
 
 import matplotlib
 import matplotlib.ticker as ticker
