@@ -487,7 +487,9 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
     (capacity × ``usable_fraction``, 9/10 by default: the runtime's reserve is kept).
     Weights default to ``b_w`` times the nominal parameter count (``params_b·10^9``). A
     token costs ``2·N·n_kv·d_h·b_kv`` bytes (K and V of every layer) times the copies the
-    group holds (`kv_replication`: more GPUs than KV heads, or an MLA latent, replicate the cache).
+    group holds (`kv_replication`: more GPUs than KV heads, or an MLA latent, replicate the cache);
+    ``tokens`` counts them at full attention. A sequence of ``context`` tokens keeps
+    `Arch.kv_cache_elements` of them (a sliding layer at most ``W − 1`` tokens), which ``batch`` uses.
 
     >>> import symroof
     >>> a100_003 = symroof.hardware.get("A100-40GB").replace(capacity_bytes=40 * 10**9, usable_fraction=1)
@@ -507,7 +509,10 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
     if free.is_number and free <= 0:
         raise ValueError(f"weights of {weights} bytes do not fit in gpus={gpus} × {hw.usable_bytes} usable bytes "
                          f"of {hw.name}; use more GPUs")
-    per_token = arch.kv_elements_per_token * arch.kv_bytes * kv_replication(arch, G)
+    copies = kv_replication(arch, G)
+    per_token = arch.kv_elements_per_token * arch.kv_bytes * copies
     tokens = sympy.floor(free / per_token)
-    batch = None if context is None else sympy.floor(free / (per_token * as_count(context, "context")))
+    # a sequence of ``context`` tokens: each layer keeps what its kind keeps (a window at most W − 1)
+    batch = None if context is None else sympy.floor(
+        free / (arch.kv_cache_elements(as_count(context, "context")) * arch.kv_bytes * copies))
     return Capacity(free, per_token, tokens, batch)

@@ -1,0 +1,66 @@
+"""What fits: weights, KV cache and activations against the GPUs' usable memory (symroof.analysis.fit).
+
+Expected values by hand from the configs (tests/data) and the datasheet capacities in GiB."""
+
+from __future__ import annotations
+
+import pytest
+
+import symroof
+from symroof.analysis import fit
+
+GIB = 2**30
+USABLE_80 = 80 * GIB * 9 // 10          # A100/H100 80GB: 80 GiB, 9/10 of it usable (vLLM's default reserve)
+
+
+def test_llama_2_7b_kv_alone_does_not_fit():
+    # 64 sequences of 4096 tokens: 32 layers · 2 (K, V) · 4096 (32 heads · 128) · 2 bytes per token
+    f = fit(symroof.models.get("llama-2-7b"), "A100-80GB", batch=64, context=4096)
+    assert f.kv_bytes == 64 * 4096 * 32 * 2 * 4096 * 2 == 137_438_953_472
+    assert f.weights_bytes == 2 * 6_738_415_616           # the published 6.74B parameters in fp16
+    assert f.available_bytes == USABLE_80 and not f.fits
+    assert f.shortfall_bytes == f.needed_bytes - USABLE_80
+    # one sequence: its KV, its two hidden states and gated FFN vector (2·4096 + 2·11008) at 2 bytes, 32000 fp32 logits
+    one = 4096 * 32 * 2 * 4096 * 2 + (2 * 4096 + 2 * 11008) * 2 + 32000 * 4
+    assert f.max_batch == (USABLE_80 - 2 * 6_738_415_616) // one == 29
+    assert "does not fit by" in f.describe() and "2 GPUs would hold it" in f.describe()
+
+
+def test_mixtral_in_bf16_needs_two_80gb_gpus():
+    f = fit(symroof.models.get("mixtral-8x7b"), "H100-SXM", batch=1, context=1024)
+    assert f.weights_bytes == 2 * 46_702_792_704 > USABLE_80
+    assert not f.fits and f.gpus_needed == 2 and f.max_batch == 0
+    assert fit(symroof.models.get("mixtral-8x7b"), "H100-SXM", batch=1, context=1024, gpus=2).fits
+
+
+def test_sliding_window_kv_stops_at_the_window():
+    """Mistral-7B keeps at most 4095 tokens per layer: at 32768 tokens its KV is that of 4095."""
+    mistral = symroof.models.get("mistral-7b")
+    per_token = 32 * 2 * 8 * 128 * 2
+    assert fit(mistral, "H100-SXM", batch=8, context=32768).kv_bytes == 8 * 4095 * per_token
+    assert fit(mistral, "H100-SXM", batch=8, context=1000).kv_bytes == 8 * 1000 * per_token
+    # kv_capacity's batch at a context follows the same rule
+    cap = symroof.kv_capacity(mistral, "H100-SXM", context=32768)
+    assert cap.batch == (USABLE_80 - 2 * 7_241_732_096) // (4095 * per_token)
+
+
+def test_scaling_book_llama_2_13b_kv_cache():
+    """scaling-book (inference chapter): LLaMA-2-13B holds 6.71e9 bytes of KV for 8192 tokens:
+    2 · 40 layers · 5120 · 2 bytes = 819,200 bytes per token."""
+    f = fit(symroof.models.get("llama-2-13b"), "H100-SXM", batch=1, context=8192)
+    assert f.kv_bytes == 8192 * 2 * 40 * 5120 * 2 == 6_710_886_400
+    assert round(int(f.kv_bytes) / 1e9, 2) == 6.71
+
+
+def test_tensor_parallel_replicates_kv_beyond_the_kv_heads():
+    # Llama-3-8B has 8 KV heads: on 16 GPUs each head is held twice
+    llama = symroof.models.get("llama-3-8b")
+    one = fit(llama, "H100-SXM", batch=2, context=100, gpus=8).kv_bytes
+    assert fit(llama, "H100-SXM", batch=2, context=100, gpus=16).kv_bytes == 2 * one == 2 * 2 * 100 * 32 * 2 * 1024 * 2
+
+
+def test_bad_fit_arguments():
+    with pytest.raises(ValueError, match="batch=0 must be a positive integer"):
+        fit(symroof.models.get("gpt2"), "H100-SXM", batch=0, context=1)
+    with pytest.raises(ValueError, match="has no capacity_bytes"):
+        fit(symroof.models.get("gpt2"), symroof.Hardware("x", {"bf16": 1e12}, 1e9), batch=1, context=1)
