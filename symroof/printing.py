@@ -14,7 +14,7 @@ write their formulas:
   (weights, then activations, then the KV cache, as 000 lists them);
 * a ratio as ``\frac``.
 
-A `Cost` prints term by term (`symroof.cost.latex`); `symroof.latex.document` writes a
+A `Cost` prints term by term (`symroof.cost.base`); `symroof.latex.document` writes a
 standalone ``.tex`` derivation of prefill and decode that compiles with ``pdflatex``.
 
 Examples

@@ -29,9 +29,9 @@ import sympy
 
 from symroof import symbols as _symbols
 from symroof._values import as_amount
-from symroof.cost.latex import cost_latex
+from symroof.printing import escape, to_latex
 
-__all__ = ["Cost", "UnknownSymbol", "substitutions"]
+__all__ = ["Cost", "UnknownSymbol", "cost_latex", "cost_rows", "intensity_latex", "substitutions"]
 
 
 class UnknownSymbol(KeyError, ValueError):
@@ -160,7 +160,7 @@ class Cost:
 
     # ---- display --------------------------------------------------------------
     def _latex(self, printer: Any = None) -> str:
-        """The cost term by term (`symroof.cost.latex.cost_latex`); SymPy's printing hook."""
+        """The cost term by term (`symroof.cost.base.cost_latex`); SymPy's printing hook."""
         return cost_latex(self)
 
     def _repr_latex_(self) -> str:
@@ -186,3 +186,82 @@ def _merge(a: Mapping[str, sympy.Expr], b: Mapping[str, sympy.Expr]) -> dict[str
 def total(costs: Iterable[Cost]) -> Cost:
     """Sum of costs (the empty sum is the zero `Cost`)."""
     return sum(costs, Cost())
+
+
+# ---- a Cost in LaTeX, term by term, in the seeds' notation -----------------------------------
+
+
+
+def intensity_latex(cost: Cost, **settings: Any) -> str:
+    r"""The arithmetic intensity of ``cost`` as ``\frac{FLOPs}{Bytes}``, neither side simplified.
+
+    >>> from symroof.cost import Cost
+    >>> from symroof.symbols import B, H
+    >>> intensity_latex(Cost(flops={"ffn/up": 8 * B * H**2}, bytes={"weights": 8 * H**2 + 2 * B * H}))
+    '\\frac{8 B H^{2}}{8 H^{2} + 2 B H}'
+    """
+    return rf"\frac{{{to_latex(cost.flops, **settings)}}}{{{to_latex(cost.bytes, **settings)}}}"
+
+
+
+
+def _text(name: str) -> str:
+    r"""A term name inside ``\text{}`` (``lm_head`` -> ``lm\_head``)."""
+    return r"\text{" + escape(name) + "}"
+
+
+def _grouped(terms: Mapping[str, sympy.Expr], depth: int | None) -> dict[str, sympy.Expr]:
+    if depth is None:
+        return dict(terms)
+    out: dict[str, sympy.Expr] = {}
+    for name, value in terms.items():
+        key = "/".join(name.split("/")[:depth])
+        out[key] = out.get(key, sympy.Integer(0)) + value
+    return out
+
+
+def cost_rows(cost: Cost, *, depth: int | None = None, **settings: Any) -> list[tuple[str, str]]:
+    r"""``(label, formula)`` pairs: each FLOP term, the FLOP total, each byte term, the byte total.
+
+    ``depth`` groups terms by the first ``depth`` parts of their path (``depth=1``:
+    ``attention``, ``ffn``; ``weights``, ``activations``, ``kv``).
+
+    >>> from symroof.cost import Cost
+    >>> from symroof.symbols import B, H
+    >>> cost = Cost(flops={"ffn/up": 8 * B * H**2, "ffn/down": 8 * B * H**2}, bytes={"weights": 8 * H**2})
+    >>> for label, formula in cost_rows(cost, depth=1):
+    ...     print(label, "=", formula)
+    \text{FLOPs}_\text{ffn} = 16 B H^{2}
+    \text{FLOPs}_\text{total} = 16 B H^{2}
+    \text{Bytes}_\text{weights} = 8 H^{2}
+    \text{Bytes}_\text{total} = 8 H^{2}
+    """
+    rows = []
+    for what, terms, total in (("FLOPs", cost.flop_terms, cost.flops), ("Bytes", cost.byte_terms, cost.bytes)):
+        for name, value in _grouped(terms, depth).items():
+            rows.append((rf"\text{{{what}}}_{_text(name)}", to_latex(value, **settings)))
+        rows.append((rf"\text{{{what}}}_\text{{total}}", to_latex(total, **settings)))
+    return rows
+
+
+def cost_latex(cost: Cost, *, depth: int | None = None, intensity: bool = True, **settings: Any) -> str:
+    r"""A `Cost` term by term in an ``aligned`` block: FLOPs, bytes, then the intensity.
+
+    >>> from symroof.cost import Cost
+    >>> from symroof.symbols import B, H
+    >>> cost = Cost(flops={"ffn/up": 8 * B * H**2}, bytes={"weights": 8 * H**2})
+    >>> print(cost_latex(cost, intensity=False))
+    \begin{aligned}
+    \text{FLOPs}_\text{ffn/up} &= 8 B H^{2} \\
+    \text{FLOPs}_\text{total} &= 8 B H^{2} \\
+    \text{Bytes}_\text{weights} &= 8 H^{2} \\
+    \text{Bytes}_\text{total} &= 8 H^{2}
+    \end{aligned}
+    >>> cost_latex(cost).splitlines()[-2].split(" = ")[-1]
+    '\\frac{8 B H^{2}}{8 H^{2}}'
+    """
+    lines = [f"{label} &= {formula}" for label, formula in cost_rows(cost, depth=depth, **settings)]
+    if intensity and cost.byte_terms:
+        lines.append(r"\text{Arithmetic Intensity} &= \frac{\text{FLOPs}_\text{total}}{\text{Bytes}_\text{total}} = "
+                     + intensity_latex(cost, **settings))
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"

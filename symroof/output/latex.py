@@ -17,8 +17,8 @@ from symroof import analysis
 from symroof import hardware as _hardware
 from symroof import symbols as sym
 from symroof.cost import Cost
+from symroof.cost.base import _grouped, _text, cost_latex, cost_rows, intensity_latex
 from symroof.cost.conventions import resolve
-from symroof.cost.latex import _grouped, _text, cost_latex, cost_rows, intensity_latex
 from symroof.cost.phases import decode, prefill, step
 from symroof.model import presets as _models
 from symroof.model.arch import Arch
