@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import sympy
 
 from symroof import symbols as sym
+from symroof._values import as_value
 from symroof.cost import Cost
 from symroof.cost.conventions import Conventions
 from symroof.model import params as _params
@@ -67,6 +68,11 @@ class Step:
     new: sympy.Expr = sym.S_i
     cached: sympy.Expr = sym.S_c
 
+    def __post_init__(self) -> None:
+        # the rules of B, S_i and S_c (`symroof._values.as_value`); text is refused, never parsed
+        for name, symbol in (("batch", sym.B), ("new", sym.S_i), ("cached", sym.S_c)):
+            object.__setattr__(self, name, as_value(symbol, getattr(self, name), name))
+
     @property
     def tokens(self) -> sympy.Expr:
         """Tokens processed in this pass, ``B·S_i``."""
@@ -75,7 +81,7 @@ class Step:
     @property
     def empty_cache(self) -> bool:
         """True for prefill: the cache is literally zero (not merely a symbol)."""
-        return sympy.sympify(self.cached) == 0
+        return self.cached == 0
 
 
 def _weights(arch: Arch, conv: Conventions, names: tuple[str, ...], *,

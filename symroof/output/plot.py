@@ -121,7 +121,25 @@ def _figure(ax: Axes | None) -> tuple[Figure, Axes]:
 
 
 def _name(arch: Arch) -> str:
-    return arch.name or "model"
+    return _label(arch.name or "model")
+
+
+def _label(text: object) -> str:
+    r"""Text from a file or a caller, safe in a label: ``$`` escaped (no mathtext), control
+    characters shown as ``\xNN`` escapes.
+
+    >>> print(_label("evil $x$" + chr(27) + "[31m"))
+    evil \$x\$\x1b[31m
+    """
+    out = []
+    for ch in str(text):
+        if ch == "$":
+            out.append("\\$")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii") if ord(ch) < 0x10000 else "?")
+    return "".join(out)
 
 
 def _curve(expr: sympy.Expr, x: np.ndarray) -> np.ndarray:
@@ -193,7 +211,7 @@ def roofline(gpus: Any, models: Any = (), *, conventions: Any = None, batch: int
         for i, hw in enumerate(hws):
             peak, bw = float(hw.peak_flops), float(hw.bandwidth)
             ax.plot(x, np.minimum(peak, x * bw) / _TERA, color="0.25", linestyle=styles[i % len(styles)],
-                    label=f"{hw.name} ({hw.dtype}): balance {float(hw.balance):.0f} FLOP/byte",
+                    label=f"{_label(hw.name)} ({hw.dtype}): balance {float(hw.balance):.0f} FLOP/byte",
                     gid=f"roof:{hw.name}")
         colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
         groups: dict[str, str] = {}
@@ -203,14 +221,14 @@ def roofline(gpus: Any, models: Any = (), *, conventions: Any = None, batch: int
                 y = min(float(hw.peak_flops), intensity * float(hw.bandwidth)) / _TERA
                 ax.plot([intensity], [y], marker=_MARKERS.get(phase, "s"), markersize=8, linestyle="none",
                         color=colour, markeredgecolor="black", markeredgewidth=0.6,
-                        label=label if j == 0 else None,
+                        label=_label(label) if j == 0 else None,
                         gid=f"point:{group}/{phase}:{hw.name}" if phase != "point" else f"point:{label}:{hw.name}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(lo, hi)
         ax.set_xlabel("arithmetic intensity (FLOP/byte)")
         ax.set_ylabel("attainable performance (TFLOP/s)")
-        ax.set_title(f"Roofline ({conv.name} conventions)")
+        ax.set_title(f"Roofline ({_label(conv.name)} conventions)")
         _legend(ax, len(hws) + len(marks))
     return fig
 
@@ -254,7 +272,7 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
         colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
         for k, hw in enumerate(hws):
             ax.axhline(float(hw.balance), color="0.2", linestyle=["--", "-.", ":"][k % 3], linewidth=1.2,
-                       label=f"{hw.name} balance {float(hw.balance):.0f} FLOP/byte", gid=f"balance:{hw.name}")
+                       label=f"{_label(hw.name)} balance {float(hw.balance):.0f} FLOP/byte", gid=f"balance:{hw.name}")
         highest = max(float(hw.balance) for hw in hws)
         curves = [(arch, c) for arch in archs for c in contexts]
         for i, (arch, c) in enumerate(curves):
@@ -280,7 +298,7 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
         ax.set_yscale("log")
         ax.set_ylabel("arithmetic intensity (FLOP/byte)")
         what = "prefill" if phase == "prefill" else ("decode" if new_tokens == 1 else f"step, $S_i$ = {new_tokens}")
-        ax.set_title(f"Intensity against batch: {what} ({conv.name} conventions)")
+        ax.set_title(f"Intensity against batch: {what} ({_label(conv.name)} conventions)")
         _legend(ax, len(hws) + len(curves))
     return fig
 
@@ -360,7 +378,7 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
         ax.set_ylim(bottom=max(ax.get_ylim()[0], float(total.min()) / 1e3))
         ax.set_ylabel("time per output token (ms)" if per == "sequence"
                       else "time per generated token, whole batch (ms)")
-        ax.set_title(f"{_name(arch)} on {hw.name}: decode at $S_c$ = {context}"
+        ax.set_title(f"{_name(arch)} on {_label(hw.name)}: decode at $S_c$ = {context}"
                      + ("" if new_tokens == 1 else f", $S_i$ = {new_tokens}") + ("" if tp == 1 else f", T = {tp}"))
         _legend(ax, len(ax.get_legend_handles_labels()[1]))
     return fig
