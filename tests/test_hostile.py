@@ -289,3 +289,85 @@ def test_types_are_checked_naming_key_and_file(tmp_path, key, value, words):
     path = tmp_path / "config.json"
     path.write_text(json.dumps({**LLAMA, key: value}))
     _refused(path, words, str(path))
+
+
+# ---- the command line: I/O failures, escaping, exact numbers --------------------------------------------
+
+
+def _cli(argv, stdout=None):
+    import contextlib
+    import io
+
+    from symroof.output.cli import main
+
+    out, err = stdout if stdout is not None else io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, (out.getvalue() if stdout is None else ""), err.getvalue()
+
+
+class _Broken:
+    def __init__(self, error):
+        self.error, self.encoding, self.closed = error, "ascii", False
+
+    def isatty(self):
+        return False
+
+    def write(self, text):
+        raise self.error
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("error, words", [
+    (BrokenPipeError(32, "Broken pipe"), "the reader closed the pipe"),
+    (OSError(28, "No space left on device"), "No space left on device"),
+    (UnicodeEncodeError("ascii", "→", 0, 1, "ordinal not in range"), "encoding ascii cannot show '→'"),
+    (ValueError("I/O operation on closed file."), "standard output is closed"),
+])
+def test_output_failures_get_their_own_line_and_status(error, words):
+    status, _, err = _cli(["crossover"], stdout=_Broken(error))
+    assert status == 74 and err.count("\n") == 1 and words in err and "Traceback" not in err, err
+    assert err.startswith("symroof: cannot write the output: ")
+
+
+def test_names_from_a_config_are_escaped(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**LLAMA, "_name_or_path": "evil\x1b[31m\nline2\u202e[bold]x[/bold]$x$"}))
+    status, out, err = _cli(["report", "--hf-config", str(path)])
+    assert status == 0 and err == ""
+    first = out.splitlines()[0]
+    assert first.startswith("evil\\u001b[31m\\u000aline2\\u202e[bold]x[/bold]$x$ on H100-SXM"), first
+    assert "\x1b" not in out and "\u202e" not in out
+    status, out, _ = _cli(["report", "--hf-config", str(path), "--json"])
+    assert status == 0 and json.loads(out)["model"] == "evil\x1b[31m\nline2\u202e[bold]x[/bold]$x$"
+    status, out, _ = _cli(["latex", "--hf-config", str(path)])
+    assert status == 0 and out.splitlines()[0].startswith("% evil\\u001b[31m\\u000aline2")
+    from symroof.output.plot import _label
+    assert _label("a$b\x1b") == "a\\$b\\x1b"
+
+
+def test_huge_exact_sizes_stay_exact_and_json_stays_json(tmp_path):
+    path = tmp_path / "config.json"
+    hidden = 2**1100                                     # beyond float: 2^1100 > 1.8e308
+    path.write_text(json.dumps({**LLAMA, "hidden_size": hidden, "intermediate_size": 96}))
+    status, out, err = _cli(["report", "--hf-config", str(path), "--json"])
+    assert status == 0, err
+    result = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    prefill = result["phases"]["prefill"]
+    assert isinstance(prefill["flops"], int) and prefill["flops"] > hidden ** 2   # exact
+    assert isinstance(prefill["time_s"]["total"], str) and "e+" in prefill["time_s"]["total"]
+    status, out, err = _cli(["report", "--hf-config", str(path)])
+    assert status == 0 and "(beyond float range)" in out and "inf" not in out, out
+
+
+def test_tp_is_checked_against_the_heads():
+    status, _, err = _cli(["report", "--tp", "3"])
+    assert status == 2 and err == "symroof: error: --tp 3 must divide the 32 attention heads of llama-3-8b\n"
+    status, out, _ = _cli(["report", "--tp", "16"])
+    assert status == 0 and "note: the 8 KV heads of llama-3-8b are replicated on 16 GPUs (2 copies of each)" in out
+    status, out, _ = _cli(["report", "--tp", "16", "--json"])
+    assert status == 0 and "replicated" in json.loads(out)["tp_note"]
+    status, _, err = _cli(["plot", "--kind", "time-per-token", "--tp", "5"])
+    assert status == 2 and "--tp 5 must divide the 32 attention heads" in err

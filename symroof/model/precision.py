@@ -190,7 +190,7 @@ class Layout:
         # positive (a zero point or per-feature metadata may be absent: zero), finite, exact
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"Layout name={_shown(self.name)} must be a non-empty string")
-        put = lambda field, value: object.__setattr__(self, field, value)  # noqa: E731
+        put = lambda field, value: object.__setattr__(self, field, value)
         put("bits", as_count(self.bits, "Layout bits"))
         if self.group_size is not None:
             if isinstance(self.group_size, int) and not isinstance(self.group_size, bool) and self.group_size == -1:
@@ -331,7 +331,7 @@ def module_pattern(pattern: str) -> Callable[[str], bool]:
     >>> module_pattern("re:(a)\\1")("aa")
     Traceback (most recent call last):
     ...
-    ValueError: quantization_config: ignore pattern 're:(a)\\1' is not a valid regex in RE2's syntax (matched in linear time): invalid escape sequence: \1
+    ValueError: quantization_config: ignore pattern 're:(a)\\1' is not a valid regex in RE2's syntax ...: \1
     """
     if not isinstance(pattern, str):
         raise ValueError(f"quantization_config: ignore pattern {_shown(pattern)} must be a string")

@@ -117,7 +117,8 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"cannot read config file {shown}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        raise ValueError(f"cannot read config file {shown}: not UTF-8 text ({err.reason} at byte {err.start})") \
+            from None
     return parse_config(text, str(file))
 
 
@@ -187,7 +188,8 @@ def _reject_constant(name: str) -> float:
 
 def _json_type(value: object) -> str:
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null",
-            int: "a number", float: "a float", dict: "an object", ConfigDict: "an object"}.get(type(value), type(value).__name__)
+            int: "a number", float: "a float", dict: "an object", ConfigDict: "an object"}.get(
+                type(value), type(value).__name__)
 
 
 def shown(value: object, limit: int = 80) -> str:
