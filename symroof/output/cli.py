@@ -560,7 +560,9 @@ def _latex(args: argparse.Namespace) -> int:
         gpu = None if args.gpu is None else _gpu(args)
         phases = (args.phase,) if args.phase else ("prefill", "decode")
         values: dict[str, Any] = _sizes(args, *phases)
-        print(document(arch, conv, gpu, phases=phases, **values), end="")
+        # a name from a config may hold control characters, which printing.escape keeps: shown escaped
+        text = document(arch, conv, gpu, phases=phases, **values)
+        print("\n".join(_safe(line) for line in text.split("\n")), end="")
         return 0
     if args.gpu is not None:
         raise UsageError("--gpu applies to latex --document only")
