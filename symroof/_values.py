@@ -102,6 +102,60 @@ def as_expr(value: object, field: str) -> sympy.Expr:
     return sympy.Rational(int(value.numerator), int(value.denominator))
 
 
+# Symbols that may be zero although declared positive: an empty KV cache (prefill is a step at
+# S_c = 0, see symroof.cost.phases). The same rule as `symroof.evaluate.ZERO_ALLOWED`.
+ZERO_ALLOWED = frozenset({"S_c"})
+
+
+def as_value(symbol: sympy.Symbol, value: object, field: str | None = None) -> sympy.Expr:
+    """A value for ``symbol``, by the one rule of its quantity (its assumptions).
+
+    Integer symbols (``B``, ``S_c``, ``H`` ...) take counts (`as_count`; zero only where
+    ``ZERO_ALLOWED`` says so), positive ones positive amounts (`as_amount`), others any finite
+    number. ``cost.subs``, the phases, the analysis functions and the CLI all apply it.
+
+    >>> from symroof.symbols import B, S_c, b_w
+    >>> as_value(B, 8), as_value(S_c, 0), as_value(b_w, 0.5)
+    (8, 0, 1/2)
+    >>> as_value(B, 0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: B=0.5 must be a positive integer
+    """
+    name = field or symbol.name
+    zero = symbol.name in ZERO_ALLOWED or not symbol.is_positive
+    if symbol.is_integer:
+        if not symbol.is_nonnegative and not symbol.is_positive:
+            expr = as_expr(value, name)
+            if expr.is_number and expr.is_integer is not True:
+                raise ValueError(f"{name}={value!r} must be an integer")
+            return expr
+        return as_count(value, name, allow_zero=zero)
+    if symbol.is_positive or symbol.is_nonnegative:
+        return as_amount(value, name, allow_zero=zero)
+    expr = as_expr(value, name)
+    if expr.is_number and (expr.is_extended_real is not True or expr.is_finite is False):
+        raise ValueError(f"{name}={value!r} must be a finite real number")
+    return expr
+
+
+def as_term(value: object, field: str) -> sympy.Expr:
+    """A term of a `symroof.cost.Cost` (FLOPs or bytes): a non-negative finite number or an
+    expression that is not provably negative, infinite or undefined; never text."""
+    expr = as_expr(value, field)
+    if expr.is_number:
+        if expr.is_extended_real is not True or expr.is_finite is not True:
+            raise ValueError(f"{field}={value!r} must be a finite non-negative number")
+        if expr.is_negative:
+            raise ValueError(f"{field}={value!r} must be a non-negative number")
+        return expr
+    if expr.has(sympy.nan, sympy.oo, -sympy.oo, sympy.zoo):
+        raise ValueError(f"{field}={value!r} must be finite")
+    if expr.is_negative:
+        raise ValueError(f"{field}={value!r} must be non-negative")
+    return expr
+
+
 def choice(value: object, field: str, allowed: tuple[str, ...]) -> str:
     """One of ``allowed`` (strings), or a ``ValueError`` listing them."""
     if not isinstance(value, str) or value not in allowed:

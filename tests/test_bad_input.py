@@ -149,6 +149,12 @@ def hf(label: str, changes: dict[str, Any], drop: tuple[str, ...] = (), expect: 
 
 NAN, INF = float("nan"), float("inf")
 
+
+def _nested() -> Any:
+    from symroof.model.hf.config import parse_config
+
+    return parse_config("[" * 200_000 + "]" * 200_000, "deep.json")
+
 CASES: list[Case] = [
     # ---- Arch fields ----
     call("Arch", "Arch", symroof.Arch, hidden=0, layers=2, heads=4, expect=("hidden=0", "positive integer")),
@@ -207,6 +213,14 @@ CASES: list[Case] = [
     call("Cost", "cost.subs", lambda **kw: _cost().subs(**kw), Q=1, expect=("unknown symbol 'Q'", "S_c")),
     call("Cost", "Cost", symroof.Cost, flops={"attention/q": "1+1"}, expect=("'attention/q'", "'1+1'")),
     call("Cost", "Cost", symroof.Cost, flops={"": 1}, expect=("''",)),
+    call("Cost", "cost.subs", lambda **kw: _cost().subs(**kw), B=0.5, expect=("B=0.5", "positive integer")),
+    call("Cost", "cost.subs", lambda **kw: _cost().subs(**kw), B=0, expect=("B=0", "positive integer")),
+    call("Cost", "Cost", symroof.Cost, flops={"ffn/up": -1}, expect=("'ffn/up'=-1", "non-negative")),
+    call("Cost", "Cost", symroof.Cost, bytes={"kv": NAN}, expect=("'kv'=nan", "finite")),
+    call("Cost", "Cost", symroof.Cost, bytes={"kv": INF}, expect=("'kv'=inf", "finite")),
+    call("Cost", "Step", lambda **kw: _mod("cost.components").Step(**kw), cached="__import__('os')",
+         expect=("cached=", "not str")),
+    call("Cost", "Step", lambda **kw: _mod("cost.components").Step(**kw), batch=0, expect=("batch=0",)),
     # ---- catalogues and symbols ----
     call("catalogue", "models.get", models.get, "llama-4-8b", expect=("'llama-4-8b'", "did you mean")),
     call("catalogue", "models.get", models.get, 3, expect=("int",)),
@@ -241,6 +255,16 @@ CASES: list[Case] = [
        expect=("num_experts_per_tok=3", "2")),
     Case("config.json", "from_hf_config('no/such/config.json')",
          lambda: models.from_hf_config("no/such/config.json"), ("no/such/config.json",), (ValueError,), _has_hf),
+    hf("hidden_size=1e400", {"hidden_size": 1e400}, expect=("hidden_size=inf", "not a float")),
+    hf("vocab_size=[1000]", {"vocab_size": [1000]}, expect=("vocab_size=[1000]", "not an array")),
+    hf("fp8 modules_to_not_convert=['re:(a)\\\\1']", {"quantization_config": {
+        "quant_method": "fp8", "modules_to_not_convert": ["re:(a)\\1"]}}, expect=("'re:(a)\\\\1'", "RE2")),
+    Case("config.json", "from_hf_config('/dev/zero')", lambda: models.from_hf_config("/dev/zero"),
+         ("'/dev/zero'", "character device", "regular file"), (ValueError,), _has_hf),
+    Case("config.json", "from_hf_config('')", lambda: models.from_hf_config(""), ("''", "empty"), (ValueError,),
+         _has_hf),
+    Case("config.json", "hf.config.parse_config(200,000 nested arrays, 'deep.json')", lambda: _nested(),
+         ("nests 200000", "at most 64"), (ValueError,), _has_hf),
     Case("config.json", "from_hf_config(42)", lambda: models.from_hf_config(42), ("int",), (ValueError,), _has_hf),
     # ---- analysis ----
     call("analysis", "balance", analysis.balance, "H1000", expect=("'H1000'",)),
@@ -279,6 +303,16 @@ CASES: list[Case] = [
          expect=("stages=0",)),
     call("beyond", "moe.expected_distinct_experts", lambda *a: _mod("moe").expected_distinct_experts(*a), 4, 5, 10,
          expect=("experts_per_token=5", "experts=4")),
+    call("beyond", "precision.Layout", lambda *a, **kw: _mod("precision").Layout(*a, **kw), "x", bits=4,
+         scale_bytes="__import__('os')", expect=("scale_bytes=", "not str")),
+    call("beyond", "precision.Layout", lambda *a, **kw: _mod("precision").Layout(*a, **kw), "x", bits=-4,
+         expect=("bits=-4",)),
+    call("beyond", "precision.Layout", lambda *a, **kw: _mod("precision").Layout(*a, **kw), "x", bits=4,
+         per_tensor=NAN, expect=("per_tensor=nan",)),
+    call("beyond", "precision.Layout(...).matrix_bytes",
+         lambda *a: _mod("precision").Layout("x", bits=4).matrix_bytes(*a), "64", 64, expect=("in_features='64'",)),
+    call("beyond", "precision.ignored", lambda *a: _mod("precision").ignored(*a), "lm_head", ("re:(a)\\1",),
+         expect=("'re:(a)\\\\1'", "RE2")),
     call("beyond", "precision.bytes_per_element", lambda *a: _mod("precision").bytes_per_element(*a), "fp3",
          expect=("dtype='fp3'", "'bf16'")),
     # ---- evaluator (symroof.compile) ----
@@ -318,6 +352,16 @@ CASES: list[Case] = [
     cli(["plot", "--out", "/nonexistent/dir/x.png"], ("/nonexistent/dir",)),
     cli(["plot", "--out", "x.unknownext"], ("'x.unknownext'", "png")),
     cli(["frobnicate"], ("frobnicate",)),
+    cli(["report", "--model", ""], ("--model", "''", "empty")),
+    cli(["report", "--hf-config", ""], ("--hf-config", "''", "empty")),
+    cli(["report", "--tp", "3"], ("--tp 3", "32 attention heads")),
+    cli(["report", "--model", "llama-2-7b", "--tp", "64"], ("--tp 64", "32 attention heads")),
+    cli(["report", "--hf-config", "/dev/zero"], ("'/dev/zero'", "character device")),
+    cli(["report", "--hf-config", "/dev"], ("'/dev/config.json'",)),
+    cli(["plot", "--kind", "roofline", "--max-batch", "8"], ("--max-batch", "--kind roofline")),
+    cli(["plot", "--kind", "roofline", "--phase", "prefill"], ("--phase", "--kind roofline")),
+    cli(["plot", "--kind", "time-per-token", "--seq", "8"], ("--seq", "--kind time-per-token")),
+    cli(["plot", "--kind", "intensity-vs-batch", "--batch", "8"], ("--batch", "intensity-vs-batch")),
 ]
 
 

@@ -393,8 +393,9 @@ def test_models_and_hardware_lists(capsys):
                                          ("time-per-token", "png")])
 def test_plot_writes_each_kind(capsys, tmp_path, kind, suffix):
     out = tmp_path / f"figure.{suffix}"
+    axis = [] if kind == "roofline" else ["--max-batch", "256"]       # a roofline has no batch axis
     code, printed, err = run(capsys, "plot", "--kind", kind, "--hf-config", str(DATA / "mistral-7b.json"),
-                             "--gpu", "A100-80GB", "--cached", "512", "--max-batch", "256", "--out", str(out))
+                             "--gpu", "A100-80GB", "--cached", "512", *axis, "--out", str(out))
     assert code == 0 and err == "" and printed.strip() == str(out)
     head = out.read_bytes()[:8]
     assert head.startswith({"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}[suffix])

@@ -28,7 +28,7 @@ from typing import Any
 import sympy
 
 from symroof import symbols as _symbols
-from symroof._values import as_amount
+from symroof._values import as_term, as_value
 from symroof.printing import escape, to_latex
 
 __all__ = ["Cost", "UnknownSymbol", "cost_latex", "cost_rows", "intensity_latex", "substitutions"]
@@ -46,10 +46,8 @@ def _frozen(terms: Mapping[str, Any] | None, what: str) -> Mapping[str, sympy.Ex
     for name, value in (terms or {}).items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"{what} term name {name!r} must be a non-empty string")
-        try:
-            expr = sympy.sympify(value, strict=True) if not isinstance(value, sympy.Basic) else value
-        except sympy.SympifyError:
-            raise ValueError(f"{what} term {name!r}={value!r} must be a number or a SymPy expression") from None
+        # text is refused, never parsed; a negative, infinite or undefined term is no cost
+        expr = as_term(value, f"{what} term {name!r}")
         if expr != 0:
             out[name] = expr
     return MappingProxyType(out)
@@ -72,9 +70,9 @@ def substitutions(values: Mapping[Any, Any] | None = None, /, **named: Any) -> d
             raise TypeError(f"substitution key {key!r} must be a symbol or a symbol name")
         if isinstance(value, bool):
             raise ValueError(f"{key}={value!r}: a bool is not a size")
-        # check every value: text would reach SymPy's parser, and B=-1 a silently wrong cost
-        value = as_amount(value, str(key), allow_zero=True)
-        out[key] = value
+        # one rule per quantity (`symroof._values.as_value`), as the phases apply it: text would
+        # reach SymPy's parser, and B=-1, B=0 or B=0.5 a silently wrong cost
+        out[key] = as_value(key, value)
     return out
 
 
@@ -132,6 +130,7 @@ class Cost:
     def __mul__(self, k: object) -> Cost:
         if isinstance(k, (Cost, bool)) or not isinstance(k, (int, sympy.Expr)):
             return NotImplemented
+        as_term(k, "factor")      # a negative, infinite or undefined factor is refused
         return Cost({n: k * v for n, v in self.flop_terms.items()}, {n: k * v for n, v in self.byte_terms.items()})
 
     __rmul__ = __mul__

@@ -20,7 +20,7 @@ from typing import Any
 import sympy
 
 from symroof import symbols as sym
-from symroof._values import as_count
+from symroof._values import as_count, as_value
 from symroof.cost import Cost
 from symroof.cost import components as C
 from symroof.cost.conventions import Conventions, resolve
@@ -48,7 +48,8 @@ def step(arch: Arch, conventions: Conventions | str | None = None, *,
     """
     conv = resolve(conventions)
     require_arch(arch)
-    st = C.Step(B, S_i, S_c)
+    # the symbols' own rules first, so a bad value is named as the caller wrote it (B, S_i, S_c)
+    st = C.Step(as_value(sym.B, B), as_value(sym.S_i, S_i), as_value(sym.S_c, S_c))
     layers = sum((count * C.layer(arch, conv, st, layer=g) for count, g in arch.groups), Cost())
     cost = layers + C.lm_head(arch, conv, st) + C.embeddings(arch, conv, st) + C.rope(arch, conv, st)
     if conv.flops == "params":

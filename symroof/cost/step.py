@@ -26,7 +26,7 @@ from typing import Any
 import sympy
 
 from symroof import symbols as sym
-from symroof._values import as_count
+from symroof._values import as_value
 from symroof.cost.conventions import Conventions
 from symroof.model.layers import Attention
 
@@ -42,9 +42,9 @@ class Step:
     cached: Any = sym.S_c
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "batch", as_count(self.batch, "B"))
-        object.__setattr__(self, "new", as_count(self.new, "S_i"))
-        object.__setattr__(self, "cached", as_count(self.cached, "S_c", allow_zero=True))
+        # the rules of B, S_i and S_c (`symroof._values.as_value`); text is refused, never parsed
+        for name, symbol in (("batch", sym.B), ("new", sym.S_i), ("cached", sym.S_c)):
+            object.__setattr__(self, name, as_value(symbol, getattr(self, name), name))
 
     @property
     def tokens(self) -> sympy.Expr:

@@ -29,14 +29,15 @@ ValueError: dtype='int3' is not allowed; choose one of 'fp32', 'tf32', 'bf16', '
 
 from __future__ import annotations
 
-import re
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import sympy
 
 from symroof import hardware as _hardware
-from symroof._values import as_count, choice
+from symroof._values import as_amount, as_count, choice
 from symroof.hardware import Hardware
 from symroof.model import params as _params
 from symroof.model.arch import Arch
@@ -147,23 +148,50 @@ class Layout:
     per_output: Any = 0
     per_tensor: Any = 0
 
+    def __post_init__(self) -> None:
+        # every field by its rule (`symroof._values`): text is refused, never parsed; a size is
+        # positive (a zero point or per-feature metadata may be absent: zero), finite, exact
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Layout name={_shown(self.name)} must be a non-empty string")
+        put = lambda field, value: object.__setattr__(self, field, value)
+        put("bits", as_count(self.bits, "Layout bits"))
+        if self.group_size is not None:
+            if isinstance(self.group_size, int) and not isinstance(self.group_size, bool) and self.group_size == -1:
+                put("group_size", sympy.Integer(-1))
+            else:
+                put("group_size", as_count(self.group_size, "Layout group_size (or -1: one group per row)"))
+        if self.block is not None:
+            if not isinstance(self.block, (tuple, list)) or len(self.block) != 2:
+                raise ValueError(f"Layout block={_shown(self.block)} must be two positive integers (rows, cols)")
+            put("block", (as_count(self.block[0], "Layout block rows"), as_count(self.block[1], "Layout block cols")))
+        put("scale_bytes", as_amount(self.scale_bytes, "Layout scale_bytes"))
+        put("zero_bytes", as_amount(self.zero_bytes, "Layout zero_bytes", allow_zero=True))
+        if not isinstance(self.flat, (tuple, list)) or not all(
+                isinstance(pair, (tuple, list)) and len(pair) == 2 for pair in self.flat):
+            raise ValueError(f"Layout flat={_shown(self.flat)} must be (elements, bytes) pairs")
+        put("flat", tuple((as_count(e, "Layout flat elements"), as_amount(b, "Layout flat bytes"))
+                          for e, b in self.flat))
+        for field in ("per_input", "per_output", "per_tensor"):
+            put(field, as_amount(getattr(self, field), f"Layout {field}", allow_zero=True))
+
     def matrix_bytes(self, in_features: Any, out_features: Any) -> sympy.Expr:
         """Bytes the checkpoint stores for one ``in_features -> out_features`` weight, exactly."""
-        n_in, n_out = sympy.sympify(in_features), sympy.sympify(out_features)
-        total = n_in * n_out * sympy.Rational(self.bits) / 8
+        n_in, n_out = as_count(in_features, "in_features"), as_count(out_features, "out_features")
+        total = n_in * n_out * self.bits / 8
         if self.group_size is not None:
             groups = 1 if self.group_size == -1 else sympy.ceiling(n_in / self.group_size)
-            total += n_out * groups * (sympy.sympify(self.scale_bytes) + self.zero_bytes)
+            total += n_out * groups * (self.scale_bytes + self.zero_bytes)
         if self.block is not None:
             rows, cols = self.block
-            total += sympy.ceiling(n_out / rows) * sympy.ceiling(n_in / cols) * sympy.sympify(self.scale_bytes)
+            total += sympy.ceiling(n_out / rows) * sympy.ceiling(n_in / cols) * self.scale_bytes
         for elements, nbytes in self.flat:
-            total += sympy.ceiling(n_in * n_out / elements) * sympy.sympify(nbytes)
+            total += sympy.ceiling(n_in * n_out / elements) * nbytes
         return total + n_in * self.per_input + n_out * self.per_output + self.per_tensor
 
     def bytes_per_element(self, in_features: Any, out_features: Any) -> sympy.Expr:
         """`matrix_bytes` per weight element, an exact rational."""
-        return self.matrix_bytes(in_features, out_features) / (sympy.sympify(in_features) * out_features)
+        n_in, n_out = as_count(in_features, "in_features"), as_count(out_features, "out_features")
+        return self.matrix_bytes(n_in, n_out) / (n_in * n_out)
 
 
 def linear_shapes(arch: Arch) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
@@ -220,20 +248,242 @@ def ignored(name: str, patterns: tuple[str, ...]) -> bool:
     boundary, or as a regex with ``re:`` (compressed-tensors), or as a suffix (the rule of
     ``transformers.quantizers.quantizers_utils.should_convert_module``).
 
+    Patterns come from downloaded files, so they are matched in linear time (`module_pattern`):
+    never by a backtracking engine, which a 60-byte pattern can keep busy for hours.
+
     >>> ignored("ffn/gate", ("gate",)), ignored("ffn/gate", ("re:.*mlp.gate$",)), ignored("lm_head", ("lm_head",))
     (False, False, True)
+    >>> ignored("lm_head", ("re:(a+)+$",))
+    False
     """
-    boundary = r"(?:(?<=\.)|(?=\.|$))"
+    if isinstance(patterns, str) or not all(isinstance(p, str) for p in patterns):
+        raise ValueError(f"ignore patterns {_shown(patterns)} must be a tuple of strings")
     for pattern in patterns:
-        regex = pattern.removeprefix("re:")
-        try:
-            compiled = re.compile(rf"(?:{regex}){boundary}")
-        except re.error as err:
-            raise ValueError(f"quantization_config: ignore pattern {pattern!r} is not a valid regex: {err}") from None
+        matcher = module_pattern(pattern)
         for module in HF_MODULES.get(name, ()):
-            if compiled.match(module) or (not pattern.startswith("re:") and module.endswith(pattern)):
+            if matcher(module) or (not pattern.startswith("re:") and module.endswith(pattern)):
                 return True
     return False
+
+
+MAX_PATTERN = 1000          # characters of one ignore pattern
+
+
+def module_pattern(pattern: str) -> Callable[[str], bool]:
+    r"""A linear-time test of whether ``pattern`` (a regex; ``re:`` prefix dropped) matches a module
+    name from its start up to a module boundary (a ``.``, or the end).
+
+    With google-re2 (a dependency of symroof) any pattern RE2 accepts works; without it, only
+    the subset `_Subset` matches in linear time (literals, ``.``, classes, ``\d``-style escapes,
+    ``* + ? {m,n}`` on one atom, top-level ``|``, ``^``/``$``). Anything else, such as a
+    backreference or a look-around, is refused with one line.
+
+    >>> module_pattern(r"re:model.layers.\d+.mlp")("model.layers.0.mlp.up_proj")
+    True
+    >>> module_pattern("re:(a)\\1")("aa")
+    Traceback (most recent call last):
+    ...
+    ValueError: quantization_config: ignore pattern 're:(a)\\1' is not a valid regex in RE2's syntax ...: \1
+    """
+    if not isinstance(pattern, str):
+        raise ValueError(f"quantization_config: ignore pattern {_shown(pattern)} must be a string")
+    return _module_pattern(pattern)
+
+
+@functools.lru_cache(maxsize=1024)
+def _module_pattern(pattern: str) -> Callable[[str], bool]:
+    if len(pattern) > MAX_PATTERN:
+        raise ValueError(f"quantization_config: ignore pattern {_shown(pattern)} is {len(pattern)} characters; "
+                         f"at most {MAX_PATTERN} are matched")
+    regex = pattern.removeprefix("re:")
+    full = _compile_linear(regex, pattern)
+
+    def matches(module: str) -> bool:
+        # a prefix ending at a boundary: just after a '.', just before one, or the whole name
+        ends = [i for i in range(len(module) + 1)
+                if i == len(module) or module[i] == "." or (i > 0 and module[i - 1] == ".")]
+        if isinstance(full, _Subset):
+            reached = full.ends(module)
+            return any(i in reached for i in ends)
+        return any(full(module[:i]) for i in ends)
+
+    return matches
+
+
+def _compile_linear(regex: str, pattern: str) -> Any:
+    """``regex`` as a whole-string test in linear time: RE2 if installed, else `_Subset`."""
+    try:
+        import re2
+    except ImportError:
+        return _Subset(regex, pattern)
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 8 << 20            # bounds the automaton: a pattern too large is refused
+    try:
+        compiled = re2.compile(regex, options)
+    except re2.error as err:
+        reason = err.args[0].decode("utf-8", "replace") if err.args and isinstance(err.args[0], bytes) else str(err)
+        raise ValueError(f"quantization_config: ignore pattern {_shown(pattern)} is not a valid regex in RE2's "
+                         f"syntax (matched in linear time): {' '.join(reason.split())}") from None
+    return lambda text: compiled.fullmatch(text) is not None
+
+
+class _Subset:
+    """A regex subset matched without backtracking: alternatives (top-level ``|``) of atoms (a
+    literal, ``.``, ``[...]``, ``\\d \\w \\s \\D \\W \\S`` or an escaped character), each with at
+    most one of ``* + ? {m} {m,} {m,n}``; ``^`` at the start, ``$`` at the end. Matched by a
+    set of positions per atom: time O(len(text) · atoms)."""
+
+    _CLASSES: ClassVar[dict[str, Callable[[str], bool]]] = {
+        "d": str.isdigit, "w": lambda c: c.isalnum() or c == "_", "s": str.isspace,
+        "D": lambda c: not c.isdigit(), "W": lambda c: not (c.isalnum() or c == "_"),
+        "S": lambda c: not c.isspace()}
+
+    def __init__(self, regex: str, pattern: str):
+        self.pattern = pattern
+        self.branches = [self._parse(part) for part in self._split(regex)]
+
+    def _refuse(self, what: str) -> ValueError:
+        return ValueError(f"quantization_config: ignore pattern {_shown(self.pattern)} uses {what}, which symroof "
+                          "matches only with google-re2 installed (pip install google-re2)")
+
+    def _split(self, regex: str) -> list[str]:
+        parts, start, i, depth = [], 0, 0, 0
+        while i < len(regex):
+            c = regex[i]
+            if c == "\\":
+                i += 2
+                continue
+            if c == "[":
+                depth = 1
+            elif c == "]":
+                depth = 0
+            elif c == "|" and not depth:
+                parts.append(regex[start:i])
+                start = i + 1
+            i += 1
+        return [*parts, regex[start:]]
+
+    def _parse(self, text: str) -> list[tuple[Callable[[str], bool], int, int | None]]:
+        atoms: list[tuple[Callable[[str], bool], int, int | None]] = []
+        text = text.removeprefix("^")
+        if text.endswith("$") and not text.endswith("\\$"):
+            text = text[:-1]
+        i = 0
+        while i < len(text):
+            c = text[i]
+            if c in "()^$|":
+                raise self._refuse(f"{c!r} inside a branch (groups, anchors)")
+            if c in "*+?{":
+                raise self._refuse(f"a quantifier {c!r} with nothing to repeat")
+            if c == ".":
+                test, i = (lambda ch: ch != "\n"), i + 1
+            elif c == "\\":
+                if i + 1 >= len(text):
+                    raise self._refuse("a trailing backslash")
+                e = text[i + 1]
+                if e in self._CLASSES:
+                    test = self._CLASSES[e]
+                elif not e.isalnum():
+                    test = (lambda ch, e=e: ch == e)
+                else:
+                    raise self._refuse(f"the escape \\{e}")
+                i += 2
+            elif c == "[":
+                test, i = self._class(text, i)
+            else:
+                test, i = (lambda ch, c=c: ch == c), i + 1
+            low, high = 1, 1
+            if i < len(text) and text[i] in "*+?":
+                low, high = {"*": (0, None), "+": (1, None), "?": (0, 1)}[text[i]]
+                i += 1
+            elif i < len(text) and text[i] == "{":
+                close = text.find("}", i)
+                body = text[i + 1:close] if close > 0 else ""
+                lo, _, hi = body.partition(",")
+                if not lo.isdigit() or (hi and not hi.isdigit()) or int(lo) > 1000 or (hi and int(hi) > 1000):
+                    raise self._refuse(f"the repetition {text[i:close + 1 or None]!r}")
+                low = int(lo)
+                high = None if "," in body and not hi else int(hi or lo)
+                i = close + 1
+            if i < len(text) and text[i] in "*+?{":
+                raise self._refuse("a repeated repetition")
+            atoms.append((test, low, high))
+        return atoms
+
+    def _class(self, text: str, i: int) -> tuple[Callable[[str], bool], int]:
+        j, negate = i + 1, False
+        if j < len(text) and text[j] == "^":
+            negate, j = True, j + 1
+        ranges: list[tuple[str, str]] = []
+        tests: list[Callable[[str], bool]] = []
+        first = True
+        while j < len(text) and (text[j] != "]" or first):
+            first = False
+            c = text[j]
+            if c == "\\" and j + 1 < len(text):
+                e = text[j + 1]
+                if e in self._CLASSES:
+                    tests.append(self._CLASSES[e])
+                    j += 2
+                    continue
+                if e.isalnum():
+                    raise self._refuse(f"the escape \\{e}")
+                c, j = e, j + 1
+            if j + 2 < len(text) and text[j + 1] == "-" and text[j + 2] != "]":
+                ranges.append((c, text[j + 2]))
+                j += 3
+            else:
+                ranges.append((c, c))
+                j += 1
+        if j >= len(text):
+            raise self._refuse("an unterminated '['")
+
+        def test(ch: str) -> bool:
+            hit = any(a <= ch <= b for a, b in ranges) or any(t(ch) for t in tests)
+            return hit != negate
+
+        return test, j + 1
+
+    def ends(self, text: str) -> set[int]:
+        """The positions ``p`` at which the pattern matches ``text[:p]`` whole."""
+        out: set[int] = set()
+        n = len(text)
+        for atoms in self.branches:
+            here = {0}                       # positions reachable after the atoms so far
+            for test, low, high in atoms:
+                reach: set[int] = set()
+                if high is None:             # one pass: the earliest start of the current run
+                    earliest: int | None = None
+                    for p in range(n + 1):
+                        if earliest is None and p in here:
+                            earliest = p
+                        if earliest is not None and p - earliest >= low:
+                            reach.add(p)
+                        if p < n and not test(text[p]):
+                            earliest = None
+                else:
+                    for start in here:
+                        if low == 0:
+                            reach.add(start)
+                        pos = start
+                        while pos < n and pos - start < high and test(text[pos]):
+                            pos += 1
+                            if pos - start >= low:
+                                reach.add(pos)
+                here = reach
+                if not here:
+                    break
+            out |= here
+        return out
+
+    def fullmatch(self, text: str) -> bool:
+        return len(text) in self.ends(text)
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -261,6 +511,24 @@ class Quantization:
 
     def __post_init__(self) -> None:
         choice(self.compute, "compute", DTYPES)
+        if not isinstance(self.method, str) or not self.method:
+            raise ValueError(f"Quantization method={_shown(self.method)} must be a non-empty string")
+        if not isinstance(self.layout, Layout):
+            raise ValueError(f"Quantization layout={_shown(self.layout)} must be a Layout")
+        if not isinstance(self.lm_head, bool):
+            raise ValueError(f"Quantization lm_head={_shown(self.lm_head)} must be True or False")
+        if not isinstance(self.detail, str):
+            raise ValueError(f"Quantization detail={_shown(self.detail)} must be a string")
+        for field in ("skip", "only"):
+            patterns = getattr(self, field)
+            if patterns is None and field == "only":
+                continue
+            if isinstance(patterns, str) or not isinstance(patterns, (tuple, list)) or not all(
+                    isinstance(p, str) for p in patterns):
+                raise ValueError(f"Quantization {field}={_shown(patterns)} must be a tuple of module-name patterns")
+            object.__setattr__(self, field, tuple(patterns))
+            for p in patterns:
+                module_pattern(p)            # refuse what cannot be matched in linear time, now
 
     def describe(self) -> str:
         """One line: the method, its layout, and what stays at the compute dtype."""

@@ -4,16 +4,21 @@ names the key in every error, and Hugging Face's dtype names."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sympy
 
 from symroof.model.precision import BYTES
 
-__all__ = ["HF_DTYPES", "Config", "dtype_bytes", "dtype_name", "read_config"]
+__all__ = ["HF_DTYPES", "MAX_BYTES", "MAX_DEPTH", "Config", "ConfigDict", "dtype_bytes", "dtype_name", "parse_config",
+           "read_config"]
 
 # The dtype names Hugging Face writes (``torch_dtype`` / ``dtype``) -> symroof's short names
 # (`symroof.precision.DTYPES`, also the keys of the hardware catalogue's peaks).
@@ -50,23 +55,131 @@ def dtype_bytes(name: object, key: str = "dtype") -> sympy.Expr:
 
 _MISSING = object()
 
+# A config.json is a few kilobytes (a large one, with a tokenizer's added tokens, under a megabyte)
+# and nests a handful of levels; anything far beyond is refused before it is parsed.
+MAX_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+class ConfigDict(dict):  # type: ignore[type-arg]
+    """A JSON object read from a file: a ``dict`` that knows the file (``source``), so that
+    `Config` names it in every error."""
+
+    source: str = "config.json"
+
+
+def _kind(mode: int) -> str:
+    return next((what for test, what in _KINDS if test(mode)), "not a regular file")
+
 
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a ``config.json`` (or a folder holding one) into a dict, or raise one clear ``ValueError``."""
+    """Read a ``config.json`` (or a folder holding one) into a dict, or raise one clear ``ValueError``.
+
+    Only a regular file is read (a FIFO, a device or a socket is refused without being opened
+    for reading, so nothing blocks), of at most `MAX_BYTES`, nesting at most `MAX_DEPTH` arrays
+    and objects; numbers must be finite. Parsed by :mod:`json`, never evaluated.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"config path {path!r} must be a path, not {type(path).__name__}")
     file = Path(path)
-    if file.is_dir():
-        file = file / "config.json"
+    if str(path) == "":
+        raise ValueError("config path '' is empty")
+    shown = repr(str(file))
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ValueError(f"cannot read config file {str(file)!r}: {err}") from None
+        info = file.stat()
+        if stat.S_ISDIR(info.st_mode):
+            file = file / "config.json"
+            shown = repr(str(file))
+            info = file.stat()
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read config file {shown}: {_os_error(err)}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"config file {shown} is {_kind(info.st_mode)}, not a regular file")
+    if info.st_size > MAX_BYTES:
+        raise ValueError(f"config file {shown} has {info.st_size} bytes; at most {MAX_BYTES} are read")
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        # O_NONBLOCK: should the path have become a FIFO since the stat, opening it does not wait
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(f"config file {shown} is {_kind(info.st_mode)}, not a regular file")
+            raw = _read_at_most(fd, MAX_BYTES + 1)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise ValueError(f"cannot read config file {shown}: {_os_error(err)}") from None
+    if len(raw) > MAX_BYTES:
+        raise ValueError(f"config file {shown} is larger than {MAX_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"cannot read config file {shown}: not UTF-8 text ({err.reason} at byte {err.start})") \
+            from None
+    return parse_config(text, str(file))
+
+
+def parse_config(text: str, source: str = "config.json") -> dict[str, Any]:
+    """Parse the text of a ``config.json`` (see `read_config`: nesting, numbers), naming ``source``."""
+    shown = repr(source)
+    depth = _depth(text)
+    if depth > MAX_DEPTH:
+        raise ValueError(f"config file {shown} nests {depth} arrays or objects deep; at most {MAX_DEPTH} are read")
+
+    def obj(pairs: list[tuple[str, Any]]) -> ConfigDict:
+        out = ConfigDict(pairs)
+        out.source = source
+        return out
+
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                          object_pairs_hook=obj)
     except json.JSONDecodeError as err:
-        raise ValueError(f"config file {str(file)!r} is not valid JSON: {err}") from None
+        raise ValueError(f"config file {shown} is not valid JSON: {err}") from None
+    except (ValueError, RecursionError) as err:   # a non-finite number, an integer beyond Python's digit limit
+        message = " ".join(str(err).split()) or type(err).__name__
+        raise ValueError(f"config file {shown} is not valid JSON: {message}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"config file {str(file)!r} must hold a JSON object, not {_json_type(data)}")
+        raise ValueError(f"config file {shown} must hold a JSON object, not {_json_type(data)}")
     return data
+
+
+def _os_error(err: BaseException) -> str:
+    return err.strerror if isinstance(err, OSError) and err.strerror else " ".join(str(err).split())
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = os.read(fd, min(1 << 20, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)     # one JSON string (linear: its branches are disjoint)
+
+
+def _depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON ``text`` (brackets inside strings not counted)."""
+    bare = _STRING.sub("", text) if '"' in text else text
+    opened = np.frombuffer(bare.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    if opened.size == 0:
+        return 0
+    step = (np.isin(opened, (0x5B, 0x7B)).astype(np.int64) - np.isin(opened, (0x5D, 0x7D)).astype(np.int64))
+    return int(np.cumsum(step).max(initial=0))
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]}{'...' if len(text) > 40 else ''} is too large for a float")
+    return value
 
 
 def _reject_constant(name: str) -> float:
@@ -75,14 +188,29 @@ def _reject_constant(name: str) -> float:
 
 def _json_type(value: object) -> str:
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+            int: "a number", float: "a float", dict: "an object", ConfigDict: "an object"}.get(
+                type(value), type(value).__name__)
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a config value may be megabytes long)."""
+    try:
+        text = repr(value)
+    except ValueError:                    # an integer beyond Python's digit limit for str()
+        text = f"<an integer of {value.bit_length()} bits>" if isinstance(value, int) else type(value).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class Config:
-    """Typed, key-naming access to a config dict."""
+    """Typed, key-naming access to a config dict: every error names the key and the file (a dict
+    from `read_config` knows its file; any other dict is called ``config.json``)."""
 
     def __init__(self, data: Mapping[str, Any]):
+        if not isinstance(data, Mapping):
+            raise ValueError(f"config {shown(data)} must be a JSON object, not {type(data).__name__}")
         self.data = data
+        source = getattr(data, "source", None)
+        self.where = f"config file {source!r}" if isinstance(source, str) else "config.json"
 
     def get(self, *keys: str, default: Any = _MISSING) -> tuple[str, Any]:
         """The first of ``keys`` present and not null, with its name."""
@@ -91,7 +219,7 @@ class Config:
                 return key, self.data[key]
         if default is _MISSING:
             also = f" (nor {', '.join(keys[1:])})" if len(keys) > 1 else ""
-            raise ValueError(f"config.json has no {keys[0]}{also}")
+            raise ValueError(f"{self.where} has no {keys[0]}{also}")
         return keys[0], default
 
     def count(self, *keys: str, default: Any = _MISSING, zero: bool = False) -> Any:
@@ -99,24 +227,28 @@ class Config:
         return self.named_count(*keys, default=default, zero=zero)[1]
 
     def named_count(self, *keys: str, default: Any = _MISSING, zero: bool = False) -> tuple[str, Any]:
+        """`count` with the key it came from. A bool, a float (even ``64.0``) or a string is refused."""
         key, value = self.get(*keys, default=default)
         if value is None:
             return key, value
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
-            raise ValueError(f"config.json: {key}={value!r} must be a {'non-negative' if zero else 'positive'} "
-                             "integer")
+        lower = "non-negative" if zero else "positive"
+        if isinstance(value, bool):
+            raise ValueError(f"{self.where}: {key}={value!r} must be a {lower} integer, not a boolean")
+        if not isinstance(value, int):
+            raise ValueError(f"{self.where}: {key}={shown(value)} must be a {lower} integer, "
+                             f"not {_json_type(value)}")
+        if value < (0 if zero else 1):
+            raise ValueError(f"{self.where}: {key}={shown(value)} must be a {lower} integer")
         return key, value
 
     def flag(self, key: str, default: bool) -> bool:
         _, value = self.get(key, default=default)
         if not isinstance(value, bool):
-            raise ValueError(f"config.json: {key}={value!r} must be true or false")
+            raise ValueError(f"{self.where}: {key}={shown(value)} must be true or false")
         return value
 
     def text(self, key: str) -> str | None:
         _, value = self.get(key, default=None)
         if value is not None and not isinstance(value, str):
-            raise ValueError(f"config.json: {key}={value!r} must be a string")
+            raise ValueError(f"{self.where}: {key}={shown(value)} must be a string")
         return value
-
-
