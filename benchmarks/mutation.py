@@ -407,7 +407,8 @@ def run_mutant(ws: Workspace, m: Mutant, tests: list[str], timeout: float) -> Re
 
 
 def run_module(mod: str, ms: list[Mutant], tests: list[str], spaces: queue.Queue[Workspace],
-               pool: ThreadPoolExecutor, timeout: float | None) -> list[Result]:
+               pool: ThreadPoolExecutor, timeout: float | None, results: list[Result]) -> None:
+    """Run ``ms`` and append their results to ``results`` as they come (an interrupt keeps those)."""
     ws = spaces.get()
     try:                                             # the unmutated code must pass first
         rc, secs, tail = run_tests(ws, [mod, *tests], timeout=3600)
@@ -425,13 +426,11 @@ def run_module(mod: str, ms: list[Mutant], tests: list[str], spaces: queue.Queue
         finally:
             spaces.put(ws)
 
-    results = []
     for i, r in enumerate(pool.map(work, ms), 1):
         results.append(r)
         mark = {"killed": ".", "timeout": "T", "survived": "S", "error": "E"}[r.status]
         line = f"[{i}/{len(ms)}] {mark} {r.seconds:5.1f}s {r.mutant.path}:{r.mutant.line}: {r.mutant.description}"
         print(line if r.status != "killed" else line[:160], flush=True)
-    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -486,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(max(1, args.jobs)):
                 spaces.put(Workspace(Path(tmp) / f"w{i}"))
             for mod, ms, tests in plan:
-                results += run_module(mod, ms, tests, spaces, pool, args.timeout)
+                run_module(mod, ms, tests, spaces, pool, args.timeout, results)
         except KeyboardInterrupt:
             print("\ninterrupted: the temporary copies are removed; the working tree was never written",
                   file=sys.stderr)
