@@ -140,3 +140,36 @@ def test_quick_report_decodes_over_the_prompt_given_with_seq():
     assert row.split()[-2:] == [f"{seconds * 1e3:.4g}", "ms"] == ["4.814", "ms"]
     # --cached wins over --seq
     assert json.loads(_report("--seq", "512", "--cached", "7", "--json"))["phases"]["decode"]["values"]["S_c"] == 7
+
+
+# ---- survivors of the mutation survey (benchmarks/mutation.py), each now a value --------------------------
+
+
+@pytest.mark.parametrize("mla, score_width, value_width", [("naive", 8 + 4, 8), ("absorbed", 16 + 4, 16)])
+def test_mla_scores_and_values_by_hand(mla, score_width, value_width):
+    """MLA decode, B = 3 sequences over S_c = 5 cached tokens, S_i = 1: each query sees 6 keys.
+    Per layer and head, scores 2·B·6·width and values 2·B·6·width; naive widths d_nope + d_R and
+    d_v, absorbed d_c + d_R and d_c (DeepSeek-V2, arXiv 2405.04434, §2.1.2). N = 2, n_h = 8."""
+    from symroof.cost.conventions import resolve
+
+    arch = symroof.Arch(hidden=60, layers=2, heads=8, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4,
+                        v_head_dim=8, ffn_dim=32, vocab=50)
+    flops = symroof.decode(arch, resolve("exact").replace(mla=mla), B=3, S_c=5).terms["flops"]
+    assert flops["attention/scores"] == 2 * 2 * 3 * 8 * 6 * score_width
+    assert flops["attention/values"] == 2 * 2 * 3 * 8 * 6 * value_width
+
+
+def test_003_decode_reads_the_weights_only():
+    """003 (kipply) counts 2·P bytes per step and no KV cache: Gopher at 280B, B = 2, S_c = 1024."""
+    cost = symroof.decode(symroof.models.get("gopher-280b"), "003", B=2, S_c=1024)
+    assert cost.terms["bytes"] == {"weights": 2 * 280 * 10**9}
+
+
+def test_kv_capacity_refuses_weights_that_fill_the_memory_exactly():
+    hw = symroof.hardware.get("H100-SXM")
+    arch = symroof.models.get("llama-3-8b")
+    with pytest.raises(ValueError, match="do not fit"):
+        symroof.analysis.timing.kv_capacity(arch, hw, weight_bytes=hw.capacity_bytes)
+    cap = symroof.analysis.timing.kv_capacity(arch, hw, weight_bytes=hw.capacity_bytes - 131072)
+    # Llama-3-8B's bf16 KV cache: 2·N·kv_heads·d_h·2 = 2·32·8·128·2 = 131072 bytes per token
+    assert cap.tokens == 1
