@@ -173,3 +173,16 @@ def test_kv_capacity_refuses_weights_that_fill_the_memory_exactly():
     cap = symroof.analysis.timing.kv_capacity(arch, hw, weight_bytes=hw.capacity_bytes - 131072)
     # Llama-3-8B's bf16 KV cache: 2·N·kv_heads·d_h·2 = 2·32·8·128·2 = 131072 bytes per token
     assert cap.tokens == 1
+
+
+@pytest.mark.parametrize("kv_read, share", [("k+v", 1), ("one", sympy.Rational(1, 2)), ("none", 0)])
+def test_mla_latent_cache_read_by_kv_read(kv_read, share):
+    """MLA caches one latent of d_c + d_R = 16 + 4 elements per token and layer (bf16, 2 bytes):
+    reading S_c = 5 tokens of B = 3 sequences over N = 2 layers is 2·3·5·20·2 = 1200 bytes;
+    ``one`` reads half of it (000's erratum), ``none`` nothing."""
+    from symroof.cost.conventions import resolve
+
+    arch = symroof.Arch(hidden=60, layers=2, heads=8, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4,
+                        v_head_dim=8, ffn_dim=32, vocab=50)
+    cost = symroof.decode(arch, resolve("exact").replace(kv_read=kv_read), B=3, S_c=5)
+    assert cost.terms["bytes"].get("kv/read", 0) == share * 1200
