@@ -119,14 +119,15 @@ def test_quick_report_decodes_over_the_prompt_given_with_seq():
     Llama-3-8B (H = 4096, N = 32, 32 heads, 8 KV heads, d_h = 128, FFN 14336, vocab 128256; Meta's
     card: 8,030,261,248 parameters), ``exact`` conventions, bf16, B = 1, S_i = 1, on the H100-SXM
     (3.35 TB/s). FLOPs: 2 per weight of the layers and LM head, and attention scores and values
-    2·N·heads·d_h·(S_c + 1) each. Bytes: every weight (2·P), the K and V cache read
-    (2·N·8·128·S_c·2), one new K and V written (2·N·8·128·2), and fused activations (3·N·H·2).
+    2·N·heads·d_h·(S_c + 1) each. Bytes: every weight (2·P) but the embedding table, of which the
+    lookup gathers one row (2·H), the K and V cache read (2·N·8·128·S_c·2), one new K and V written
+    (2·N·8·128·2), and fused activations (3·N·H·2).
     """
     N, H, heads, kv, d_h, ffn, vocab, S_c = 32, 4096, 32, 8, 128, 14336, 128256, 512
     linear = N * 2 * (H * H + 2 * H * kv * d_h + H * heads * d_h + 3 * H * ffn) + 2 * H * vocab
     attention = 2 * (2 * N * heads * d_h * (S_c + 1))
     kv_read, kv_write, act = 2 * N * kv * d_h * S_c * 2, 2 * N * kv * d_h * 2, 3 * N * H * 2
-    weights = 2 * 8_030_261_248
+    weights = 2 * (8_030_261_248 - vocab * H + H)
     data = json.loads(_report("--seq", "512", "--json"))["phases"]["decode"]
     assert data["values"] == {"B": 1, "S_c": S_c, "S_i": 1}
     assert data["flops"] == linear + attention
@@ -135,9 +136,9 @@ def test_quick_report_decodes_over_the_prompt_given_with_seq():
     assert data["bound"] == "memory"
 
     (row,) = [line for line in _report("--seq", "512").splitlines() if line.startswith("decode")]
-    seconds = (weights + kv_read + kv_write + act) / 3.35e12          # 4.8145 ms
+    seconds = (weights + kv_read + kv_write + act) / 3.35e12          # 4.5009 ms
     assert "B=1, S_c=512, S_i=1" in row
-    assert row.split()[-2:] == [f"{seconds * 1e3:.4g}", "ms"] == ["4.814", "ms"]
+    assert row.split()[-2:] == [f"{seconds * 1e3:.4g}", "ms"] == ["4.501", "ms"]
     # --cached wins over --seq
     assert json.loads(_report("--seq", "512", "--cached", "7", "--json"))["phases"]["decode"]["values"]["S_c"] == 7
 
@@ -169,8 +170,8 @@ def test_kv_capacity_refuses_weights_that_fill_the_memory_exactly():
     hw = symroof.hardware.get("H100-SXM")
     arch = symroof.models.get("llama-3-8b")
     with pytest.raises(ValueError, match="do not fit"):
-        symroof.analysis.timing.kv_capacity(arch, hw, weight_bytes=hw.capacity_bytes)
-    cap = symroof.analysis.timing.kv_capacity(arch, hw, weight_bytes=hw.capacity_bytes - 131072)
+        symroof.analysis.timing.kv_capacity(arch, hw, weight_bytes=hw.usable_bytes)
+    cap = symroof.analysis.timing.kv_capacity(arch, hw, weight_bytes=hw.usable_bytes - 131072)
     # Llama-3-8B's bf16 KV cache: 2·N·kv_heads·d_h·2 = 2·32·8·128·2 = 131072 bytes per token
     assert cap.tokens == 1
 

@@ -201,18 +201,13 @@ def no_re2(monkeypatch):
     precision._module_pattern.cache_clear()
 
 
-def test_subset_without_re2_matches_the_same(no_re2):
-    test_ignore_semantics()
-    assert ignored("ffn/down", ("re:model.layers.[0-9]+.mlp.down_proj|lm_head",))
-    assert ignored("ffn/up", ("re:.*up_proj$",))
-    assert not ignored("ffn/up", ("re:.*down_proj$",))
-    start = time.perf_counter()
-    assert not module_pattern("re:a*a*a*a*a*a*a*a*a*a*a*a*b")("a" * 3000)
-    assert time.perf_counter() - start < 2
+def test_without_re2_literal_names_still_match(no_re2):
+    assert ignored("lm_head", ("lm_head",)) and ignored("ffn/down", ("model.layers.0.mlp.down_proj",))
+    assert not ignored("ffn/up", ("model.layers.0.mlp.down_proj",))
 
 
-@pytest.mark.parametrize("pattern", ["re:(a+)+$", "re:(a)\\1", "re:a**", "re:[ab"])
-def test_subset_without_re2_refuses_what_it_cannot_bound(no_re2, pattern):
+@pytest.mark.parametrize("pattern", ["re:(a+)+$", "re:(a)\\1", "re:.*up_proj$", "re:[ab"])
+def test_without_re2_a_regex_is_refused(no_re2, pattern):
     with pytest.raises(ValueError, match="google-re2"):
         module_pattern(pattern)
 

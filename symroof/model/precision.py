@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import sympy
 
@@ -267,16 +267,16 @@ def ignored(name: str, patterns: tuple[str, ...]) -> bool:
 
 
 MAX_PATTERN = 1000          # characters of one ignore pattern
+_METACHARACTERS = set("\\^$*+?{}[]()|")
 
 
 def module_pattern(pattern: str) -> Callable[[str], bool]:
     r"""A linear-time test of whether ``pattern`` (a regex; ``re:`` prefix dropped) matches a module
     name from its start up to a module boundary (a ``.``, or the end).
 
-    With google-re2 (a dependency of symroof) any pattern RE2 accepts works; without it, only
-    the subset `_Subset` matches in linear time (literals, ``.``, classes, ``\d``-style escapes,
-    ``* + ? {m,n}`` on one atom, top-level ``|``, ``^``/``$``). Anything else, such as a
-    backreference or a look-around, is refused with one line.
+    google-re2 (a dependency of symroof) matches any pattern RE2 accepts; a backreference or a
+    look-around is refused with one line. Without it (an install that left it out), only literal
+    module names match and any other pattern is refused, naming the package.
 
     >>> module_pattern(r"re:model.layers.\d+.mlp")("model.layers.0.mlp.up_proj")
     True
@@ -302,20 +302,20 @@ def _module_pattern(pattern: str) -> Callable[[str], bool]:
         # a prefix ending at a boundary: just after a '.', just before one, or the whole name
         ends = [i for i in range(len(module) + 1)
                 if i == len(module) or module[i] == "." or (i > 0 and module[i - 1] == ".")]
-        if isinstance(full, _Subset):
-            reached = full.ends(module)
-            return any(i in reached for i in ends)
         return any(full(module[:i]) for i in ends)
 
     return matches
 
 
 def _compile_linear(regex: str, pattern: str) -> Any:
-    """``regex`` as a whole-string test in linear time: RE2 if installed, else `_Subset`."""
+    """``regex`` as a whole-string test in linear time: RE2, or without it a literal name only."""
     try:
         import re2
     except ImportError:
-        return _Subset(regex, pattern)
+        if any(ch in _METACHARACTERS for ch in regex.replace(".", "")):
+            raise ValueError(f"quantization_config: ignore pattern {_shown(pattern)} is a regex, which symroof "
+                             "matches only with google-re2 installed (pip install google-re2)") from None
+        return lambda text: text.replace(".", "\0") == regex.replace(".", "\0")
     options = re2.Options()
     options.log_errors = False
     options.max_mem = 8 << 20            # bounds the automaton: a pattern too large is refused
@@ -326,159 +326,6 @@ def _compile_linear(regex: str, pattern: str) -> Any:
         raise ValueError(f"quantization_config: ignore pattern {_shown(pattern)} is not a valid regex in RE2's "
                          f"syntax (matched in linear time): {' '.join(reason.split())}") from None
     return lambda text: compiled.fullmatch(text) is not None
-
-
-class _Subset:
-    """A regex subset matched without backtracking: alternatives (top-level ``|``) of atoms (a
-    literal, ``.``, ``[...]``, ``\\d \\w \\s \\D \\W \\S`` or an escaped character), each with at
-    most one of ``* + ? {m} {m,} {m,n}``; ``^`` at the start, ``$`` at the end. Matched by a
-    set of positions per atom: time O(len(text) · atoms)."""
-
-    _CLASSES: ClassVar[dict[str, Callable[[str], bool]]] = {
-        "d": str.isdigit, "w": lambda c: c.isalnum() or c == "_", "s": str.isspace,
-        "D": lambda c: not c.isdigit(), "W": lambda c: not (c.isalnum() or c == "_"),
-        "S": lambda c: not c.isspace()}
-
-    def __init__(self, regex: str, pattern: str):
-        self.pattern = pattern
-        self.branches = [self._parse(part) for part in self._split(regex)]
-
-    def _refuse(self, what: str) -> ValueError:
-        return ValueError(f"quantization_config: ignore pattern {_shown(self.pattern)} uses {what}, which symroof "
-                          "matches only with google-re2 installed (pip install google-re2)")
-
-    def _split(self, regex: str) -> list[str]:
-        parts, start, i, depth = [], 0, 0, 0
-        while i < len(regex):
-            c = regex[i]
-            if c == "\\":
-                i += 2
-                continue
-            if c == "[":
-                depth = 1
-            elif c == "]":
-                depth = 0
-            elif c == "|" and not depth:
-                parts.append(regex[start:i])
-                start = i + 1
-            i += 1
-        return [*parts, regex[start:]]
-
-    def _parse(self, text: str) -> list[tuple[Callable[[str], bool], int, int | None]]:
-        atoms: list[tuple[Callable[[str], bool], int, int | None]] = []
-        text = text.removeprefix("^")
-        if text.endswith("$") and not text.endswith("\\$"):
-            text = text[:-1]
-        i = 0
-        while i < len(text):
-            c = text[i]
-            if c in "()^$|":
-                raise self._refuse(f"{c!r} inside a branch (groups, anchors)")
-            if c in "*+?{":
-                raise self._refuse(f"a quantifier {c!r} with nothing to repeat")
-            if c == ".":
-                test, i = (lambda ch: ch != "\n"), i + 1
-            elif c == "\\":
-                if i + 1 >= len(text):
-                    raise self._refuse("a trailing backslash")
-                e = text[i + 1]
-                if e in self._CLASSES:
-                    test = self._CLASSES[e]
-                elif not e.isalnum():
-                    test = (lambda ch, e=e: ch == e)
-                else:
-                    raise self._refuse(f"the escape \\{e}")
-                i += 2
-            elif c == "[":
-                test, i = self._class(text, i)
-            else:
-                test, i = (lambda ch, c=c: ch == c), i + 1
-            low, high = 1, 1
-            if i < len(text) and text[i] in "*+?":
-                low, high = {"*": (0, None), "+": (1, None), "?": (0, 1)}[text[i]]
-                i += 1
-            elif i < len(text) and text[i] == "{":
-                close = text.find("}", i)
-                body = text[i + 1:close] if close > 0 else ""
-                lo, _, hi = body.partition(",")
-                if not lo.isdigit() or (hi and not hi.isdigit()) or int(lo) > 1000 or (hi and int(hi) > 1000):
-                    raise self._refuse(f"the repetition {text[i:close + 1 or None]!r}")
-                low = int(lo)
-                high = None if "," in body and not hi else int(hi or lo)
-                i = close + 1
-            if i < len(text) and text[i] in "*+?{":
-                raise self._refuse("a repeated repetition")
-            atoms.append((test, low, high))
-        return atoms
-
-    def _class(self, text: str, i: int) -> tuple[Callable[[str], bool], int]:
-        j, negate = i + 1, False
-        if j < len(text) and text[j] == "^":
-            negate, j = True, j + 1
-        ranges: list[tuple[str, str]] = []
-        tests: list[Callable[[str], bool]] = []
-        first = True
-        while j < len(text) and (text[j] != "]" or first):
-            first = False
-            c = text[j]
-            if c == "\\" and j + 1 < len(text):
-                e = text[j + 1]
-                if e in self._CLASSES:
-                    tests.append(self._CLASSES[e])
-                    j += 2
-                    continue
-                if e.isalnum():
-                    raise self._refuse(f"the escape \\{e}")
-                c, j = e, j + 1
-            if j + 2 < len(text) and text[j + 1] == "-" and text[j + 2] != "]":
-                ranges.append((c, text[j + 2]))
-                j += 3
-            else:
-                ranges.append((c, c))
-                j += 1
-        if j >= len(text):
-            raise self._refuse("an unterminated '['")
-
-        def test(ch: str) -> bool:
-            hit = any(a <= ch <= b for a, b in ranges) or any(t(ch) for t in tests)
-            return hit != negate
-
-        return test, j + 1
-
-    def ends(self, text: str) -> set[int]:
-        """The positions ``p`` at which the pattern matches ``text[:p]`` whole."""
-        out: set[int] = set()
-        n = len(text)
-        for atoms in self.branches:
-            here = {0}                       # positions reachable after the atoms so far
-            for test, low, high in atoms:
-                reach: set[int] = set()
-                if high is None:             # one pass: the earliest start of the current run
-                    earliest: int | None = None
-                    for p in range(n + 1):
-                        if earliest is None and p in here:
-                            earliest = p
-                        if earliest is not None and p - earliest >= low:
-                            reach.add(p)
-                        if p < n and not test(text[p]):
-                            earliest = None
-                else:
-                    for start in here:
-                        if low == 0:
-                            reach.add(start)
-                        pos = start
-                        while pos < n and pos - start < high and test(text[pos]):
-                            pos += 1
-                            if pos - start >= low:
-                                reach.add(pos)
-                here = reach
-                if not here:
-                    break
-            out |= here
-        return out
-
-    def fullmatch(self, text: str) -> bool:
-        return len(text) in self.ends(text)
 
 
 def _shown(value: object, limit: int = 80) -> str:
