@@ -315,7 +315,7 @@ def _compile_linear(regex: str, pattern: str) -> Any:
         if any(ch in _METACHARACTERS for ch in regex.replace(".", "")):
             raise ValueError(f"quantization_config: ignore pattern {_shown(pattern)} is a regex, which symroof "
                              "matches only with google-re2 installed (pip install google-re2)") from None
-        return lambda text: text.replace(".", "\0") == regex.replace(".", "\0")
+        return lambda text: text == regex           # a module name, its dots taken literally
     options = re2.Options()
     options.log_errors = False
     options.max_mem = 8 << 20            # bounds the automaton: a pattern too large is refused
