@@ -98,7 +98,7 @@ def test_llama4_experts_run_densely():
         moe_layers, H, F, idle = 2, 64, 32, 4 - 1
         assert counted - ours == 2 * batch * new * moe_layers * idle * 3 * H * F
     assert symroof.total_parameters(arch) == sum(p.numel() for p in lm.parameters())
-    torch = om.require("torch")
+    om.require("torch")
     from torch._subclasses.fake_tensor import FakeTensorMode
     with FakeTensorMode(allow_non_fake_inputs=True):
         held = om.cache_elements(om.prefill_cache(lm, batch, prompt))
@@ -109,8 +109,8 @@ def test_llama4_experts_run_densely():
 
 def test_llama4_wrapper_reads_its_text_model():
     text = dict(LLAMA4, model_type="llama4_text")
-    wrapped = symroof.models.from_hf_config({"model_type": "llama4", "architectures": ["Llama4ForConditionalGeneration"],
-                                             "text_config": text})
+    wrapped = symroof.models.from_hf_config({"model_type": "llama4", "text_config": text,
+                                             "architectures": ["Llama4ForConditionalGeneration"]})
     assert wrapped.groups == symroof.models.from_hf_config(text).groups
     alone = symroof.models.from_hf_config({k: v for k, v in text.items() if k != "model_type"}
                                           | {"architectures": ["Llama4ForCausalLM"]})
