@@ -228,12 +228,14 @@ def _read(cfg: _Config, model_type: str, fam: Family) -> Reading:
     out = []
     for i in range(layers):
         a = attention.replace(window=window) if kinds[i] == "sliding_attention" else attention
+        if kinds[i] == "chunked_attention":         # Llama 4: the cache keeps a chunk as a window
+            a = attention.replace(chunk=cfg.count("attention_chunk_size"))
         f = template.ffn if moe_at[i] else dense_ffn
         out.append(Layer(a, f, norms=fam.norms, norm=fam.norm, parallel=fam.parallel))
     return Reading(fields, out, [])
 
 
-_KINDS = ("full_attention", "sliding_attention")
+_KINDS = ("full_attention", "sliding_attention", "chunked_attention")
 
 
 def _attention_kinds(cfg: _Config, fam: Family, layers: int) -> tuple[list[str], int | None]:
@@ -274,3 +276,4 @@ def _default_name(cfg: _Config, config: object) -> str:
 
 
 # the family groups register themselves (each module imports only families.py)
+from symroof.model.hf import llama4_gptoss  # noqa: E402,F401  (llama4, llama4_text, gpt_oss)

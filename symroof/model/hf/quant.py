@@ -12,7 +12,7 @@ from symroof.model.precision import BYTES, Layout, Quantization
 
 __all__ = ["QUANT_METHODS", "quantization_from_config"]
 
-QUANT_METHODS = ("gptq", "awq", "fp8", "bitsandbytes", "compressed-tensors")
+QUANT_METHODS = ("gptq", "awq", "fp8", "bitsandbytes", "compressed-tensors", "mxfp4")
 
 
 def quantization_from_config(quant: object, compute: str = "bf16") -> Quantization:
@@ -207,5 +207,15 @@ def _compressed_tensors(q: _Config, compute: str) -> Quantization:
     return Quantization("compressed-tensors", layout, compute, _names(q, "ignore"), True, detail)
 
 
+def _mxfp4(q: _Config, compute: str) -> Quantization:
+    """gpt-oss (``transformers.integrations.mxfp4``): only the MoE experts are converted, each
+    ``*_blocks`` uint8 ``[.., out, in/32, 16]`` (FP4 E2M1, two per byte) and ``*_scales`` uint8
+    ``[.., out, in/32]`` (one E8M0 exponent per 32 input features); the rest (attention, router,
+    embeddings, LM head: ``modules_to_not_convert``) and the experts' biases at the compute dtype."""
+    layout = Layout("mxfp4", bits=4, group_size=32, scale_bytes=1)
+    return Quantization("mxfp4", layout, compute, _names(q, "modules_to_not_convert"), False,
+                        "fp4 e2m1 expert weights, one e8m0 scale per 32", (r"re:.*mlp\.experts",))
+
+
 _QUANT_PARSERS = {"gptq": _gptq, "awq": _awq, "fp8": _fp8, "bitsandbytes": _bitsandbytes,
-                  "compressed-tensors": _compressed_tensors}
+                  "compressed-tensors": _compressed_tensors, "mxfp4": _mxfp4}
