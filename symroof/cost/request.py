@@ -28,8 +28,8 @@ Examples
 >>> r = request(gpt, "arithmetic-intensity")        # B prompts of S tokens, S_g generated each
 >>> sympy.factor(r.flops_of("attention/scores"))     # 000: 2·B·S²·H·N, then 2·B·S_c·H·N per step
 B*H*N*(2*S**2 + 2*S*S_g + S_g**2 - S_g)
->>> range_sum(sympy.Min(S + 1, 4096), S, 4090, 4100)  # 4091 + ... + 4096, then 4096 five times
-45002
+>>> range_sum(sympy.Min(S + 1, 4096), S, 4090, 4100)  # (4091 + ... + 4096) + 5·4096
+45041
 """
 
 from __future__ import annotations
