@@ -22,7 +22,7 @@ from symroof.analysis.request import (
 from symroof.cost.conventions import get
 from symroof.cost.request import chunked_prefill, decode_steps, range_sum, request, shared_prefix_prefill
 from symroof.model.layers import FFN, Attention, Layer
-from symroof.symbols import C_p, S, S_c, S_g, S_p, B
+from symroof.symbols import B, C_p, S, S_c, S_g
 
 H100 = symroof.hardware.get("H100-SXM")
 
