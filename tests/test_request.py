@@ -312,3 +312,11 @@ def test_bad_input(kwargs, match):
     llama = symroof.models.get("llama-3-8b")
     with pytest.raises(ValueError, match=match):
         request(llama, "exact", **{"S": 8, "G": 2, "B": 1, **kwargs})
+
+
+def test_request_latex_lines_are_the_closed_forms():
+    from symroof.analysis.request import request_latex
+    lines = request_latex(symroof.models.get("mistral-7b"), "exact", B=1)
+    assert [line.split(" = ")[0] for line in lines] == [
+        r"\text{FLOPs}_\text{request}", r"\text{bytes}_\text{request}", r"\text{KV bytes}_\text{request}"]
+    assert r"\min" in lines[2] and "S_{g}" in lines[2]

@@ -47,7 +47,7 @@ from symroof.hardware import Hardware, hardware_of
 from symroof.model.arch import Arch
 
 __all__ = ["OPERATORS", "OperatorTime", "RequestTime", "dollars_per_million_tokens", "joules_per_token",
-           "operator_of", "operator_time", "operators", "request_report", "request_time"]
+           "operator_of", "operator_time", "operators", "request_latex", "request_report", "request_time"]
 
 SECONDS_PER_HOUR = 3600
 MILLION = 10**6
@@ -293,3 +293,21 @@ def request_report(arch: Arch, conventions: Conventions | str | None, hardware: 
         out["joules_per_token"] = joules_per_token(t.total_s, t.tokens, board_power_w=power, gpus=t.gpus)
     return out
 
+
+
+def request_latex(arch: Arch, conventions: Conventions | str | None = None, *, S: Any = sym.S, G: Any = sym.S_g,
+                  B: Any = sym.B) -> list[str]:
+    r"""The closed forms of a request as display-math lines (what ``symroof latex --request`` prints):
+    its FLOPs, bytes and KV-cache bytes, ``S``, ``S_g`` and ``B`` kept as symbols unless given.
+
+    >>> import symroof
+    >>> request_latex(symroof.models.get("llama-3-8b"), "exact")[0][:40]
+    '\\text{FLOPs}_\\text{request} = 1050673152'
+    """
+    from symroof.printing import to_latex
+
+    cost = request_cost(arch, conventions, S=S, G=G, B=B)
+    simplify = lambda e: sympy.collect(sympy.expand(e), [sym.B], evaluate=True)  # noqa: E731
+    return [rf"\text{{FLOPs}}_\text{{request}} = {to_latex(simplify(cost.flops))}",
+            rf"\text{{bytes}}_\text{{request}} = {to_latex(simplify(cost.bytes))}",
+            rf"\text{{KV bytes}}_\text{{request}} = {to_latex(simplify(cost.bytes_of('kv')))}"]
