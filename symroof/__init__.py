@@ -36,6 +36,7 @@ from symroof.analysis import (
     tp_communication,
 )
 from symroof.analysis.parallel import bubble_fraction, pipeline_latency, tp_allreduce
+from symroof.analysis.request import operator_time, request_report, request_time
 from symroof.analysis.serving import max_batch, pareto_front, serving_curve
 from symroof.analysis.speculative import expected_tokens, speculative_decoding
 from symroof.cost import Cost, conventions, mla, moe, phases
@@ -43,6 +44,7 @@ from symroof.cost import components as components
 from symroof.cost.components import Step
 from symroof.cost.conventions import Conventions
 from symroof.cost.phases import decode, prefill, step
+from symroof.cost.request import request
 from symroof.evaluate import Evaluator
 from symroof.evaluate import compile as compile  # not in __all__: `import *` keeps the builtin
 from symroof.hardware import Hardware
@@ -85,6 +87,7 @@ __all__ = [
     "mla",
     "models",
     "moe",
+    "operator_time",
     "parallel",
     "params",
     "pareto_front",
@@ -94,6 +97,9 @@ __all__ = [
     "precision",
     "prefill",
     "regime",
+    "request",
+    "request_report",
+    "request_time",
     "serving",
     "serving_curve",
     "speculative",

@@ -62,7 +62,7 @@ DEFAULT_USABLE_FRACTION = sympy.Rational(9, 10)
 MAX_FILE_BYTES = 1 << 20
 
 _FIELDS = ("peak_flops_per_s", "bandwidth_bytes_per_s", "capacity_bytes", "interconnect_bytes_per_s", "dtype",
-           "aliases", "usable_fraction", "flops_efficiency", "bandwidth_efficiency", "source")
+           "aliases", "usable_fraction", "flops_efficiency", "bandwidth_efficiency", "source", "board_power_w")
 
 
 def _fraction(value: Any, what: str) -> sympy.Expr:
@@ -109,6 +109,7 @@ class Hardware:
     usable_fraction: sympy.Expr = DEFAULT_USABLE_FRACTION
     flops_efficiency: Any = 1
     bandwidth_efficiency: Any = 1
+    board_power_w: sympy.Expr | None = field(default=None, compare=False)   # the datasheet's TDP (optional)
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)
@@ -121,7 +122,7 @@ class Hardware:
             peaks[d] = _rate(v, f"{name}: peak_flops_per_s[{d}]")
         put("peak_flops_per_s", MappingProxyType(peaks))
         put("bandwidth_bytes_per_s", _rate(self.bandwidth_bytes_per_s, f"{name}: bandwidth_bytes_per_s"))
-        for opt in ("capacity_bytes", "interconnect_bytes_per_s"):
+        for opt in ("capacity_bytes", "interconnect_bytes_per_s", "board_power_w"):
             if getattr(self, opt) is not None:
                 put(opt, _rate(getattr(self, opt), f"{name}: {opt}"))
         for frac in ("usable_fraction", "flops_efficiency", "bandwidth_efficiency"):

@@ -25,6 +25,7 @@ __all__ = [
     "DESCRIPTIONS",
     "B",
     "C_a",
+    "C_p",
     "E",
     "F",
     "H",
@@ -33,6 +34,7 @@ __all__ = [
     "S_c",
     "S_g",
     "S_i",
+    "S_p",
     "T",
     "V",
     "W",
@@ -64,6 +66,8 @@ S = _count("S")        # prompt length in prefill
 S_i = _count("S_i")    # new tokens per sequence in one forward pass
 S_c = _count("S_c")    # tokens already in the KV cache
 S_g = _count("S_g")    # tokens generated per request (whole-request costs)
+S_p = _count("S_p")    # prompt tokens shared by the B requests of a batch (a prefix computed once)
+C_p = _count("C_p")    # tokens per chunk of a chunked prefill
 # architecture
 H = _count("H")        # hidden size, d_model
 N = _count("N")        # number of layers
@@ -105,6 +109,8 @@ DESCRIPTIONS: dict[str, str] = {
     "W": "attention window (keys one query sees at most)",
     "C_a": "attention chunk (tokens per chunk of chunked attention)",
     "S_g": "tokens generated per request",
+    "S_p": "shared prompt prefix (tokens computed once for the batch)",
+    "C_p": "prefill chunk (tokens per chunk of a chunked prefill)",
     "b_w": "bytes per weight element",
     "b_a": "bytes per activation element",
     "b_kv": "bytes per KV-cache element",
@@ -114,7 +120,7 @@ DESCRIPTIONS: dict[str, str] = {
 
 ALL: dict[str, sympy.Symbol] = {
     s.name: s
-    for s in (B, S, S_i, S_c, S_g, H, N, Z, n_h, n_kv, d_h, F, V, E, k_e, T, W, C_a, b_w, b_a, b_kv, pi, beta)
+    for s in (B, S, S_i, S_c, S_g, S_p, C_p, H, N, Z, n_h, n_kv, d_h, F, V, E, k_e, T, W, C_a, b_w, b_a, b_kv, pi, beta)
 }
 
 
