@@ -45,9 +45,9 @@ CASES = {
                                             layer_types=[SLIDE, FULL, FULL])),
     # head_dim given: transformers 5.24 applies it after Cohere2Config's hidden // heads
     "cohere2-no-head-dim": ("cohere2", {k: v for k, v in BASE.items() if k != "head_dim"} | dict(sliding_window=4)),
-    # Gemma: left-out num_key_value_heads and head_dim are GemmaConfig's 16 and 256 (not heads, hidden/heads)
+    # Gemma: left-out num_key_value_heads and head_dim are GemmaConfig's 16 and 256 (not 32 heads, hidden/heads = 2)
     "gemma-defaults": ("gemma", dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                                     num_attention_heads=16, vocab_size=101)),
+                                     num_attention_heads=32, vocab_size=101)),
     # Gemma 2: a sliding_window_pattern key is ignored (every other layer slides); its defaults
     "gemma2-pattern-key-ignored": ("gemma2", dict(BASE, num_hidden_layers=5, sliding_window=4,
                                                   sliding_window_pattern=3)),
@@ -63,15 +63,17 @@ def test_family_matches_transformers(case):
 
 
 def test_layouts_read():
-    """The stacks themselves, written out: which layers slide, NoPE, q/k norms, norms per layer."""
-    arch = om.check_family("gemma3_text", dict(BASE, sliding_window=5))
+    """The stacks themselves, written out (the same cases as CASES, checked there against transformers):
+    which layers slide, NoPE, q/k norms, norms per layer."""
+    read = lambda case: from_hf_config({"model_type": CASES[case][0], **CASES[case][1]})
+    arch = read("gemma3-default-pattern")
     assert [(int(n), g.attention.window) for n, g in arch.groups] == [(5, 5), (1, None), (1, 5)]
     assert {(g.norms, g.attention.qk_norm) for _, g in arch.groups} == {(4, "head")}
-    arch = om.check_family("cohere2", dict(BASE, num_hidden_layers=9, sliding_window=4))
+    arch = read("cohere2-default-pattern")
     assert [(int(n), g.attention.window, g.attention.rope) for n, g in arch.groups] == [
         (3, 4, True), (1, None, False), (3, 4, True), (1, None, False), (1, 4, True)]
     assert {(g.norms, g.norm, g.parallel) for _, g in arch.groups} == {(1, "layernorm-nobias", True)}
-    arch = om.check_family("gemma3_text", dict(BASE, sliding_window=7, use_bidirectional_attention=True))
+    arch = read("gemma3-bidirectional")
     assert {g.attention.window for _, g in arch.groups} == {4, None}
     assert "use_bidirectional_attention" in arch.source
 
