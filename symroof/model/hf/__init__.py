@@ -98,13 +98,17 @@ def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: 
         raise ValueError(f"config must be a path or a dict, not {type(config).__name__}")
     cfg = _Config(data)
     if "text_config" in data and "hidden_size" not in data and isinstance(data["text_config"], Mapping):
-        cfg = _Config(data["text_config"])          # multimodal wrappers (Gemma 3, Llava): the text model
+        # multimodal wrappers (Gemma 3, Llava): the text model, of the wrapper's type when it names none
+        outer = {k: data[k] for k in ("model_type", "architectures") if k in data}
+        cfg = _Config({**outer, **data["text_config"]})
     if family is not None:
         if family not in FAMILIES:
             raise ValueError(f"family={family!r} is not a known layout; known: {', '.join(FAMILIES)}")
         model_type, fam = family, FAMILIES[family]
     else:
         model_type, fam = family_of(cfg)
+    if fam.defaults:                                # the config class's defaults for keys left out
+        cfg = _Config({**fam.defaults, **{k: v for k, v in cfg.data.items() if v is not None or k not in fam.defaults}})
     reading = _read(cfg, model_type, fam)
     if fam.adjust is not None:
         fam.adjust(cfg, reading)
@@ -256,7 +260,7 @@ def _attention_kinds(cfg: _Config, fam: Family, layers: int) -> tuple[list[str],
         first = cfg.count("max_window_layers", default=28, zero=True)
         kinds = ["sliding_attention" if i >= first else "full_attention" for i in range(layers)]
     else:
-        period = cfg.count("sliding_window_pattern", default=fam.pattern_default)
+        period = cfg.count(fam.pattern_key, default=fam.pattern_default) if fam.pattern_key else fam.pattern_default
         kinds = ["sliding_attention" if (i + 1) % period else "full_attention" for i in range(layers)]
     if "sliding_attention" in kinds and window is None:
         raise ValueError(f"config.json: layer_types has sliding layers but {key} is null")
@@ -276,4 +280,7 @@ def _default_name(cfg: _Config, config: object) -> str:
 
 
 # the family groups register themselves (each module imports only families.py)
-from symroof.model.hf import llama4_gptoss  # noqa: E402,F401  (llama4, llama4_text, gpt_oss)
+from symroof.model.hf import (
+    gemma_cohere,  # noqa: F401  (gemma3, gemma3_text, cohere, cohere2)
+    llama4_gptoss,  # noqa: F401  (llama4, llama4_text, gpt_oss)
+)

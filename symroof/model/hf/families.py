@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -59,6 +59,10 @@ class Family:
     parallel: bool = False             # attention and FFN side by side on one input
     not_modelled: tuple[str, ...] = ()     # what this family has that symroof does not count
     adjust: Callable[[_Config, Reading], None] | None = field(default=None, compare=False)
+    # the config class's defaults of keys a saved file may leave out (save_pretrained drops values equal
+    # to them; Gemma 3's text_config often holds only a few keys), used where a key is absent or null
+    defaults: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    pattern_key: str | None = "sliding_window_pattern"   # "pattern": the key of the period (None: fixed)
 
 
 @dataclass
@@ -83,9 +87,15 @@ FAMILIES: dict[str, Family] = {
     "qwen3_moe": Family("gated", attention_bias="attention_bias", experts=("num_experts", "num_local_experts"),
                         expert_ffn="moe_intermediate_size", qk_norm="head", windows="all",
                         window_default=4096, window_flag="use_sliding_window"),
-    "gemma": Family("gated", tied=True, attention_bias="attention_bias"),
+    "gemma": Family("gated", tied=True, attention_bias="attention_bias",
+                    defaults=dict(vocab_size=256000, hidden_size=3072, intermediate_size=24576, num_hidden_layers=28,
+                                  num_attention_heads=16, num_key_value_heads=16, head_dim=256)),
+    # Gemma2Config: layer_types from a fixed period of 2 (a sliding_window_pattern key is ignored)
     "gemma2": Family("gated", tied=True, attention_bias="attention_bias", windows="pattern", window_default=4096,
-                     pattern_default=2, norms=4, not_modelled=("attention and final logit soft-capping",)),
+                     pattern_default=2, norms=4, not_modelled=("attention and final logit soft-capping",),
+                     defaults=dict(vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26,
+                                   num_attention_heads=8, num_key_value_heads=4, head_dim=256),
+                     pattern_key=None),
     "gpt2": Family("dense", norm="layernorm", tied=True, qkv_bias=True, out_bias=True, mlp_bias=True,
                    learned_positions="n_positions", positions_default=1024),
     "gpt_neox": Family("dense", norm="layernorm", attention_bias="attention_bias", bias_default=True,
