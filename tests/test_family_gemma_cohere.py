@@ -35,7 +35,8 @@ CASES = {
                                             num_attention_heads=4, vocab_size=101, sliding_window=5)),
     # Cohere: one bias-free LayerNorm, parallel attention and FFN, tied head
     "cohere": ("cohere", dict(BASE)),
-    "cohere-mha-no-head-dim": ("cohere", {k: v for k, v in BASE.items() if k not in ("head_dim", "num_key_value_heads")}),
+    "cohere-mha-no-head-dim": ("cohere", {k: v for k, v in BASE.items()
+                                          if k not in ("head_dim", "num_key_value_heads")}),
     # q norm (heads, head_dim) and k norm (kv_heads, head_dim); attention biases
     "cohere-qk-norm-bias": ("cohere", dict(BASE, use_qk_norm=True, attention_bias=True, num_hidden_layers=2)),
     # Cohere 2: one full (NoPE) layer in 4 by default; nine layers: two full

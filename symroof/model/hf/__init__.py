@@ -64,6 +64,9 @@ from typing import Any, Literal
 import sympy
 
 from symroof.model.arch import Arch
+
+# the family groups register themselves on import (each imports only config.py and families.py)
+from symroof.model.hf import gemma_cohere, llama4_gptoss  # noqa: F401
 from symroof.model.hf.config import HF_DTYPES, dtype_bytes, dtype_name, read_config
 from symroof.model.hf.config import Config as _Config
 from symroof.model.hf.families import FAMILIES, Family, Reading, family_of, register
@@ -277,10 +280,3 @@ def _default_name(cfg: _Config, config: object) -> str:
             return path.resolve().name
         return path.resolve().parent.name if path.stem == "config" else path.stem
     return cfg.text("model_type") or "hf-config"
-
-
-# the family groups register themselves (each module imports only families.py)
-from symroof.model.hf import (
-    gemma_cohere,  # noqa: F401  (gemma3, gemma3_text, cohere, cohere2)
-    llama4_gptoss,  # noqa: F401  (llama4, llama4_text, gpt_oss)
-)
