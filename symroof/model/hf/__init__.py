@@ -105,7 +105,7 @@ def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: 
         model_type, fam = family, FAMILIES[family]
     else:
         model_type, fam = family_of(cfg)
-    reading = _read(cfg, model_type, fam)
+    reading = (fam.read or _read)(cfg, model_type, fam)
     if fam.adjust is not None:
         fam.adjust(cfg, reading)
 
@@ -274,3 +274,4 @@ def _default_name(cfg: _Config, config: object) -> str:
 
 
 # the family groups register themselves (each module imports only families.py)
+from symroof.model.hf import hybrid as _hybrid  # noqa: E402,F401  (mamba, jamba, qwen3_next, ...)

@@ -30,7 +30,8 @@ class Family:
 
     MoE layers (with ``experts``): every layer but the first ``dense_layers`` (DeepSeek), those in
     ``mlp_only_layers``, and those off the ``decoder_sparse_step`` (Qwen-MoE). ``adjust``: a hook
-    that edits the `Reading` (per-layer details a family of its own needs).
+    that edits the `Reading` (per-layer details a family of its own needs); ``read``: a reader that
+replaces the generic one (the state-space and hybrid families, `symroof.model.hf.hybrid`).
     """
 
     ffn_kind: Literal["dense", "gated"]        # "gated": gate/up/down; "dense": up/down
@@ -59,6 +60,8 @@ class Family:
     parallel: bool = False             # attention and FFN side by side on one input
     not_modelled: tuple[str, ...] = ()     # what this family has that symroof does not count
     adjust: Callable[[_Config, Reading], None] | None = field(default=None, compare=False)
+    # a reader of its own in place of the generic one (families without attention keys: Mamba)
+    read: Callable[[_Config, str, Family], Reading] | None = field(default=None, compare=False)
 
 
 @dataclass
