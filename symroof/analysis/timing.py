@@ -471,12 +471,17 @@ def kv_replication(arch: Arch, tp: Any) -> sympy.Expr:
 
 @dataclass(frozen=True)
 class Capacity:
-    """Memory left for the KV cache, bytes per cached token, and how many tokens (sequences) fit."""
+    """Memory left for the KV cache, bytes per cached token, and how many tokens (sequences) fit.
+
+    ``state_bytes_per_sequence``: the fixed state of one sequence (state-space and linear-attention
+    layers, `symroof.model.arch.Arch.state_elements`), 0 for an attention-only model; ``tokens``
+    counts attention KV only (∞ without attention layers)."""
 
     free_bytes: sympy.Expr
     kv_bytes_per_token: sympy.Expr
     tokens: sympy.Expr
     batch: sympy.Expr | None = None
+    state_bytes_per_sequence: sympy.Expr = sympy.Integer(0)
 
 
 def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_bytes: Any = None,
@@ -488,6 +493,9 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
     Weights default to ``b_w`` times the nominal parameter count (``params_b·10^9``). A
     token costs ``2·N·n_kv·d_h·b_kv`` bytes (K and V of every layer) times the copies the
     group holds (`kv_replication`: more GPUs than KV heads, or an MLA latent, replicate the cache).
+    A model with state-space or linear-attention layers counts only its attention layers per token,
+    and each sequence's fixed state (`Capacity.state_bytes_per_sequence`) once in the batch:
+    ``batch = floor(free / (per_token·context + state))``.
 
     >>> import symroof
     >>> a100_003 = symroof.hardware.get("A100-40GB").replace(capacity_bytes=40 * 10**9, usable_fraction=1)
@@ -508,6 +516,11 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
         raise ValueError(f"weights of {weights} bytes do not fit in gpus={gpus} × {hw.usable_bytes} usable bytes "
                          f"of {hw.name}; use more GPUs")
     per_token = arch.kv_elements_per_token * arch.kv_bytes * kv_replication(arch, G)
-    tokens = sympy.floor(free / per_token)
-    batch = None if context is None else sympy.floor(free / (per_token * as_count(context, "context")))
-    return Capacity(free, per_token, tokens, batch)
+    # the fixed state of a sequence (state-space layers), split over the group's GPUs as its heads are
+    state = arch.state_elements() * arch.kv_bytes
+    tokens = sympy.oo if per_token == 0 else sympy.floor(free / per_token)
+    if context is not None:
+        batch = sympy.floor(free / (per_token * as_count(context, "context") + state))
+    else:
+        batch = sympy.floor(free / state) if per_token == 0 else None
+    return Capacity(free, per_token, tokens, batch, state)
