@@ -323,7 +323,6 @@ approximation: `G` steps at `S + G/2`.
     code("""
 %matplotlib inline
 import numpy as np
-import sympy
 from matplotlib.figure import Figure
 
 import symroof
@@ -385,10 +384,118 @@ crossover the max adds a convexity term as well.
 """),
 ]
 
+HYBRID = [
+    md("""
+# Hybrid and state-space models: memory that does not grow with the context
+
+A dense model keeps the K and V of every token in every layer; a sliding-window model at most
+`W − 1` tokens per layer; a state-space layer (Mamba2) a fixed state per sequence, whatever the
+context. Here three models of the same width and depth on one H100: a dense GQA model, the
+same with a 4096-token window, and a hybrid with full attention in one layer of eight and Mamba2
+(`d_state = 128`, 128 heads of 64, 8 groups) in the others, plus an all-Mamba2 model.
+"""),
+    code("""
+%matplotlib inline
+import numpy as np
+from matplotlib.figure import Figure
+
+import symroof
+from symroof.model.layers import FFN, Attention, Layer, StateSpace
+from symroof.symbols import B
+
+base = dict(hidden=4096, layers=32, heads=32, kv_heads=8, ffn_dim=14336, ffn_kind="gated", vocab=128256,
+            tied_embeddings=False)
+attention = Layer(Attention(32, 8, 128), FFN(14336))
+mamba = Layer(None, FFN(14336), mixer=StateSpace(inner=8192, state=128, heads=128, groups=8))
+models = {
+    "dense": symroof.Arch(**base, name="dense"),
+    "sliding W=4096": symroof.Arch(**base, window=4096, name="sliding"),
+    "hybrid 1:7": symroof.Arch(**base, layout=((7, mamba), (1, attention)) * 4, name="hybrid"),
+    "all Mamba2": symroof.Arch(**base, layout=((32, mamba),), name="mamba2"),
+}
+for name, arch in models.items():
+    print(f"{name:<15} {float(symroof.total_parameters(arch)) / 1e9:5.2f}B parameters,",
+          f"state {int(arch.state_elements()) * 2 / 2**20:6.1f} MiB per sequence")
+"""),
+    md("""
+## KV and state memory per sequence against the context
+
+Bytes one sequence keeps (bf16): `Arch.kv_cache_elements(S_c)` (attention K and V) plus
+`Arch.state_elements()` (the recurrent states and conv caches, fixed).
+"""),
+    code("""
+contexts = np.unique(np.logspace(8, 20, 49, base=2).astype(int))
+fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+ax = fig.add_subplot()
+for name, arch in models.items():
+    kv = symroof.compile(arch.kv_cache_elements() * arch.kv_bytes)
+    per_seq = np.asarray(kv(S_c=contexts) if kv.names else np.full(contexts.shape, float(kv())), dtype=float)
+    ax.plot(contexts, (per_seq + float(arch.state_elements() * arch.kv_bytes)) / 2**30, label=name)
+ax.set(xscale="log", yscale="log", xlabel="context $S_c$ (tokens)", ylabel="memory per sequence (GiB)",
+       title="KV cache and fixed state per sequence")
+ax.xaxis.set_major_formatter("{x:g}")
+ax.legend(fontsize=9)
+fig
+"""),
+    md("""
+## How many sequences fit on one H100
+
+`symroof.analysis.serving.max_batch` counts the attention KV per token and each sequence's state once.
+"""),
+    code("""
+from symroof.analysis.serving import max_batch
+
+print(f"{'context':>8}" + "".join(f"{name:>16}" for name in models))
+for context in [4096, 32768, 131072]:
+    print(f"{context:>8}" + "".join(f"{int(max_batch(a, 'H100-SXM', S_c=context - 1)):>16}" for a in models.values()))
+"""),
+    md("""
+## Decode intensity against the batch, at a 32k context
+
+The balance of the GPU (bf16 peak over memory bandwidth) is the line a step must cross to be
+compute-bound. Every step reads and writes the state, so a state-space model's intensity is
+bounded too, but its bound does not fall with the context.
+"""),
+    code("""
+batches = np.unique(np.logspace(0, 14, 57, base=2).astype(int))
+fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+ax = fig.add_subplot()
+for name, arch in models.items():
+    intensity = symroof.decode(arch, "exact", S_c=32768).intensity
+    ax.plot(batches, symroof.compile(intensity)(B=batches), label=name)
+ax.axhline(float(symroof.balance("H100-SXM")), color="0.3", linestyle="--", label="H100-SXM balance")
+ax.set(xscale="log", yscale="log", xlabel="batch $B$", ylabel="arithmetic intensity (FLOP/byte)",
+       title="decode, $S_c$ = 32768")
+ax.xaxis.set_major_formatter("{x:g}")
+ax.legend(fontsize=9)
+fig
+"""),
+    md("""
+## The limit as B → ∞, and the crossover
+
+With any full-attention layer the limit in `B` falls as the context grows (the KV read grows
+with every sequence); a window or a state keeps it fixed. A smaller state (`d_state = 16`) lets
+the all-Mamba2 model cross the H100's balance at every context.
+"""),
+    code("""
+models["all Mamba2, d_state 16"] = symroof.Arch(**base, name="mamba2-16", layout=((32, Layer(
+    None, FFN(14336), mixer=StateSpace(inner=8192, state=16, heads=128, groups=8))),))
+for context in [4096, 32768, 131072]:
+    print(f"S_c = {context}")
+    for name, arch in models.items():
+        cost = symroof.decode(arch, "exact", S_c=context)
+        limit = symroof.intensity_limit(cost, B).value
+        cross = symroof.crossover_batch(cost, "H100-SXM")
+        print(f"  {name:<24} limit {float(limit):7.1f}  ",
+              f"compute-bound from B = {int(cross.ceiling)}" if cross.exists else "memory-bound at every B")
+"""),
+]
+
 NOTEBOOKS = {
     "01_tour.ipynb": TOUR,
     "02_crossover.ipynb": CROSSOVER,
     "03_speculative_decoding.ipynb": SPECULATIVE,
+    "04_hybrid_models.ipynb": HYBRID,
     "05_requests.ipynb": REQUESTS,
 }
 

@@ -205,7 +205,8 @@ def prefill_cache(lm: Any, batch: int, cached: int) -> Any:
         return None
     out = lm(input_ids=torch.zeros(batch, cached, dtype=torch.long), use_cache=True)
     cache = getattr(out, cache_arg(lm))
-    assert cache.get_seq_length() == cached
+    if any(hasattr(layer, "keys") for layer in cache.layers):     # a cache of state-space layers only has no length
+        assert cache.get_seq_length() == cached
     return cache
 
 
@@ -274,13 +275,20 @@ def parameters(lm: Any) -> tuple[int, int]:
 
 
 def cache_elements(cache: Any) -> int:
-    """Elements of every key and value tensor a transformers cache holds (fake tensors have shapes)."""
+    """Elements of every key and value tensor a transformers cache holds (fake tensors have shapes), and
+    of the conv and recurrent states of its linear-attention layers (``LinearAttentionCacheLayerMixin``:
+    ``conv_states`` and ``recurrent_states``, dicts of state index -> tensor)."""
     total = 0
     for layer in cache.layers:
         for name in ("keys", "values"):
             tensor = getattr(layer, name, None)
             if tensor is not None and tensor.dim() > 0:
                 total += tensor.numel()
+        for name in ("conv_states", "recurrent_states"):
+            states = getattr(layer, name, None)
+            for tensor in (states.values() if isinstance(states, dict) else ()):
+                if tensor is not None and tensor.dim() > 0:
+                    total += tensor.numel()
     return total
 
 
@@ -318,5 +326,6 @@ def check_family(model_type: str, config: Mapping[str, Any], *, load: Mapping[st
     with FakeTensorMode(allow_non_fake_inputs=True):
         held = cache_elements(prefill_cache(lm, batch, prompt))
     for arch in (given, written):
-        assert batch * arch.kv_cache_elements(prompt) == held, (batch * arch.kv_cache_elements(prompt), held)
+        ours = batch * (arch.kv_cache_elements(prompt) + arch.state_elements())
+        assert ours == held, (ours, held)
     return given

@@ -120,7 +120,8 @@ def max_batch(arch: Arch, hardware: Hardware | str, *, S_c: Any, tp: Any = 1, S_
 
     After the step each sequence holds ``S_c + S_i`` tokens of K and V
     (`symroof.timing.kv_capacity`: ``2·N·n_kv·d_h·b_kv`` bytes per token, times the
-    copies of `kv_replication`); weights default to ``b_w·params_b·10^9``.
+    copies of `kv_replication`), and a state-space model's fixed state per sequence once
+    (`Capacity.state_bytes_per_sequence`); weights default to ``b_w·params_b·10^9``.
 
     >>> import symroof
     >>> max_batch(symroof.models.get("kipply-52b"), "A100-40GB", S_c=199, tp=3)   # 0.9·3·40 GiB − 104 GB

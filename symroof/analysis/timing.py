@@ -471,12 +471,17 @@ def kv_replication(arch: Arch, tp: Any) -> sympy.Expr:
 
 @dataclass(frozen=True)
 class Capacity:
-    """Memory left for the KV cache, bytes per cached token, and how many tokens (sequences) fit."""
+    """Memory left for the KV cache, bytes per cached token, and how many tokens (sequences) fit.
+
+    ``state_bytes_per_sequence``: the fixed state of one sequence (state-space and linear-attention
+    layers, `symroof.model.arch.Arch.state_elements`), 0 for an attention-only model; ``tokens``
+    counts attention KV only (∞ without attention layers)."""
 
     free_bytes: sympy.Expr
     kv_bytes_per_token: sympy.Expr
     tokens: sympy.Expr
     batch: sympy.Expr | None = None
+    state_bytes_per_sequence: Any = 0
 
 
 def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_bytes: Any = None,
@@ -489,7 +494,9 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
     token costs ``2·N·n_kv·d_h·b_kv`` bytes (K and V of every layer) times the copies the
     group holds (`kv_replication`: more GPUs than KV heads, or an MLA latent, replicate the cache);
     ``tokens`` counts them at full attention. A sequence of ``context`` tokens keeps
-    `Arch.kv_cache_elements` of them (a sliding layer at most ``W − 1`` tokens), which ``batch`` uses.
+    `Arch.kv_cache_elements` of them (a sliding layer at most ``W − 1`` tokens) and, with
+    state-space or linear-attention layers, its fixed state (`Capacity.state_bytes_per_sequence`)
+    once: ``batch = floor(free / (KV of the context + state))``.
 
     >>> import symroof
     >>> a100_003 = symroof.hardware.get("A100-40GB").replace(capacity_bytes=40 * 10**9, usable_fraction=1)
@@ -511,8 +518,13 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
                          f"of {hw.name}; use more GPUs")
     copies = kv_replication(arch, G)
     per_token = arch.kv_elements_per_token * arch.kv_bytes * copies
-    tokens = sympy.floor(free / per_token)
-    # a sequence of ``context`` tokens: each layer keeps what its kind keeps (a window at most W − 1)
-    batch = None if context is None else sympy.floor(
-        free / (arch.kv_cache_elements(as_count(context, "context")) * arch.kv_bytes * copies))
-    return Capacity(free, per_token, tokens, batch)
+    # the fixed state of a sequence (state-space layers), split over the group's GPUs as its heads are
+    state = arch.state_elements() * arch.kv_bytes
+    tokens = sympy.oo if per_token == 0 else sympy.floor(free / per_token)
+    if context is not None:
+        # each attention layer keeps what its kind keeps (a window at most W − 1 tokens)
+        kv = arch.kv_cache_elements(as_count(context, "context")) * arch.kv_bytes * copies
+        batch = sympy.floor(free / (kv + state))
+    else:
+        batch = sympy.floor(free / state) if per_token == 0 else None
+    return Capacity(free, per_token, tokens, batch, state)

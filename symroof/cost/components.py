@@ -40,6 +40,7 @@ from symroof import symbols as sym
 from symroof._values import as_amount, as_count
 from symroof.cost import mla as _mla
 from symroof.cost import moe as _moe
+from symroof.cost import statespace as _statespace
 from symroof.cost.base import Cost
 from symroof.cost.conventions import Conventions
 from symroof.cost.step import Step, cached_visible, key_count, query_key_pairs
@@ -325,7 +326,8 @@ def rope(arch: Arch, conv: Conventions, step: Step) -> Cost:
 
 
 def layer(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False, layer: Layer | None = None) -> Cost:
-    """One decoder layer: attention, FFN, norms, activations, KV cache and attention-kernel traffic.
+    """One decoder layer: attention, FFN, norms, activations, KV cache and attention-kernel traffic, and a
+    state-space or linear-attention mixer's projections, conv, scan and state (`symroof.cost.statespace`).
 
     ``layer``: one of ``arch.groups``' layers (default: the last group's; ``dense=True``: a MoE
     model's dense layer).
@@ -333,7 +335,8 @@ def layer(arch: Arch, conv: Conventions, step: Step, *, dense: bool = False, lay
     lay = _layer(arch, layer, dense=dense)
     parts = (attention(arch, conv, step, layer=lay), ffn(arch, conv, step, layer=lay),
              norms(arch, conv, step, layer=lay), activations(arch, conv, step, layer=lay),
-             kv_cache(arch, conv, step, layer=lay), attention_kernel(arch, conv, step, layer=lay))
+             kv_cache(arch, conv, step, layer=lay), attention_kernel(arch, conv, step, layer=lay),
+             _statespace.mixer(arch, conv, step, layer=lay))     # a state-space mixer (none: no terms)
     return sum(parts, Cost())
 
 

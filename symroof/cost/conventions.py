@@ -64,6 +64,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "rope": ("none", "matmul"),
     "mla_prefill": ("same", "naive", "absorbed"),
     "embedding_read": ("table", "rows"),
+    "state_scan": ("algorithm", "counter"),
 }
 _COUNTS = ("expert_parallel", "query_block")
 
@@ -154,6 +155,12 @@ class Conventions:
     embedding_read:
         bytes of the input embedding under ``weights="all"``: the whole ``table`` each pass, or the
         ``rows`` the lookup gathers, ``B·S_i`` of them (a tied LM head then reads the table once).
+    state_scan:
+        the scan of state-space and linear-attention mixers (`symroof.cost.statespace`):
+        ``algorithm`` counts the recurrence per decoded token and the chunked algorithms in a
+        prefill (SSD, the chunked delta rule); ``counter`` counts what ``FlopCounterMode`` sees in
+        transformers' torch implementation (its matmuls, einsums and convolutions only, padded
+        chunks and padded conv outputs included): the ``matmul`` preset's choice.
     rope:
         the rotary embedding's angle table, ``positions ⊗ inv_freq``, computed once per forward
         pass: ``none`` (an elementwise product, as transformers 5.24 computes it, or not
@@ -183,6 +190,7 @@ class Conventions:
     rope: Literal["none", "matmul"] = "none"
     mla_prefill: Literal["same", "naive", "absorbed"] = "same"
     embedding_read: Literal["table", "rows"] = "table"
+    state_scan: Literal["algorithm", "counter"] = "algorithm"
 
     def __post_init__(self) -> None:
         for field, allowed in _CHOICES.items():
@@ -216,7 +224,7 @@ PRESETS: dict[str, Conventions] = {
     ),
     "matmul": Conventions(
         scores="dense", keys="cached+new", lm_head="all", weights="all",
-        activations="none", kv_read="k+v", kv_write="always", latency="max", name="matmul",
+        activations="none", kv_read="k+v", kv_write="always", latency="max", name="matmul", state_scan="counter",
     ),
     # what a serving engine does: the experts the batch touches, MLA absorbed in decode and naive in
     # prefill (vLLM's and SGLang's MLA backends), the embedding rows a lookup gathers

@@ -251,6 +251,19 @@ class Arch:
         return sympy.Add(*(n * kept_tokens(layer.attention, tokens) * cache_width(layer.attention)
                            for n, layer in self.groups))
 
+    def state_elements(self) -> sympy.Expr:
+        """Elements of the fixed-size state one sequence keeps, over all layers, whatever its length:
+        each state-space or linear-attention mixer's recurrent state and conv cache
+        (`symroof.model.statespace`); 0 for an attention-only model.
+
+        >>> from symroof.model.layers import Layer, StateSpace
+        >>> mamba = Layer(None, None, norms=1, mixer=StateSpace(inner=128, state=16, dt_rank=8))
+        >>> Arch(hidden=64, layers=2, heads=1, layout=((2, mamba),)).state_elements()   # 2·(128·16 + 4·128)
+        5120
+        """
+        return sympy.Add(*(n * (g.mixer.recurrent_elements + g.mixer.conv_elements)
+                           for n, g in self.groups if g.mixer is not None))
+
     def bytes_of(self, name: str) -> sympy.Expr:
         """Bytes per element of the parameter ``name`` (``"embedding"``, ``"ffn/up"``, ``"bias"``):
         its entry in ``tensor_bytes``, else ``weight_bytes``.
@@ -304,7 +317,10 @@ class Arch:
 
     @property
     def kv_elements_per_token(self) -> sympy.Expr:
-        """K and V elements cached per token over all layers: ``2·N·n_kv·d_h`` (MLA: ``N·kv_cache_width``)."""
+        """K and V elements cached per token over all layers: ``2·N·n_kv·d_h`` (MLA: ``N·kv_cache_width``).
+        A layout with layers that have no attention (state-space mixers) counts only its attention layers."""
+        if self.layout and any(g.attention is None or g.mixer is not None for _, g in self.layout):
+            return sympy.Add(*(n * cache_width(g.attention) for n, g in self.layout))
         if self.is_mla:
             return self.layers * self.kv_cache_width
         return 2 * self.layers * self.kv_width

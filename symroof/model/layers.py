@@ -39,9 +39,10 @@ from typing import Any, Literal
 import sympy
 
 from symroof._values import as_count, choice
+from symroof.model.statespace import LinearAttention, StateSpace
 
-__all__ = ["FFN", "NAMES", "NORM_KINDS", "QK_NORMS", "Attention", "Layer", "Matrix", "cache_width", "kept_tokens",
-           "layer_norm_parameters", "matrices", "norm_parameters"]
+__all__ = ["FFN", "NAMES", "NORM_KINDS", "QK_NORMS", "Attention", "Layer", "LinearAttention", "Matrix", "StateSpace",
+           "cache_width", "kept_tokens", "layer_norm_parameters", "matrices", "norm_parameters"]
 
 NORM_KINDS = ("layernorm", "rmsnorm", "layernorm-nobias")   # parameters per norm: 2·width, width, width
 # q/k norms: none; one of head_dim each (Qwen3, Gemma 3); over all heads (OLMo 2)
@@ -51,7 +52,9 @@ USES = ("all", "routed", "shared", "keys")
 # Every tensor name a table can hold, plus the per-layer norms and the model-level tensors.
 NAMES = ("attention/q", "attention/k", "attention/v", "attention/out", "attention/q_down", "attention/q_up",
          "attention/kv_down", "attention/kv_up", "attention/sinks", "ffn/gate", "ffn/up", "ffn/down", "ffn/router",
-         "ffn/shared_gate", "norm", "embedding", "positions", "final_norm", "lm_head")
+         "ffn/shared_gate", "norm", "embedding", "positions", "final_norm", "lm_head",
+         # state-space and linear-attention mixers (`symroof.model.statespace`)
+         "mixer/in", "mixer/x", "mixer/dt", "mixer/out", "mixer/qkvz", "mixer/ba", "mixer/conv", "mixer/ssm")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class Attention:
     qk_nope_head_dim: Any = None
     qk_rope_head_dim: Any = None
     v_head_dim: Any = None
+    gate: bool = False                 # an output gate from q_proj (Qwen3-Next): q_proj is (H, 2·n_h·d_h)
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)
@@ -137,7 +141,7 @@ class Attention:
         if mla and (self.window is not None or self.chunk is not None):
             raise ValueError("latent attention with a window or chunk is not modelled")
         choice(self.qk_norm, "qk_norm", QK_NORMS)
-        for flag in ("qkv_bias", "out_bias", "sinks", "rope"):
+        for flag in ("qkv_bias", "out_bias", "sinks", "rope", "gate"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag}={getattr(self, flag)!r} must be True or False")
         kv, h = self.kv_heads, self.heads
@@ -243,6 +247,8 @@ class Layer:
     sandwich norms; 1: a parallel block with one shared norm, GPT-J); ``norm``: their kind.
     ``parallel``: attention and FFN read the same input and their outputs are summed (GPT-J,
     Falcon, Cohere, GPT-NeoX's parallel residual): the same matmuls, one residual stream.
+    ``mixer``: a state-space or linear-attention token mixer (`symroof.model.statespace`), in place
+    of the attention or beside it (both set: Falcon-H1's parallel attention and SSM).
     """
 
     attention: Attention | None
@@ -250,6 +256,7 @@ class Layer:
     norms: Any = 2
     norm: Literal["layernorm", "rmsnorm", "layernorm-nobias"] = "rmsnorm"
     parallel: bool = False
+    mixer: StateSpace | LinearAttention | None = None
 
     def __post_init__(self) -> None:
         if self.attention is not None and not isinstance(self.attention, Attention):
@@ -260,6 +267,8 @@ class Layer:
         choice(self.norm, "norm", NORM_KINDS)
         if not isinstance(self.parallel, bool):
             raise ValueError(f"parallel={self.parallel!r} must be True or False")
+        if self.mixer is not None and not isinstance(self.mixer, (StateSpace, LinearAttention)):
+            raise ValueError(f"mixer={self.mixer!r} must be a symroof StateSpace, LinearAttention or None")
 
     def replace(self, **changes: Any) -> Layer:
         return dataclasses.replace(self, **changes)
@@ -293,8 +302,11 @@ def matrices(layer: Layer, hidden: Any) -> tuple[Matrix, ...]:
                 Matrix("attention/kv_up", d_c, a.heads * (a.qk_nope_head_dim + a.v_head_dim), use="keys"),
                 Matrix("attention/out", a.heads * a.v_head_dim, H, a.out_bias)]
     elif a is not None:
-        out += [Matrix("attention/q", H, a.q_width, a.qkv_bias), Matrix("attention/k", H, a.kv_width, a.qkv_bias),
+        out += [Matrix("attention/q", H, a.q_width * (2 if a.gate else 1), a.qkv_bias),
+                Matrix("attention/k", H, a.kv_width, a.qkv_bias),
                 Matrix("attention/v", H, a.kv_width, a.qkv_bias), Matrix("attention/out", a.q_width, H, a.out_bias)]
+    if layer.mixer is not None:
+        out += _mixer_matrices(layer.mixer, H)
     f = layer.ffn
     if f is not None:
         names = ("gate", "up", "down") if f.gated else ("up", "down")
@@ -313,6 +325,19 @@ def matrices(layer: Layer, hidden: Any) -> tuple[Matrix, ...]:
     return tuple(out)
 
 
+def _mixer_matrices(m: StateSpace | LinearAttention, H: sympy.Expr) -> list[Matrix]:
+    """A mixer's projections: Mamba's in, x, dt (biased) and out; Mamba2's in (z, x, B, C, dt) and out;
+    the delta rule's qkvz, ba and out."""
+    if isinstance(m, LinearAttention):
+        return [Matrix("mixer/qkvz", H, 2 * m.key_width + 2 * m.value_width), Matrix("mixer/ba", H, 2 * m.value_heads),
+                Matrix("mixer/out", m.value_width, H)]
+    if m.version == 1:
+        return [Matrix("mixer/in", H, 2 * m.inner, m.bias), Matrix("mixer/x", m.inner, m.dt_rank + 2 * m.state),
+                Matrix("mixer/dt", m.dt_rank, m.inner, True), Matrix("mixer/out", m.inner, H, m.bias)]
+    width = 2 * m.inner + 2 * m.groups * m.state + m.heads
+    return [Matrix("mixer/in", H, width, m.bias), Matrix("mixer/out", m.inner, H, m.bias)]
+
+
 def layer_norm_parameters(layer: Layer, hidden: Any) -> sympy.Expr:
     """Parameters of a layer's norms: its ``norms`` of width H, q/k norms and MLA's latent norms."""
     total = layer.norms * norm_parameters(layer.norm, hidden)
@@ -324,6 +349,8 @@ def layer_norm_parameters(layer: Layer, hidden: Any) -> sympy.Expr:
             total += 2 * norm_parameters(layer.norm, a.head_dim)
         elif a.qk_norm == "full":
             total += norm_parameters(layer.norm, a.q_width + a.kv_width)
+    if layer.mixer is not None:
+        total += layer.mixer.norm_parameters
     return sympy.sympify(total)
 
 

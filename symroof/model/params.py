@@ -3,7 +3,8 @@
 
 Names follow the FLOP terms: ``attention/q``, ``attention/k``, ``attention/v``, ``attention/out``,
 ``ffn/gate``, ``ffn/up``, ``ffn/down`` (per layer; a MoE layer adds ``ffn/router``, and its shared
-experts count under the same ``ffn/*`` names), ``attention/sinks`` (gpt-oss), plus ``norm`` (the
+experts count under the same ``ffn/*`` names), ``attention/sinks`` (gpt-oss), a state-space mixer's
+``mixer/*`` projections, ``mixer/conv`` and ``mixer/ssm`` (`symroof.model.statespace`), plus ``norm`` (the
 layer's norms, q/k norms and MLA's latent norms) and, once per model, ``embedding``,
 ``positions``, ``final_norm`` and ``lm_head`` (zero when tied). Multi-head latent attention has
 ``attention/q_down``, ``attention/q_up`` (or ``attention/q`` without a query bottleneck),
@@ -71,6 +72,9 @@ def layer_parameters(arch: Arch, *, biases: bool = True, norms: bool = True, den
         out[m.name] = out.get(m.name, sympy.Integer(0)) + count
     if layer.attention is not None and layer.attention.sinks:
         out["attention/sinks"] = layer.attention.heads
+    if layer.mixer is not None:       # a state-space mixer's conv (with its bias) and A_log, D, dt_bias
+        out["mixer/conv"] = layer.mixer.conv_parameters
+        out["mixer/ssm"] = layer.mixer.ssm_parameters
     if norms:
         out["norm"] = layer_norm_parameters(layer, arch.hidden)
     return out
@@ -134,7 +138,7 @@ def weight_bytes(arch: Arch) -> sympy.Expr:
             layer += m.copies * (m.rows * m.cols * arch.bytes_of(m.name) + (m.cols * arch.bytes_of("bias") if m.bias
                                                                               else 0))
         extra = layer_parameters(arch, layer=g)
-        for name in ("attention/sinks", "norm"):
+        for name in ("attention/sinks", "norm", "mixer/conv", "mixer/ssm"):
             layer += extra.get(name, 0) * arch.bytes_of(name)
         total += n * layer
     total += sympy.Add(*(count * arch.bytes_of(name) for name, count in model_parameters(arch).items()))

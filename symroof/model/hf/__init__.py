@@ -66,7 +66,7 @@ import sympy
 from symroof.model.arch import Arch
 
 # the family groups register themselves on import (each imports only config.py and families.py)
-from symroof.model.hf import gemma_cohere, llama4_gptoss  # noqa: F401
+from symroof.model.hf import gemma_cohere, hybrid, llama4_gptoss  # noqa: F401
 from symroof.model.hf.config import HF_DTYPES, dtype_bytes, dtype_name, read_config
 from symroof.model.hf.config import Config as _Config
 from symroof.model.hf.families import FAMILIES, Family, Reading, family_of, register
@@ -112,7 +112,7 @@ def from_hf_config(config: str | os.PathLike[str] | Mapping[str, Any], *, name: 
         model_type, fam = family_of(cfg)
     if fam.defaults:                                # the config class's defaults for keys left out
         cfg = _Config({**fam.defaults, **{k: v for k, v in cfg.data.items() if v is not None or k not in fam.defaults}})
-    reading = _read(cfg, model_type, fam)
+    reading = (fam.read or _read)(cfg, model_type, fam)
     if fam.adjust is not None:
         fam.adjust(cfg, reading)
 

@@ -30,7 +30,8 @@ class Family:
 
     MoE layers (with ``experts``): every layer but the first ``dense_layers`` (DeepSeek), those in
     ``mlp_only_layers``, and those off the ``decoder_sparse_step`` (Qwen-MoE). ``adjust``: a hook
-    that edits the `Reading` (per-layer details a family of its own needs).
+    that edits the `Reading` (per-layer details a family of its own needs); ``read``: a reader that
+replaces the generic one (the state-space and hybrid families, `symroof.model.hf.hybrid`).
     """
 
     ffn_kind: Literal["dense", "gated"]        # "gated": gate/up/down; "dense": up/down
@@ -63,6 +64,8 @@ class Family:
     # to them; Gemma 3's text_config often holds only a few keys), used where a key is absent or null
     defaults: Mapping[str, Any] = field(default_factory=dict, compare=False)
     pattern_key: str | None = "sliding_window_pattern"   # "pattern": the key of the period (None: fixed)
+    # a reader of its own in place of the generic one (families without attention keys: Mamba)
+    read: Callable[[_Config, str, Family], Reading] | None = field(default=None, compare=False)
 
 
 @dataclass

@@ -59,7 +59,7 @@ def _gemma3(cfg: Config, reading: Reading) -> None:
 def _cohere(cfg: Config, reading: Reading) -> None:
     if cfg.flag("use_qk_norm", False):
         reading.layers = [layer.replace(attention=layer.attention.replace(qk_norm="full"))
-                          for layer in reading.layers]
+                          if layer.attention is not None else layer for layer in reading.layers]
 
 
 def _cohere2(cfg: Config, reading: Reading) -> None:

@@ -1,0 +1,245 @@
+"""State-space and hybrid families: ``mamba``, ``falcon_mamba``, ``mamba2``, ``jamba``, ``qwen3_next``,
+``granitemoehybrid``, read as transformers 5.24 builds them (each family's ``modeling_*.py``).
+
+Each family has its own reader (`Family.read`): it builds one `Layer` per layer, with a state-space
+or linear-attention mixer (`symroof.model.statespace`) where transformers puts one, and the
+model-level fields that `symroof.model.arch.Arch` needs (a Mamba model, with no attention, gets
+``heads=1`` as a placeholder; its layout has no attention layer).
+
+* ``mamba`` / ``falcon_mamba``: every layer a Mamba mixer and one RMSNorm, no FFN
+  (``intermediate_size = expand·hidden_size``, ``time_step_rank`` ``"auto"`` = ``ceil(H/16)``;
+  Falcon-Mamba's RMSNorms of B, C and dt have no weights);
+* ``mamba2``: every layer a Mamba2 mixer (``num_heads`` of ``head_dim``, ``n_groups``);
+* ``jamba``: attention where ``i % attn_layer_period == attn_layer_offset``, a Mamba mixer (with
+  RMSNorms of dt, B and C) elsewhere; MoE where ``i % expert_layer_period == expert_layer_offset``,
+  a gated MLP elsewhere;
+* ``qwen3_next``: ``layer_types`` (or one full-attention layer every ``full_attention_interval``)
+  with Gated DeltaNet elsewhere; gated attention (q_proj doubled for the output gate) with q/k
+  norms; MoE with a gated shared expert, dense MLPs in ``mlp_only_layers``;
+* ``granitemoehybrid``: ``layer_types`` (``mamba``/``attention``) with Mamba2 mixers; every layer a
+  MoE with a shared gated MLP of ``shared_intermediate_size`` (only the shared MLP with
+  ``num_local_experts = 0``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from symroof.model.hf.config import Config
+from symroof.model.hf.families import Family, Reading, register
+from symroof.model.layers import FFN, Attention, Layer, LinearAttention, StateSpace
+
+__all__: list[str] = []
+
+
+def _bias(cfg: Config, key: str, default: bool) -> bool:
+    return cfg.flag(key, default)
+
+
+def _dt_rank(cfg: Config, key: str, hidden: int) -> int:
+    _, value = cfg.get(key, default="auto")
+    if value == "auto":
+        return math.ceil(hidden / 16)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"config.json: {key}={value!r} must be a positive integer or \"auto\"")
+    return value
+
+
+def _fields(cfg: Config, hidden: int, layers: int, tied: bool, **extra: Any) -> dict[str, Any]:
+    """Arch's model-level fields; the layer fields only summarise the layout."""
+    out: dict[str, Any] = dict(hidden=hidden, layers=layers, heads=1, head_dim=hidden, ffn_kind="gated",
+                               vocab=cfg.count("vocab_size"), tied_embeddings=cfg.flag("tie_word_embeddings", tied),
+                               norm="rmsnorm")
+    out.update(extra)
+    return out
+
+
+def _kinds(cfg: Config, layers: int, ssm: tuple[str, ...], attention: tuple[str, ...]) -> list[bool] | None:
+    """``layer_types`` as a list of flags (True: attention), or None if absent."""
+    given = cfg.data.get("layer_types")
+    if given is None:
+        return None
+    known = (*ssm, *attention)
+    if not (isinstance(given, list) and len(given) == layers and all(k in known for k in given)):
+        raise ValueError(f"config.json: layer_types={given!r} must list {layers} of {', '.join(known)}")
+    return [k in attention for k in given]
+
+
+def _attention(cfg: Config, hidden: int, **extra: Any) -> Attention:
+    heads = cfg.count("num_attention_heads")
+    kv = cfg.count("num_key_value_heads", default=heads)
+    head_dim = cfg.count("head_dim", default=None)
+    if head_dim is None:
+        if hidden % heads:
+            raise ValueError(f"config.json: num_attention_heads={heads} must divide hidden_size={hidden}")
+        head_dim = hidden // heads
+    if heads % kv:
+        raise ValueError(f"config.json: num_key_value_heads={kv} must divide num_attention_heads={heads}")
+    return Attention(heads=heads, kv_heads=kv, head_dim=head_dim, **extra)
+
+
+def _attention_fields(a: Attention | None) -> dict[str, Any]:
+    if a is None:
+        return {}
+    return dict(heads=a.heads, kv_heads=a.kv_heads, head_dim=a.head_dim)
+
+
+def _read_mamba(cfg: Config, model_type: str, fam: Family) -> Reading:
+    hidden = cfg.count("hidden_size")
+    layers = cfg.count("num_hidden_layers")
+    expand = cfg.count("expand", default=2)
+    mixer = StateSpace(inner=expand * hidden, state=cfg.count("state_size", default=16),
+                       conv=cfg.count("conv_kernel", default=4), dt_rank=_dt_rank(cfg, "time_step_rank", hidden),
+                       conv_bias=_bias(cfg, "use_conv_bias", True), bias=_bias(cfg, "use_bias", False))
+    layer = Layer(None, None, norms=1, mixer=mixer)
+    return Reading(_fields(cfg, hidden, layers, True), [layer] * layers, [])
+
+
+def _mamba2(cfg: Config, hidden: int, *, keys: dict[str, str] | None = None, groups: int = 8,
+            state: int = 128) -> StateSpace:
+    """A Mamba2 mixer from Mamba2Config's keys (or another family's ``keys``, with its defaults)."""
+    k = {"heads": "num_heads", "head_dim": "head_dim", "state": "state_size", "groups": "n_groups",
+         "conv": "conv_kernel", "expand": "expand", "chunk": "chunk_size", "conv_bias": "use_conv_bias",
+         "bias": "use_bias", **(keys or {})}
+    expand = cfg.count(k["expand"], default=2)
+    inner = expand * hidden
+    heads = cfg.count(k["heads"], default=128)
+    _, head_dim = cfg.get(k["head_dim"], default="auto")
+    if head_dim == "auto":
+        head_dim = inner // heads
+    if isinstance(head_dim, bool) or not isinstance(head_dim, int) or head_dim < 1:
+        raise ValueError(f"config.json: {k['head_dim']}={head_dim!r} must be a positive integer")
+    if heads * head_dim != inner:
+        raise ValueError(f"config.json: {k['heads']}={heads} × {k['head_dim']}={head_dim} must equal "
+                         f"{k['expand']}·hidden_size = {inner}")
+    groups = cfg.count(k["groups"], default=groups)
+    if heads % groups:
+        raise ValueError(f"config.json: {k['groups']}={groups} must divide {k['heads']}={heads}")
+    return StateSpace(inner=inner, state=cfg.count(k["state"], default=state), conv=cfg.count(k["conv"], default=4),
+                      heads=heads, groups=groups, chunk=cfg.count(k["chunk"], default=256),
+                      conv_bias=_bias(cfg, k["conv_bias"], True), bias=_bias(cfg, k["bias"], False))
+
+
+def _read_mamba2(cfg: Config, model_type: str, fam: Family) -> Reading:
+    hidden = cfg.count("hidden_size")
+    layers = cfg.count("num_hidden_layers")
+    layer = Layer(None, None, norms=1, mixer=_mamba2(cfg, hidden))
+    return Reading(_fields(cfg, hidden, layers, False), [layer] * layers, [])
+
+
+def _read_jamba(cfg: Config, model_type: str, fam: Family) -> Reading:
+    hidden = cfg.count("hidden_size")
+    layers = cfg.count("num_hidden_layers")
+    width = cfg.count("intermediate_size")
+    a_period = cfg.count("attn_layer_period", default=8)
+    a_offset = cfg.count("attn_layer_offset", default=4, zero=True)
+    e_period = cfg.count("expert_layer_period", default=2)
+    e_offset = cfg.count("expert_layer_offset", default=1, zero=True)
+    experts = cfg.count("num_experts", default=16)
+    per_token = cfg.count("num_experts_per_tok", default=2)
+    if per_token > experts:
+        raise ValueError(f"config.json: num_experts_per_tok={per_token} must not exceed num_experts={experts}")
+    attention = _attention(cfg, hidden)
+    mixer = StateSpace(inner=cfg.count("mamba_expand", default=2) * hidden,
+                       state=cfg.count("mamba_d_state", default=16),
+                       conv=cfg.count("mamba_d_conv", default=4), dt_rank=_dt_rank(cfg, "mamba_dt_rank", hidden),
+                       conv_bias=_bias(cfg, "mamba_conv_bias", True), bias=_bias(cfg, "mamba_proj_bias", False),
+                       dt_bc_norms=True)
+    dense, moe = FFN(width), FFN(width, experts=experts, experts_per_token=per_token)
+    out = []
+    for i in range(layers):
+        ffn = moe if (experts > 1 and i % e_period == e_offset) else dense
+        if i % a_period == a_offset:
+            out.append(Layer(attention, ffn))
+        else:
+            out.append(Layer(None, ffn, mixer=mixer))
+    fields = _fields(cfg, hidden, layers, False, ffn_dim=width, **_attention_fields(attention))
+    return Reading(fields, out, [])
+
+
+def _read_qwen3_next(cfg: Config, model_type: str, fam: Family) -> Reading:
+    hidden = cfg.count("hidden_size")
+    layers = cfg.count("num_hidden_layers")
+    kinds = _kinds(cfg, layers, ("linear_attention",), ("full_attention",))
+    if kinds is None:
+        interval = cfg.count("full_attention_interval", default=4)
+        kinds = [not bool((i + 1) % interval) for i in range(layers)]
+    head_dim = cfg.count("head_dim", default=256)
+    _, factor = cfg.get("partial_rotary_factor", default=None)
+    rope = cfg.data.get("rope_parameters") or cfg.data.get("rope_scaling") or {}
+    if factor is None and isinstance(rope, dict):
+        factor = rope.get("partial_rotary_factor")
+    factor = 0.25 if factor is None else factor
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
+        raise ValueError(f"config.json: partial_rotary_factor={factor!r} must be in (0, 1]")
+    rotary = int(head_dim * factor)
+    attention = _attention(cfg, hidden, qkv_bias=cfg.flag("attention_bias", False),
+                           out_bias=cfg.flag("attention_bias", False), qk_norm="head", gate=True,
+                           rotary_dim=rotary if rotary != head_dim else None)
+    linear = LinearAttention(key_heads=cfg.count("linear_num_key_heads", default=16),
+                             value_heads=cfg.count("linear_num_value_heads", default=32),
+                             key_dim=cfg.count("linear_key_head_dim", default=128),
+                             value_dim=cfg.count("linear_value_head_dim", default=128),
+                             conv=cfg.count("linear_conv_kernel_dim", default=4))
+    experts = cfg.count("num_experts", default=512, zero=True)
+    dense = FFN(cfg.count("intermediate_size", default=5632))
+    moe = dense
+    if experts > 0:
+        per_token = cfg.count("num_experts_per_tok", default=10)
+        if per_token > experts:
+            raise ValueError(f"config.json: num_experts_per_tok={per_token} must not exceed num_experts={experts}")
+        shared = cfg.count("shared_expert_intermediate_size", default=512, zero=True)
+        moe = FFN(cfg.count("moe_intermediate_size", default=512), experts=experts, experts_per_token=per_token,
+                  shared_experts=1 if shared else 0, shared_width=shared or None, shared_gate=bool(shared))
+    step = cfg.count("decoder_sparse_step", default=1)
+    _, only_mlp = cfg.get("mlp_only_layers", default=[])
+    if not (isinstance(only_mlp, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in only_mlp)):
+        raise ValueError(f"config.json: mlp_only_layers={only_mlp!r} must be a list of layer indices")
+    out = []
+    for i in range(layers):
+        ffn = moe if (experts > 0 and i not in only_mlp and (i + 1) % step == 0) else dense
+        out.append(Layer(attention, ffn) if kinds[i] else Layer(None, ffn, mixer=linear))
+    notes = []
+    mtp = cfg.data.get("mtp_num_hidden_layers")
+    if mtp:
+        notes.append(f"mtp_num_hidden_layers={mtp} (the multi-token-prediction layers transformers does not build)")
+    return Reading(_fields(cfg, hidden, layers, False, **_attention_fields(attention)), out, notes)
+
+
+def _read_granitemoehybrid(cfg: Config, model_type: str, fam: Family) -> Reading:
+    hidden = cfg.count("hidden_size")
+    layers = cfg.count("num_hidden_layers")
+    kinds = _kinds(cfg, layers, ("mamba", "linear_attention"), ("attention", "full_attention"))
+    if kinds is None:
+        kinds = [False] * layers
+    bias = cfg.flag("attention_bias", False)
+    attention = _attention(cfg, hidden, qkv_bias=bias, out_bias=bias,
+                           rope=cfg.text("position_embedding_type") == "rope")
+    mixer = _mamba2(cfg, hidden, groups=1, state=256, keys={
+        "heads": "mamba_n_heads", "head_dim": "mamba_d_head", "state": "mamba_d_state", "groups": "mamba_n_groups",
+        "conv": "mamba_d_conv", "expand": "mamba_expand", "chunk": "mamba_chunk_size", "conv_bias": "mamba_conv_bias",
+        "bias": "mamba_proj_bias"})
+    experts = cfg.count("num_local_experts", default=8, zero=True)
+    shared = cfg.count("shared_intermediate_size", default=1024)
+    if experts > 0:
+        per_token = cfg.count("num_experts_per_tok", default=2)
+        if per_token > experts:
+            raise ValueError(f"config.json: num_experts_per_tok={per_token} must not exceed "
+                             f"num_local_experts={experts}")
+        ffn = FFN(cfg.count("intermediate_size"), experts=experts, experts_per_token=per_token, shared_experts=1,
+                  shared_width=shared)
+    else:
+        ffn = FFN(shared)
+    out = [Layer(attention, ffn) if kinds[i] else Layer(None, ffn, mixer=mixer) for i in range(layers)]
+    return Reading(_fields(cfg, hidden, layers, False, **_attention_fields(attention)), out,
+                   ["embedding, attention, residual and logits multipliers (no change to FLOPs or bytes)"])
+
+
+# ``ffn_kind`` and the other generic keys are unused: each reader builds its layers itself
+register("mamba", Family("gated", tied=True, read=_read_mamba), "MambaForCausalLM")
+register("falcon_mamba", Family("gated", tied=True, read=_read_mamba), "FalconMambaForCausalLM")
+register("mamba2", Family("gated", read=_read_mamba2), "Mamba2ForCausalLM")
+register("jamba", Family("gated", read=_read_jamba), "JambaForCausalLM")
+register("qwen3_next", Family("gated", read=_read_qwen3_next), "Qwen3NextForCausalLM")
+register("granitemoehybrid", Family("gated", read=_read_granitemoehybrid), "GraniteMoeHybridForCausalLM")
