@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from typing import Any
 
 import sympy
 
+from symroof._files import read_text
 from symroof._names import UnknownName, suggest
 from symroof._values import as_amount
 
@@ -390,25 +390,9 @@ def load(path: str | os.PathLike[str]) -> dict[str, Hardware]:
     and any error is one ``ValueError`` naming the file, the row and the field.
     """
     where = os.fspath(path)
+    text = read_text(path, "hardware file", MAX_FILE_BYTES)
     try:
-        info = os.stat(where)
-    except OSError as err:
-        raise ValueError(f"{where}: cannot read hardware file ({err.strerror or err})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"{where}: a hardware file must be a regular file")
-    if info.st_size > MAX_FILE_BYTES:
-        raise ValueError(f"{where}: {info.st_size} bytes is over the {MAX_FILE_BYTES}-byte limit for a hardware file")
-    try:
-        with open(where, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except OSError as err:
-        raise ValueError(f"{where}: cannot read hardware file ({err.strerror or err})") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ValueError(f"{where}: over the {MAX_FILE_BYTES}-byte limit for a hardware file")
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ValueError(f"{where}: a hardware file must be UTF-8 text") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{where}: not valid TOML ({err})") from None
     except RecursionError:

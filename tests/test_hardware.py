@@ -340,19 +340,19 @@ def test_load_refuses_bad_files_naming_file_and_field(tmp_path, text, message):
 
 
 def test_load_reads_regular_files_only_and_limits_size(tmp_path):
-    with pytest.raises(ValueError, match="must be a regular file"):
+    with pytest.raises(ValueError, match="is a directory, not a regular file"):
         hardware.load(tmp_path)
     with pytest.raises(ValueError, match="cannot read"):
         hardware.load(tmp_path / "missing.toml")
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    with pytest.raises(ValueError, match="must be a regular file"):
+    with pytest.raises(ValueError, match="is a FIFO, not a regular file"):
         hardware.load(fifo)                      # never opened: a FIFO would block the read
-    with pytest.raises(ValueError, match="must be a regular file"):
+    with pytest.raises(ValueError, match="is a character device, not a regular file"):
         hardware.load("/dev/zero")
     big = tmp_path / "big.toml"
     big.write_text("# " + "x" * hardware.MAX_FILE_BYTES + "\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="byte limit"):
+    with pytest.raises(ValueError, match=f"at most {hardware.MAX_FILE_BYTES} are read"):
         hardware.load(big)
     binary = tmp_path / "bin.toml"
     binary.write_bytes(b"\xff\xfe\x00")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import sympy
 
+from symroof._files import os_error, read_text
 from symroof.model.precision import BYTES
 
 __all__ = ["HF_DTYPES", "MAX_BYTES", "MAX_DEPTH", "Config", "ConfigDict", "dtype_bytes", "dtype_name", "parse_config",
@@ -60,8 +61,6 @@ _MISSING = object()
 MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 class ConfigDict(dict):  # type: ignore[type-arg]
@@ -69,10 +68,6 @@ class ConfigDict(dict):  # type: ignore[type-arg]
     `Config` names it in every error."""
 
     source: str = "config.json"
-
-
-def _kind(mode: int) -> str:
-    return next((what for test, what in _KINDS if test(mode)), "not a regular file")
 
 
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -95,30 +90,8 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             shown = repr(str(file))
             info = file.stat()
     except (OSError, ValueError) as err:
-        raise ValueError(f"cannot read config file {shown}: {_os_error(err)}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"config file {shown} is {_kind(info.st_mode)}, not a regular file")
-    if info.st_size > MAX_BYTES:
-        raise ValueError(f"config file {shown} has {info.st_size} bytes; at most {MAX_BYTES} are read")
-    try:
-        # O_NONBLOCK: should the path have become a FIFO since the stat, opening it does not wait
-        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise ValueError(f"config file {shown} is {_kind(info.st_mode)}, not a regular file")
-            raw = _read_at_most(fd, MAX_BYTES + 1)
-        finally:
-            os.close(fd)
-    except OSError as err:
-        raise ValueError(f"cannot read config file {shown}: {_os_error(err)}") from None
-    if len(raw) > MAX_BYTES:
-        raise ValueError(f"config file {shown} is larger than {MAX_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"cannot read config file {shown}: not UTF-8 text ({err.reason} at byte {err.start})") \
-            from None
+        raise ValueError(f"cannot read config file {shown}: {os_error(err)}") from None
+    text = read_text(file, "config file", MAX_BYTES)
     return parse_config(text, str(file))
 
 
@@ -145,21 +118,6 @@ def parse_config(text: str, source: str = "config.json") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"config file {shown} must hold a JSON object, not {_json_type(data)}")
     return data
-
-
-def _os_error(err: BaseException) -> str:
-    return err.strerror if isinstance(err, OSError) and err.strerror else " ".join(str(err).split())
-
-
-def _read_at_most(fd: int, limit: int) -> bytes:
-    chunks, size = [], 0
-    while size < limit:
-        chunk = os.read(fd, min(1 << 20, limit - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)     # one JSON string (linear: its branches are disjoint)
