@@ -1371,7 +1371,9 @@ class Evaluator:
                     and not np.isfinite(result).all():
                 raise FloatingPointError("division by zero or overflow in numexpr")
             results.append(result)
-        return tuple(results) if program.outputs else results[0]
+        if program.outputs:
+            return out if out is not None else tuple(results)
+        return results[0]
 
 
 def _slabs(shape: tuple[int, ...], block: int) -> list[tuple[Any, ...]]:
