@@ -63,6 +63,7 @@ __all__ = [
     "Cost",
     "Evaluator",
     "Hardware",
+    "MultiEvaluator",
     "Precision",
     "Quantization",
     "Step",

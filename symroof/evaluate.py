@@ -1794,7 +1794,9 @@ def compile(target: sympy.Expr | Cost | tuple[sympy.Expr, ...], what: str | tupl
     """Compile an expression (or one quantity of a `Cost`) into a fast `Evaluator`.
 
     ``what`` chooses from a Cost: ``"intensity"`` (default), ``"flops"``, ``"bytes"``,
-    a term name (``"kv/read"``) or a term prefix (``"attention"``). ``fixed`` (or
+    a term name (``"kv/read"``) or a term prefix (``"attention"``); a tuple or list of them
+    (``("flops", "bytes", "intensity")``) compiles them together into a `MultiEvaluator`, one pass
+    that returns a tuple of arrays (and so does a tuple of expressions as ``target``). ``fixed`` (or
     keywords) folds values in at compile time. ``backend``: ``"numpy"`` (blocked
     in-place ufuncs), ``"numexpr"`` (needs the ``fast`` extra) or ``"auto"``, which
     is numpy: on this project's 2-core machines it measured faster than numexpr for
