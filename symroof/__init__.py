@@ -15,7 +15,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from symroof import hardware, symbols
 from symroof.analysis import (
@@ -45,8 +45,6 @@ from symroof.cost.components import Step
 from symroof.cost.conventions import Conventions
 from symroof.cost.phases import decode, prefill, step
 from symroof.cost.request import request
-from symroof.evaluate import Evaluator
-from symroof.evaluate import compile as compile  # not in __all__: `import *` keeps the builtin
 from symroof.hardware import Hardware
 from symroof.model import arch as arch
 from symroof.model import hf, params, precision
@@ -54,8 +52,12 @@ from symroof.model import presets as models
 from symroof.model.arch import Arch
 from symroof.model.params import active_parameters, total_parameters
 from symroof.model.precision import Precision, Quantization
-from symroof.output import derivation, latex
 from symroof.printing import to_latex
+
+if TYPE_CHECKING:  # imported on first use (see __getattr__ below): numpy, argparse, re
+    from symroof.evaluate import Evaluator
+    from symroof.evaluate import compile as compile  # not in __all__: `import *` keeps the builtin
+    from symroof.output import derivation, latex
 
 __all__ = [
     "Arch",
@@ -63,6 +65,7 @@ __all__ = [
     "Cost",
     "Evaluator",
     "Hardware",
+    "MultiEvaluator",
     "Precision",
     "Quantization",
     "Step",
@@ -149,9 +152,22 @@ class _OldPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 sys.meta_path.append(_OldPaths())
 
 
+# Imported on first use, so that ``import symroof`` costs little more than ``import sympy``:
+# symroof.plot loads matplotlib, symroof.compile / Evaluator numpy, symroof.cli and
+# symroof.derivation argparse and their regular expressions.
+_LAZY = {"plot": ("symroof.output.plot", None), "cli": ("symroof.output.cli", None),
+         "derivation": ("symroof.output.derivation", None), "latex": ("symroof.output.latex", None),
+         "evaluate": ("symroof.evaluate", None), "compile": ("symroof.evaluate", "compile"),
+         "Evaluator": ("symroof.evaluate", "Evaluator"), "MultiEvaluator": ("symroof.evaluate", "MultiEvaluator")}
+
+
 def __getattr__(name: str) -> object:
-    """``symroof.plot`` (and ``symroof.cli``) are imported on first use, so that ``import symroof`` does
-    not load matplotlib."""
-    if name in ("plot", "cli"):
-        return importlib.import_module("symroof.output." + name)
+    """The attributes of `_LAZY`, imported on first use and then kept as ordinary attributes."""
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        value = importlib.import_module(module)
+        if attribute is not None:
+            value = getattr(value, attribute)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'symroof' has no attribute {name!r}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 __all__ = ["UnknownName", "normalize", "suggest"]
 
 
@@ -22,6 +20,8 @@ def suggest(name: str, known: list[str]) -> str:
     >>> suggest("lama-3-8b", ["llama-3-8b", "gpt2"])
     '; did you mean llama-3-8b?'
     """
+    import difflib  # here: only a wrong name needs it, not import symroof
+
     keys = {normalize(k): k for k in known}
     close = difflib.get_close_matches(normalize(name), list(keys), n=3, cutoff=0.4)
     return f"; did you mean {', '.join(keys[c] for c in close)}?" if close else f"; known: {', '.join(known)}"

@@ -91,7 +91,7 @@ from symroof.cost.moe import Missed
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["BACKENDS", "Evaluator", "compile"]
+__all__ = ["BACKENDS", "Evaluator", "MultiEvaluator", "compile"]
 
 BACKENDS = ("auto", "numpy", "numexpr")
 # Elements per block (slab) of the numpy backend: 2^17 float64 = 1 MiB per buffer, which stays
@@ -282,6 +282,11 @@ class _Program:
     ops: tuple[tuple[str, tuple[Operand, ...]], ...]
     root: Operand
     deps: tuple[frozenset[int], ...]  # per node, the inputs it depends on
+    outputs: tuple[Operand, ...] = ()  # several results in one pass (then ``root`` is the first)
+
+    @property
+    def roots(self) -> tuple[Operand, ...]:
+        return self.outputs or (self.root,)
 
     @property
     def cost(self) -> int:
@@ -306,8 +311,8 @@ class _Builder:
             self.deps.append(frozenset().union(*(self.deps[a] for a in args if isinstance(a, int))))
         return self.memo[key]
 
-    def program(self, root: Operand) -> _Program:
-        return _Program(self.n_inputs, tuple(self.ops), root, tuple(self.deps))
+    def program(self, root: Operand, outputs: tuple[Operand, ...] = ()) -> _Program:
+        return _Program(self.n_inputs, tuple(self.ops), root, tuple(self.deps), outputs)
 
     def emit(self, e: sympy.Expr) -> Operand:
         if e in self.nodes:
@@ -628,7 +633,7 @@ def _least_work(programs: tuple[_Program, ...], shapes: tuple[tuple[int, tuple[i
 def _needed(program: _Program, leaves: frozenset[int]) -> list[int]:
     """The op nodes to compute, in order, given the values of ``leaves``."""
     need: set[int] = set()
-    stack = [program.root] if isinstance(program.root, int) else []
+    stack = [r for r in program.roots if isinstance(r, int)]
     while stack:
         n = stack.pop()
         if n in need or n in leaves or n < program.n_inputs:
@@ -656,7 +661,10 @@ def _functional_source(program: _Program) -> str:
             lines.append(f"    t{n} = -{ref(ops[0])}")
         else:
             lines.append(f"    t{n} = _np.{_UFUNCS[kind]}({ref(ops[0])}, {ref(ops[1])})")
-    lines.append(f"    return {ref(program.root)}")
+    if program.outputs:
+        lines.append(f"    return ({''.join(ref(r) + ', ' for r in program.outputs)})")
+    else:
+        lines.append(f"    return {ref(program.root)}")
     return "\n".join(lines) + "\n"
 
 
@@ -675,16 +683,22 @@ def _blocked_source(program: _Program, iterated: tuple[int, ...], scalar: tuple[
                 last_use[a] = n
     names: dict[int, str] = {leaf: f"l{j}" for j, leaf in enumerate(iterated)}
     names.update({leaf: f"s{j}" for j, leaf in enumerate(scalar)})
+    outs = [f"out{j}" for j in range(len(program.outputs))] if program.outputs else ["out"]
+    # each output's buffer belongs to the first root that is this node (a node may be two outputs)
+    target_of: dict[int, str] = {}
+    for r, name in zip(program.roots, outs, strict=True):
+        if isinstance(r, int) and r not in leaves:
+            target_of.setdefault(r, name)
     free: list[str] = []
     count = 0
     body = []
     for n in needed:
         kind, ops = program.ops[n - program.n_inputs]
         for a in dict.fromkeys(a for a in ops if isinstance(a, int) and a not in leaves):
-            if last_use[a] == n:
+            if last_use[a] == n and a not in target_of:  # an output's buffer is never reused
                 free.append(names[a])
-        if n == program.root:
-            target = "out"
+        if n in target_of:
+            target = target_of[n]
         elif free:
             target = free.pop()
         else:
@@ -693,15 +707,18 @@ def _blocked_source(program: _Program, iterated: tuple[int, ...], scalar: tuple[
         names[n] = target
         refs = ", ".join(repr(a) if isinstance(a, float) else names[a] for a in ops)
         body.append(f"    _np.{_UFUNCS[kind]}({refs}, out={target})")
-    if not isinstance(program.root, int) or program.root in leaves:
-        value = repr(program.root) if isinstance(program.root, float) else names[program.root]
-        body.append(f"    _np.copyto(out, {value})")
-    params = ([f"l{j}" for j in range(len(iterated))] + ["out"] + [f"b{i}" for i in range(count)]
+    for r, name in zip(program.roots, outs, strict=True):
+        # a constant, a leaf, or a node that is an earlier output too
+        if isinstance(r, float) or target_of.get(r) != name:
+            value = repr(r) if isinstance(r, float) else names[r]
+            body.append(f"    _np.copyto({name}, {value})")
+    params = ([f"l{j}" for j in range(len(iterated))] + outs + [f"b{i}" for i in range(count)]
               + [f"s{j}" for j in range(len(scalar))])
     return f"def _block({', '.join(params)}):\n" + "\n".join(body) + "\n", count
 
 
-def _numexpr_source(program: _Program, leaves: dict[int, str], floating: frozenset[int]) -> str:
+def _numexpr_source(program: _Program, leaves: dict[int, str], floating: frozenset[int],
+                    root: Operand | None = None) -> str:
     """One numexpr expression (numexpr has no statements: shared nodes are written out again).
 
     Integer inputs are wrapped in ``(1.0*x)`` where no float meets them first, so that
@@ -733,11 +750,11 @@ def _numexpr_source(program: _Program, leaves: dict[int, str], floating: frozens
             return f"where({x} {'>' if kind == 'max' else '<'} {y}, {x}, {y})"
         return f"({text(ops[0], isf(ops[1]))} {_INFIX[kind]} {text(ops[1], isf(ops[0]))})"
 
-    return text(program.root, False)
+    return text(program.root if root is None else root, False)
 
 
 def _exec(source: str, name: str) -> Callable[..., Any]:
-    scope: dict[str, Any] = {"_np": np}
+    scope: dict[str, Any] = {"_np": np, "_Fraction": Fraction}
     exec(builtins.compile(source, f"<symroof.evaluate {name}>", "exec"), scope)
     return scope[name]
 
@@ -1071,18 +1088,31 @@ class Evaluator:
                 raise TypeError("out= takes a numpy array; with dask (duck) arrays the result is lazy")
             return self._call_duck(scalars, arrays, ducks)
         if out is not None:
-            _check_out(out, np.broadcast_shapes(*(a.shape for a in arrays.values())))
+            self._check_outs(out, np.broadcast_shapes(*(a.shape for a in arrays.values())))
         if not arrays:
             with _raising():
                 try:
-                    value = np.float64(self._functional(*(np.float64(scalars[i]) for i in range(len(given)))))
+                    value = self._functional(*(np.float64(scalars[i]) for i in range(len(given))))
                 except FloatingPointError as err:
                     raise self._fp_error(err, given) from None
+            if isinstance(value, tuple):
+                if out is None:
+                    return tuple(np.float64(v) for v in value)
+                for buffer, v in zip(out, value, strict=True):
+                    buffer[...] = v
+                return out
             if out is None:
-                return value
+                return np.float64(value)
             out[...] = value
             return out
         return self._call_arrays(scalars, arrays, given, out, exact)
+
+    def _plan(self, array_idx: tuple[int, ...]) -> Any:
+        """The kernel specialised to these array arguments (the others scalars), or None."""
+        return _Special.build(self, array_idx)
+
+    def _check_outs(self, out: Any, shape: tuple[int, ...]) -> None:
+        _check_out(out, shape)
 
     def _fp_error(self, err: FloatingPointError, given: list[Any]) -> ValueError:
         shown = ", ".join(f"{n}={v!r}" if np.ndim(v) == 0 else f"{n}=<array>"
@@ -1132,7 +1162,7 @@ class Evaluator:
         coefficients at these scalar values, exact then rounded once; None: use the general form."""
         key = ("special", array_idx)  # the signature: which arguments are arrays, never values
         if key not in self._kernels:
-            self._kernels[key] = _Special.build(self, array_idx)
+            self._kernels[key] = self._plan(array_idx)
         plan = self._kernels[key]
         if plan is None:
             return None
@@ -1158,10 +1188,21 @@ class Evaluator:
             args = [scalars[i] if i in scalars else arrays[i].astype(np.float64, copy=False)
                     for i in range(len(self.names))]
             result = self._functional(*args)
-            if out is not None:
-                np.copyto(out, result)
-                return out
-            return np.broadcast_to(result, out_shape).copy() if np.shape(result) != out_shape else result
+            many = isinstance(result, tuple)
+            outs = ((out,) if not many else tuple(out) if out is not None else (None,) * len(result))
+            final: list[np.ndarray] = []
+            for j, r in enumerate(result if many else (result,)):
+                given = outs[j]
+                if given is not None:
+                    np.copyto(given, r)
+                    final.append(given)
+                elif np.shape(r) != out_shape:
+                    final.append(np.broadcast_to(r, out_shape).copy())
+                else:  # never the caller's input, nor another output, as a result
+                    final.append(r.copy() if any(r is a for a in (*args, *final)) and many else r)
+            if many:
+                return out if out is not None else tuple(final)
+            return final[0]
         return self._blocked(scalars, arrays, floating, big, out_shape, out)
 
     def form_for(self, **values: Any) -> sympy.Expr:
@@ -1187,7 +1228,7 @@ class Evaluator:
         if arrays and len(arrays) < len(given) and self.mode == "float":
             key = ("special", tuple(sorted(arrays)))
             if key not in self._kernels:
-                self._kernels[key] = _Special.build(self, key[1])
+                self._kernels[key] = self._plan(key[1])
             plan = self._kernels[key]
             if plan is not None:
                 exact = plan.exact_constants([given[i] for i in plan.scalar_idx])
@@ -1226,15 +1267,14 @@ class Evaluator:
         return values, leaves
 
     def _blocked(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
-                 big: tuple[int, ...], out_shape: tuple[int, ...], out: np.ndarray | None) -> np.ndarray:
+                 big: tuple[int, ...], out_shape: tuple[int, ...], out: Any) -> Any:
         program = self._pick(arrays, math.prod(out_shape))
         values, leaf_set = self._hoist(program, scalars, arrays, out_shape)
         needed_leaves: set[int] = set()
         for n in _needed(program, leaf_set):
             needed_leaves.update(a for a in program.ops[n - program.n_inputs][1]
                                  if isinstance(a, int) and a in leaf_set)
-        if isinstance(program.root, int) and program.root in leaf_set:
-            needed_leaves.add(program.root)
+        needed_leaves.update(r for r in program.roots if isinstance(r, int) and r in leaf_set)
         # iterated operands: full inputs as given and hoisted arrays; scalar leaves are passed
         # to the kernel as Python floats
         leaves = sorted(needed_leaves)
@@ -1251,15 +1291,15 @@ class Evaluator:
             for i in big:  # a full-size input that no block reads directly: check it whole
                 if i not in iterated and not self._rules[i].array_ok(arrays[i], floating[i]):
                     raise self._rules[i].array_bad(arrays[i])
-        if out is None:
-            out = np.empty(out_shape)
+        outs = _buffers(out, len(program.roots), out_shape)
         # every operand as a view of the output's shape: a broadcast input has stride 0 along the
         # axes it lacks, so a ufunc reads it in place instead of a copy expanded to the block
         operands = []
         for leaf in iterated:
             a = source[leaf]
-            if np.may_share_memory(a, out) and not (a.shape == out.shape and a.strides == out.strides
-                                                    and a.ctypes.data == out.ctypes.data):
+            if any(np.may_share_memory(a, o) for o in outs) and not (
+                    len(outs) == 1 and a.shape == outs[0].shape and a.strides == outs[0].strides
+                    and a.ctypes.data == outs[0].ctypes.data):
                 a = a.copy()  # out= overlaps this input, but not element for element
             operands.append(np.broadcast_to(a, out_shape))
         # a full input that is not float64 is cast once per block, into a float64 buffer
@@ -1274,10 +1314,11 @@ class Evaluator:
             buffers: dict[tuple[int, ...], list[np.ndarray]] = {}
             with _raising():  # errstate is per thread: set it in each worker
                 for where in part:
-                    block = out[where]
-                    mine = buffers.get(block.shape)
+                    blocks = [o[where] for o in outs]
+                    shape = blocks[0].shape
+                    mine = buffers.get(shape)
                     if mine is None:  # a full block, or the short last one
-                        mine = buffers[block.shape] = [np.empty(block.shape) for _ in range(count + len(cast) + 1)]
+                        mine = buffers[shape] = [np.empty(shape) for _ in range(count + len(cast) + 1)]
                     views = [a[where] for a in operands]
                     for j, pos in enumerate(cast):
                         np.copyto(mine[count + j], views[pos], casting="unsafe")
@@ -1286,9 +1327,9 @@ class Evaluator:
                     for pos, test, i in tests:
                         if not test(views[pos], mine[-1]):
                             raise rules[i].array_bad(arrays[i])
-                    kernel(*views, block, *mine[:count], *constants)
+                    kernel(*views, *blocks, *mine[:count], *constants)
 
-        threads = max(1, min(self.threads, out.size // _MIN_PER_THREAD, len(slabs)))
+        threads = max(1, min(self.threads, math.prod(out_shape) // _MIN_PER_THREAD, len(slabs)))
         if threads == 1:
             run(slabs)
         else:
@@ -1296,10 +1337,10 @@ class Evaluator:
             futures = [_pool().submit(run, slabs[lo:hi]) for lo, hi in itertools.pairwise(cuts)]
             for future in futures:
                 future.result()
-        return out
+        return outs if program.outputs else outs[0]
 
     def _numexpr_call(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
-                      big: tuple[int, ...], out_shape: tuple[int, ...], out: np.ndarray | None) -> np.ndarray:
+                      big: tuple[int, ...], out_shape: tuple[int, ...], out: Any) -> Any:
         ne = _numexpr()
         assert ne is not None
         if self.check:
@@ -1311,23 +1352,30 @@ class Evaluator:
         names = {leaf: f"v{leaf}" for leaf in leaf_set}
         float_leaves = frozenset(leaf for leaf in leaf_set if leaf not in arrays or floating[leaf])
         key = ("numexpr", program, frozenset(names), float_leaves)
-        if key not in self._kernels:
-            self._kernels[key] = _numexpr_source(program, names, float_leaves)
-        source = self._kernels[key]
+        if key not in self._kernels:  # one numexpr expression per output (numexpr has no statements)
+            self._kernels[key] = [_numexpr_source(program, names, float_leaves, r) for r in program.roots]
+        sources = self._kernels[key]
         local = {names[leaf]: (arrays[leaf] if leaf in arrays and leaf not in values else values[leaf])
                  for leaf in leaf_set}
-        direct = (out is not None and np.broadcast_shapes(*(np.shape(v) for v in local.values())) == out_shape
-                  and not any(np.may_share_memory(out, v) for v in local.values()))
-        result: np.ndarray = ne.evaluate(source, local_dict=local, out=out if direct else None)
-        if out is not None and not direct:
-            np.copyto(out, result)
-            result = out
-        elif result.shape != out_shape:
-            result = np.broadcast_to(result, out_shape).copy()
-        if self.check and result.size and not np.isfinite(np.add.reduce(result, axis=None)) \
-                and not np.isfinite(result).all():
-            raise FloatingPointError("division by zero or overflow in numexpr")
-        return result
+        outs = _buffers(out, len(sources), out_shape) if out is not None else (None,) * len(sources)
+        results = []
+        for source, buffer in zip(sources, outs, strict=True):
+            direct = (buffer is not None
+                      and np.broadcast_shapes(*(np.shape(v) for v in local.values())) == out_shape
+                      and not any(np.may_share_memory(buffer, v) for v in local.values()))
+            result: np.ndarray = ne.evaluate(source, local_dict=local, out=buffer if direct else None)
+            if buffer is not None and not direct:
+                np.copyto(buffer, result)
+                result = buffer
+            elif result.shape != out_shape:
+                result = np.broadcast_to(result, out_shape).copy()
+            if self.check and result.size and not np.isfinite(np.add.reduce(result, axis=None)) \
+                    and not np.isfinite(result).all():
+                raise FloatingPointError("division by zero or overflow in numexpr")
+            results.append(result)
+        if program.outputs:
+            return out if out is not None else tuple(results)
+        return results[0]
 
 
 def _slabs(shape: tuple[int, ...], block: int) -> list[tuple[Any, ...]]:
@@ -1353,6 +1401,13 @@ def _slabs(shape: tuple[int, ...], block: int) -> list[tuple[Any, ...]]:
             for lo in range(0, n, step)]
 
 
+def _buffers(out: Any, n: int, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """The ``n`` output buffers: ``out`` (one array, or a tuple of ``n``) or fresh ones."""
+    if out is None:
+        return tuple(np.empty(shape) for _ in range(n))
+    return out if isinstance(out, tuple) else (out,)
+
+
 def _check_out(out: object, shape: tuple[int, ...]) -> None:
     """``out=`` must be a writeable float64 numpy array of the result's shape."""
     if not isinstance(out, np.ndarray):
@@ -1371,6 +1426,316 @@ def _checked_block(rule: _Rule, floating: bool, block: np.ndarray) -> np.ndarray
     if not rule.array_ok(block, floating):
         raise rule.array_bad(block)
     return block.astype(np.float64)
+
+
+# ---- several outputs in one pass ------------------------------------------------------------------
+# Per output: ("base", j, -1), the j-th base expression, or ("ratio", j, k): base j / base k (the
+# intensity, from the FLOPs and bytes already computed: no third rational function).
+_Spec = tuple[tuple[str, int, int], ...]
+
+
+def _build_many(bases: tuple[sympy.Expr, ...], spec: _Spec, inputs: tuple[sympy.Symbol, ...],
+                scalars: frozenset[sympy.Symbol] = frozenset()) -> _Program:
+    """One program for every output: ``sympy.cse`` across the bases, each ratio one division."""
+    builder = _Builder(inputs, scalars)
+    replacements, reduced = sympy.cse(list(bases), symbols=sympy.numbered_symbols("_cse"), order="none")
+    for name, sub in replacements:
+        builder.nodes[name] = builder.emit(sub)
+    nodes = [builder.emit(e) for e in reduced]
+    roots = tuple(nodes[j] if kind == "base" else builder.op("div", nodes[j], nodes[k]) for kind, j, k in spec)
+    return builder.program(roots[0], roots)
+
+
+def _output_forms(bases: tuple[sympy.Expr, ...], spec: _Spec) -> tuple[sympy.Expr, ...]:
+    return tuple(bases[j] if kind == "base" else bases[j] / bases[k] for kind, j, k in spec)
+
+
+def _polynomial(e: sympy.Expr, inputs: tuple[sympy.Symbol, ...]) -> bool:
+    return not e.has(sympy.Float) and bool(e.is_polynomial(*inputs))
+
+
+def _rank_many(candidates: list[tuple[sympy.Expr, ...]], spec: _Spec, inputs: tuple[sympy.Symbol, ...],
+               scalars: frozenset[sympy.Symbol], n_arrays: int) -> tuple[tuple[tuple[sympy.Expr, ...], _Program], ...]:
+    """Programs of the candidate bases, least work per point over full arrays first, each once."""
+    full = {i: (1 << 20,) for i in range(n_arrays)}
+    ranked = []
+    for i, bases in enumerate(candidates):
+        program = _build_many(bases, spec, inputs, scalars)
+        ranked.append(((_per_point(program, full, 1 << 20), program.cost, i), bases, program))
+    ranked.sort(key=lambda r: r[0])
+    chosen: dict[_Program, tuple[sympy.Expr, ...]] = {}
+    for _, bases, program in ranked:
+        chosen.setdefault(program, bases)
+    return tuple((_output_forms(bases, spec), program) for program, bases in chosen.items())
+
+
+def _choose_many(bases: tuple[sympy.Expr, ...], spec: _Spec, inputs: tuple[sympy.Symbol, ...]
+                 ) -> tuple[tuple[tuple[sympy.Expr, ...], _Program], ...]:
+    """The bases as given, and each polynomial base expanded in Horner form (every order of up to
+    three inputs; not where expanding brings in a subtraction)."""
+    candidates = [bases]
+    expanded = []
+    for b in bases:
+        e = sympy.expand(b) if _polynomial(b, inputs) else b
+        expanded.append(b if _has_negative_constant(e) and not _has_negative_constant(b) else e)
+    candidates.append(tuple(expanded))
+    orders = list(itertools.permutations(inputs)) if len(inputs) <= 3 else [inputs]
+    for order in orders:
+        candidates.append(tuple(_horner(e, order) if _polynomial(e, inputs) else e for e in expanded))
+    return _rank_many(candidates, spec, inputs, frozenset(), len(inputs))
+
+
+@dataclass(frozen=True)
+class _ManySpecial:
+    """A call signature's kernel for several outputs: each polynomial base as ``Σ c_m·x^m`` over the
+    array arguments ``x``, each coefficient a polynomial of the scalar arguments, computed exactly
+    per call and rounded once (``coefficients``); ``evaluator`` takes the arrays, then them."""
+
+    scalar_idx: tuple[int, ...]
+    coefficients: Callable[..., tuple[Any, ...]]
+    others: tuple[int, ...]
+    evaluator: MultiEvaluator
+
+    def exact_constants(self, values: list[Any]) -> list[Fraction] | None:
+        return [Fraction(c) for c in self.coefficients(*[_exact_number(v) for v in values])]
+
+    def constants(self, values: list[Any]) -> dict[int, float] | None:
+        """Input index -> coefficient, or None (a negative one, which could cancel digits, or one
+        too large for float64): the general program takes over."""
+        try:
+            c = self.coefficients(*[_exact_number(v) for v in values])
+            first = len(self.evaluator._inputs) - len(c)
+            out = {first + j: float(v) for j, v in enumerate(c)}
+        except (OverflowError, ValueError):
+            return None
+        if any(v < 0 or not math.isfinite(v) for v in out.values()):
+            return None
+        return out
+
+    @classmethod
+    def build(cls, ev: MultiEvaluator, array_idx: tuple[int, ...]) -> _ManySpecial | None:
+        inputs = ev._inputs
+        if not array_idx or not all(_polynomial(b, inputs) for b in ev._bases):
+            return None
+        scalar_idx = tuple(i for i in range(len(inputs)) if i not in array_idx)
+        xs = tuple(inputs[i] for i in array_idx)
+        marks: list[sympy.Symbol] = []
+        sums: list[dict[tuple[int, ...], sympy.Symbol]] = []
+        returns = []
+        for b in ev._bases:
+            poly = sympy.Poly(b, *inputs) if b.free_symbols else None
+            terms = poly.as_dict() if poly is not None else ({(0,) * len(inputs): b} if b != 0 else {})
+            scale = math.lcm(*(int(sympy.Rational(c).q) for c in terms.values()))
+            grouped: dict[tuple[int, ...], dict[tuple[int, ...], int]] = {}
+            for monom, c in terms.items():
+                inner = grouped.setdefault(tuple(monom[i] for i in array_idx), {})
+                sm = tuple(monom[i] for i in scalar_idx)
+                inner[sm] = inner.get(sm, 0) + int(sympy.Rational(c) * scale)
+            mine: dict[tuple[int, ...], sympy.Symbol] = {}
+            for m, inner in grouped.items():
+                if any(inner.values()):
+                    mark = sympy.Symbol(f"_c{len(marks)}", positive=True)
+                    marks.append(mark)
+                    mine[m] = mark
+                    text = _polynomial_source({k: v for k, v in inner.items() if v})
+                    returns.append(f"_Fraction({text}, {scale})" if scale != 1 else f"({text})")
+            sums.append(mine)
+        source = (f"def _coefficients({', '.join(f's{k}' for k in range(len(scalar_idx)))}):\n"
+                  f"    return ({''.join(r + ', ' for r in returns)})\n")
+        coefficients = _exec(source, "_coefficients")
+        plain = tuple(sympy.Add(*(c * sympy.Mul(*(x**e for x, e in zip(xs, m, strict=True)))
+                                  for m, c in side.items())) for side in sums)
+        candidates = [plain]
+        for order in list(itertools.permutations(xs)) if len(xs) <= 3 else [xs]:
+            candidates.append(tuple(_horner(e, order) for e in plain))
+        all_inputs = xs + tuple(marks)
+        forms = _rank_many(candidates, ev._spec, all_inputs, frozenset(marks), len(xs))
+        rules = tuple(ev._rules[i] for i in array_idx) + tuple(_Rule(m.name, False, "none") for m in marks)
+        sub = MultiEvaluator(
+            expr=forms[0][0], names=tuple(s.name for s in all_inputs), fixed=MappingProxyType({}),
+            backend=ev.backend, mode="float", check=ev.check, threads=ev.threads,
+            _inputs=all_inputs, _rules=rules, _given_forms=forms, outputs=ev.outputs, _bases=plain,
+            _spec=ev._spec)
+        return cls(scalar_idx, coefficients, tuple(range(len(marks))), sub)
+
+
+@dataclass(frozen=True, eq=False)
+class MultiEvaluator(Evaluator):
+    """Several outputs of one `Cost` (or several expressions) in one pass over the points.
+
+    ``compile(cost, ("flops", "bytes", "intensity"))`` returns one. A call returns a tuple of
+    float64 arrays, one per output in the order asked, as numpy's ufuncs with several outputs
+    (``np.divmod``, ``np.frexp``) do; ``out=`` takes a tuple of buffers, one per output, and
+    returns it. The outputs' common subexpressions are computed once per point (``sympy.cse``
+    across them), and ``"intensity"`` is the FLOPs divided by the bytes already computed, one
+    division per point. ``ev.exact(...)`` returns the tuple of exact values; ``ev.outputs`` names
+    the outputs and ``ev.form`` is the tuple of their forms.
+
+    >>> import numpy as np, symroof
+    >>> from symroof.symbols import B, H
+    >>> cost = symroof.Cost(flops={"mlp": 2 * B * H**2}, bytes={"weights": 2 * H**2, "act": 4 * B * H})
+    >>> ev = compile(cost, ("flops", "bytes", "intensity"), H=4096)
+    >>> ev.outputs
+    ('flops', 'bytes', 'intensity')
+    >>> flops, bytes_, intensity = ev(B=np.array([2048, 6144]))
+    >>> intensity    # 2·4096²·B / (2·4096² + 4·4096·B) = 2048·B/(B + 2048)
+    array([1024., 1536.])
+    >>> bufs = (np.empty(2), np.empty(2), np.empty(2))
+    >>> ev(B=np.array([2048, 6144]), out=bufs) is bufs
+    True
+    >>> ev.exact(B=1)   # 2·4096², 2·4096² + 4·4096, their ratio
+    (33554432, 33570816, Fraction(2048, 2049))
+    """
+
+    outputs: tuple[str, ...] = ()
+    _bases: tuple[sympy.Expr, ...] = field(repr=False, default=())
+    _spec: _Spec = field(repr=False, default=())
+
+    @property
+    def _forms(self) -> tuple[tuple[Any, _Program], ...]:
+        forms = self._kernels.get("forms")
+        if forms is None:
+            forms = self._kernels["forms"] = self._given_forms or _choose_many(self._bases, self._spec, self._inputs)
+        return forms  # type: ignore[no-any-return]
+
+    @property
+    def form(self) -> tuple[sympy.Expr, ...]:  # type: ignore[override]
+        """The forms of the outputs evaluated over full arrays."""
+        return self._forms[0][0]  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        fixed = ", ".join(f"{k}={v}" for k, v in self.fixed.items())
+        return (f"MultiEvaluator(({', '.join(self.names)}) -> ({', '.join(self.outputs)})"
+                + (f", fixed {{{fixed}}}" if fixed else "") + f", backend={self.backend!r})")
+
+    def _plan(self, array_idx: tuple[int, ...]) -> Any:
+        return _ManySpecial.build(self, array_idx)
+
+    def _check_outs(self, out: Any, shape: tuple[int, ...]) -> None:
+        if not isinstance(out, tuple) or len(out) != len(self.outputs):
+            raise TypeError(f"out must be a tuple of {len(self.outputs)} arrays, one per output "
+                            f"({', '.join(self.outputs)})")
+        for o in out:
+            _check_out(o, shape)
+        for a, b in itertools.combinations(out, 2):
+            if np.may_share_memory(a, b):
+                raise ValueError("the buffers of out overlap: give each output its own")
+
+    def exact(self, *args: Any, **values: Any) -> tuple[int | Fraction | float | sympy.Expr, ...]:  # type: ignore[override]
+        """The exact value of each output at scalar arguments (``int`` or ``Fraction``)."""
+        given = self._arguments(args, values)
+        table: dict[sympy.Symbol, sympy.Expr] = {}
+        for symbol, rule, v in zip(self._inputs, self._rules, given, strict=True):
+            if np.ndim(v) > 0:
+                raise TypeError(f"{rule.name}: exact mode takes scalars, not an array")
+            x = _scalar_exact(rule, v)
+            table[symbol] = sympy.Rational(repr(x)) if isinstance(x, float) else sympy.Rational(x)
+        bases = [b.xreplace(table) for b in self._bases]
+        out: list[int | Fraction | float | sympy.Expr] = []
+        for what, (kind, j, k) in zip(self.outputs, self._spec, strict=True):
+            value = bases[j] if kind == "base" else None
+            if kind == "ratio":
+                if bases[k] == 0:
+                    shown = ", ".join(f"{n}={v!r}" for n, v in zip(self.names, given, strict=True))
+                    raise ValueError(f"{what} is undefined at {shown} (division by zero)")
+                value = bases[j] / bases[k]
+            assert value is not None
+            if isinstance(value, sympy.Integer):
+                out.append(int(value))
+            elif isinstance(value, sympy.Rational):
+                out.append(Fraction(int(value.p), int(value.q)))
+            elif isinstance(value, sympy.Float):
+                out.append(float(value))
+            else:
+                out.append(value)
+        return tuple(out)
+
+    def form_for(self, **values: Any) -> tuple[sympy.Expr, ...]:  # type: ignore[override]
+        """The forms of the outputs that a call with these arguments evaluates (see `Evaluator.form_for`)."""
+        given = self._arguments((), values)
+        arrays = {i: np.asarray(v) for i, v in enumerate(given) if np.ndim(v) > 0}
+        size = math.prod(np.broadcast_shapes(*(a.shape for a in arrays.values()))) if arrays else 1
+        if arrays and len(arrays) < len(given) and self.mode == "float":
+            key = ("special", tuple(sorted(arrays)))
+            if key not in self._kernels:
+                self._kernels[key] = self._plan(key[1])
+            plan = self._kernels[key]
+            if plan is not None:
+                exact = plan.exact_constants([given[i] for i in plan.scalar_idx])
+                if all(c >= 0 for c in exact):
+                    sub = plan.evaluator
+                    remapped = {j: arrays[i] for j, i in enumerate(sorted(arrays))}
+                    program = sub._pick(remapped, size)
+                    forms = next(form for form, p in sub._forms if p == program)
+                    first = len(sub._inputs) - len(exact)
+                    table = {m: sympy.Rational(c.numerator, c.denominator)
+                             for m, c in zip(sub._inputs[first:], exact, strict=True)}
+                    return tuple(f.xreplace(table) for f in forms)
+        program = self._pick(arrays, size)
+        return next(form for form, p in self._forms if p == program)  # type: ignore[no-any-return]
+
+
+def _many_spec(target: Any, what: Any) -> tuple[tuple[str, ...], tuple[sympy.Expr, ...], _Spec]:
+    """The outputs' names, the base expressions and, per output, how it comes from them."""
+    bases: dict[sympy.Expr, int] = {}
+
+    def base(e: sympy.Expr) -> int:
+        return bases.setdefault(e, len(bases))
+
+    spec: list[tuple[str, int, int]] = []
+    if isinstance(target, Cost):
+        names = tuple(what)
+        if not names:
+            raise ValueError("what=() names no output")
+        for name in names:
+            if not isinstance(name, str):
+                raise TypeError(f"what: each output is named by a string, not {type(name).__name__}")
+            if name == "intensity":
+                spec.append(("ratio", base(target.flops), base(target.bytes)))
+            else:
+                spec.append(("base", base(_select(target, name)), -1))
+    else:
+        if what is not None:
+            raise ValueError("what names outputs of a Cost; give several expressions as a tuple")
+        exprs = [_select(e, None) for e in target]
+        if not exprs:
+            raise ValueError("compile(()) names no expression")
+        names = tuple(str(e) for e in exprs)
+        spec = [("base", base(e), -1) for e in exprs]
+    return names, tuple(bases), tuple(spec)
+
+
+def _input_symbols(exprs: list[sympy.Expr]) -> tuple[sympy.Symbol, ...]:
+    inputs = tuple(sorted(set().union(*(e.free_symbols for e in exprs)), key=lambda s: s.name))
+    names = tuple(s.name for s in inputs)
+    if len(set(names)) != len(names):
+        raise ValueError(f"two different symbols share a name in {exprs}: {', '.join(names)}")
+    for name in names:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"symbol name {name!r} cannot be a keyword argument")
+        if name == "out":
+            raise ValueError("symbol name 'out' is taken by the evaluator's out= argument; rename the symbol")
+    return inputs
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_many(outputs: tuple[str, ...], bases: tuple[sympy.Expr, ...], spec: _Spec,
+                   items: tuple[tuple[sympy.Symbol, sympy.Expr], ...], backend: str, exact: bool, check: bool,
+                   threads: int) -> MultiEvaluator:
+    folded = tuple(b.xreplace(dict(items)) if items else b for b in bases)
+    for b in folded:
+        if b.has(sympy.zoo, sympy.nan):
+            raise ValueError(f"{b} is undefined at {', '.join(f'{k}={v}' for k, v in items)}")
+    for kind, j, k in spec:
+        if kind == "ratio" and folded[k] == 0:
+            raise ValueError(f"{folded[j]}/{folded[k]} divides by zero")
+    inputs = _input_symbols(list(folded))
+    _build_many(folded, spec, inputs)  # refuses what cannot be evaluated, here
+    return MultiEvaluator(
+        expr=_output_forms(folded, spec), names=tuple(s.name for s in inputs),
+        fixed=MappingProxyType({k.name: v for k, v in items}),
+        backend=backend, mode="exact" if exact else "float", check=check, threads=threads,
+        _inputs=inputs, _rules=tuple(_Rule.of(s) for s in inputs), outputs=outputs, _bases=folded, _spec=spec)
 
 
 # ---- compile -------------------------------------------------------------------------------------
@@ -1425,13 +1790,15 @@ def _fixed_values(expr: sympy.Expr, scope: set[sympy.Symbol],
     return tuple(sorted(out.items(), key=lambda kv: kv[0].name))
 
 
-def compile(target: sympy.Expr | Cost, what: str | None = None, *, fixed: Mapping[Any, Any] | None = None,
-            backend: str = "auto", exact: bool = False, check: bool = True, threads: int | None = None,
-            **fixed_values: Any) -> Evaluator:
+def compile(target: sympy.Expr | Cost | tuple[sympy.Expr, ...], what: str | tuple[str, ...] | list[str] | None = None,
+            *, fixed: Mapping[Any, Any] | None = None, backend: str = "auto", exact: bool = False,
+            check: bool = True, threads: int | None = None, **fixed_values: Any) -> Evaluator:
     """Compile an expression (or one quantity of a `Cost`) into a fast `Evaluator`.
 
     ``what`` chooses from a Cost: ``"intensity"`` (default), ``"flops"``, ``"bytes"``,
-    a term name (``"kv/read"``) or a term prefix (``"attention"``). ``fixed`` (or
+    a term name (``"kv/read"``) or a term prefix (``"attention"``); a tuple or list of them
+    (``("flops", "bytes", "intensity")``) compiles them together into a `MultiEvaluator`, one pass
+    that returns a tuple of arrays (and so does a tuple of expressions as ``target``). ``fixed`` (or
     keywords) folds values in at compile time. ``backend``: ``"numpy"`` (blocked
     in-place ufuncs), ``"numexpr"`` (needs the ``fast`` extra) or ``"auto"``, which
     is numpy: on this project's 2-core machines it measured faster than numexpr for
@@ -1451,14 +1818,20 @@ def compile(target: sympy.Expr | Cost, what: str | None = None, *, fixed: Mappin
     >>> compile(cost, "kv/read", S_c=4096).exact(B=2)
     1073741824
     """
-    expr = _select(target, what)
-    # a Cost's symbols may all be fixed, also those that the chosen term lacks (S_i of kv/read)
-    scope = target.free_symbols if isinstance(target, Cost) else expr.free_symbols
-    items = _fixed_values(expr, scope, {**(fixed or {}), **fixed_values})
     if threads is None:
         threads = _cores()
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads={threads!r} must be a positive integer")
+    if isinstance(what, (tuple, list)) or (isinstance(target, (tuple, list)) and what is None):
+        outputs, bases, spec = _many_spec(target, what)
+        scope = target.free_symbols if isinstance(target, Cost) else set().union(*(b.free_symbols for b in bases))
+        items = _fixed_values(sympy.Tuple(*bases), scope, {**(fixed or {}), **fixed_values})
+        return _compiled_many(outputs, bases, spec, items, _resolve_backend(backend), bool(exact), bool(check),
+                              threads)
+    expr = _select(target, what)
+    # a Cost's symbols may all be fixed, also those that the chosen term lacks (S_i of kv/read)
+    scope = target.free_symbols if isinstance(target, Cost) else expr.free_symbols
+    items = _fixed_values(expr, scope, {**(fixed or {}), **fixed_values})
     return _compiled(expr, items, _resolve_backend(backend), bool(exact), bool(check), threads)
 
 

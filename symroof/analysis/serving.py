@@ -43,18 +43,19 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy
 
 from symroof import symbols as sym
 from symroof._values import as_count
 from symroof.analysis.timing import COMMS, Latency, combine, kv_capacity, kv_replication, time_per_output_token
 from symroof.cost.conventions import Conventions, resolve
-from symroof.evaluate import compile as compile_expr
 from symroof.hardware import Hardware, hardware_of
 from symroof.model.arch import Arch
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "COMMS",
@@ -133,6 +134,8 @@ def max_batch(arch: Arch, hardware: Hardware | str, *, S_c: Any, tp: Any = 1, S_
 
 # ---- numeric curves --------------------------------------------------------------------------
 def _batches(batches: Any) -> np.ndarray:
+    import numpy as np  # here: import symroof does not load numpy
+
     try:
         b = np.asarray(batches, dtype=np.float64)
     except (TypeError, ValueError):
@@ -147,6 +150,9 @@ def _batches(batches: Any) -> np.ndarray:
 
 def _numeric(expr: sympy.Expr, b: np.ndarray, what: str) -> np.ndarray:
     """``expr`` (a function of ``B`` only) at every batch size, float64."""
+    import numpy as np
+
+    from symroof.evaluate import compile as compile_expr
     extra = sorted(s.name for s in expr.free_symbols - {sym.B})
     if extra:
         raise ValueError(f"{what} depends on {', '.join(extra)}; give them values (e.g. S_c=1024)")
@@ -174,6 +180,7 @@ class ServingCurve:
 
     @property
     def fits(self) -> np.ndarray:
+        import numpy as np
         if self.max_batch is None:
             return np.ones(self.batch.shape, dtype=bool)
         return self.batch <= self.max_batch
@@ -188,11 +195,13 @@ class ServingCurve:
 
     def frontier(self, *, fits_only: bool = True) -> np.ndarray:
         """Indices of the Pareto-optimal batches (`pareto_front`), among those that fit by default."""
+        import numpy as np
         keep = np.flatnonzero(self.fits) if fits_only else np.arange(self.batch.size)
         return keep[pareto_front(self.tpot_s[keep], self.throughput[keep])]
 
     def best(self, *, tpot_s: float, fits_only: bool = True) -> int | None:
         """Index of the highest-throughput batch whose TPOT is at most ``tpot_s`` (None if none)."""
+        import numpy as np
         ok = (self.tpot_s <= tpot_s) & (self.fits if fits_only else True)
         if not ok.any():
             return None
@@ -244,6 +253,8 @@ def pareto_front(tpot_s: Any, throughput: Any) -> np.ndarray:
     >>> pareto_front([1.0, 2.0, 2.0, 3.0, 4.0], [10.0, 30.0, 20.0, 30.0, 40.0]).tolist()
     [0, 1, 4]
     """
+    import numpy as np
+
     t = np.asarray(tpot_s, dtype=np.float64)
     h = np.asarray(throughput, dtype=np.float64)
     if t.ndim != 1 or t.shape != h.shape:

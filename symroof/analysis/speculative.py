@@ -39,9 +39,8 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy
 
 from symroof import symbols as sym
@@ -49,9 +48,11 @@ from symroof._values import as_amount, as_count
 from symroof.analysis.serving import step_latency
 from symroof.analysis.timing import Latency
 from symroof.cost.conventions import Conventions, resolve
-from symroof.evaluate import compile as compile_expr
 from symroof.hardware import Hardware
 from symroof.model.arch import Arch
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "ALPHA",
@@ -200,6 +201,8 @@ def speedup_grid(arch: Arch, conventions: Conventions | str | None, hardware: Ha
     >>> speedup_grid(llama, "003", "H100-SXM", alpha=[0, 1], k=4, S_c=1024).tolist()   # 1 token; k + 1
     [1.0, 5.0]
     """
+    import numpy as np  # here: import symroof does not load numpy
+
     a = np.asarray(alpha, dtype=np.float64)
     ks = np.asarray(k, dtype=np.float64)
     cs = np.asarray(c, dtype=np.float64)
@@ -229,5 +232,8 @@ def speedup_grid(arch: Arch, conventions: Conventions | str | None, hardware: Ha
 
 def _evaluate(expr: sympy.Expr, values: dict[str, np.ndarray]) -> np.ndarray:
     """``expr`` compiled (`symroof.compile`) and evaluated, float64, at the arguments it depends on."""
+    import numpy as np
+
+    from symroof.evaluate import compile as compile_expr
     ev = compile_expr(expr)
     return np.asarray(ev(**{name: values[name] for name in ev.names}), dtype=np.float64)

@@ -76,7 +76,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import sympy
 
 from symroof import symbols as sym
@@ -356,6 +355,8 @@ def combine(compute: Any, memory: Any, comm: Any = 0, *, model: str = "max") -> 
     >>> combine(np.array([1.0, 4.0]), np.array([2.0, 3.0]), 0.5).tolist()
     [2.5, 4.5]
     """
+    import numpy as np  # here: import symroof does not load numpy
+
     choice(model, "model", MODELS)
     if any(isinstance(x, np.ndarray) for x in (compute, memory, comm)):
         both = np.maximum(compute, memory) if model == "max" else compute + memory

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sympy
 
 from symroof._files import os_error, read_text
@@ -125,6 +124,8 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)     # one JSON string (lin
 
 def _depth(text: str) -> int:
     """How deep arrays and objects nest in JSON ``text`` (brackets inside strings not counted)."""
+    import numpy as np  # here: import symroof does not load numpy
+
     bare = _STRING.sub("", text) if '"' in text else text
     opened = np.frombuffer(bare.encode("utf-8", "surrogatepass"), dtype=np.uint8)
     if opened.size == 0:
