@@ -1179,7 +1179,7 @@ def _crossover(args: argparse.Namespace) -> int:
 
 
 # the options each kind of plot uses (any other is refused, not silently ignored)
-_PLOT_OPTIONS = {"roofline": ("batch", "seq", "cached"),
+_PLOT_OPTIONS = {"roofline": ("batch", "seq", "cached"),  # and in every kind: model, gpu, hardware, dtypes, out, dpi
                  "intensity-vs-batch": ("phase", "seq", "cached", "new", "max_batch"),
                  "time-per-token": ("cached", "new", "max_batch", "tp", "comm")}
 
@@ -1200,9 +1200,13 @@ def _plot(args: argparse.Namespace) -> int:
             where = f"--kind {args.kind}" + (f" --phase {phase}" if args.kind == "intensity-vs-batch" else "")
             takes = ", ".join("--" + o.replace("_", "-") for o in used)
             raise UsageError(f"{flag} does not apply to {where} (it takes {takes})")
-    arch, gpu, conv = _arch(args), _gpu(args), _conventions(args)
+    arch, conv = _arch(args), _conventions(args)
+    gpu, alias = _gpu_alias(args)
     if _symbolic_model(args):
         raise UsageError("plot needs a model with numbers (a preset or --hf-config), not 'symbolic'")
+    dpi = None if args.dpi is None else float(args.dpi)
+    if dpi is not None and not 10 <= dpi <= 2000:
+        raise UsageError(f"--dpi {args.dpi} must be from 10 to 2000 dots per inch")
     tp = args.tp or 1
     if args.kind == "time-per-token":
         _check_tp(arch, tp)
@@ -1213,17 +1217,19 @@ def _plot(args: argparse.Namespace) -> int:
     max_batch = args.max_batch or 2048
     if args.kind == "roofline":
         fig = _plotting.roofline(gpu, arch, conventions=conv, batch=args.batch or QUICK_BATCH, seq=seq,
-                                 context=cached)
+                                 context=cached, dpi=dpi)
     elif args.kind == "intensity-vs-batch":
         phase = args.phase or "decode"
         context = seq if phase == "prefill" else cached
         fig = _plotting.intensity_vs_batch(arch, gpu, conventions=conv, context=context, phase=phase,
-                                           new_tokens=new, max_batch=max_batch)
+                                           new_tokens=new, max_batch=max_batch, dpi=dpi)
     else:
         fig = _plotting.time_per_token(arch, gpu, conventions=conv, context=cached, new_tokens=new,
-                                       max_batch=max_batch, tp=tp, comm=args.comm)
+                                       max_batch=max_batch, tp=tp, comm=args.comm, dpi=dpi)
+    if alias:        # stdout is the file's name: the alias goes to stderr
+        _write_err(f"symroof: {_alias_note(gpu, alias)}\n", sys.stderr)
     try:
-        fig.savefig(out)
+        fig.savefig(out, dpi=dpi or "figure")
     except (OSError, ValueError, OverflowError) as err:
         raise UsageError(f"cannot write {out!r}: {' '.join(str(err).split())}") from None
     print(out)
