@@ -441,6 +441,12 @@ def _gpu(args: argparse.Namespace) -> Hardware:
     return _gpu_alias(args)[0]
 
 
+def _check_link(gpu: Hardware, tp: int, comm: str | None) -> None:
+    if tp > 1 and gpu.interconnect_bytes_per_s is None and comm != "none":
+        raise UsageError(f"--tp {tp}: {_safe(gpu.name)} has no GPU-to-GPU bandwidth for the communication; give "
+                         "--interconnect-gbs (or --comm none)")
+
+
 def _check_tp(arch: Arch, tp: int) -> str | None:
     """Refuse a tensor-parallel degree the heads cannot be split by; say what is replicated."""
     if tp == 1 or not (arch.heads.is_Integer and arch.kv_heads.is_Integer):
@@ -963,6 +969,7 @@ def _report(args: argparse.Namespace) -> int:
     arch, conv = _arch(args), _conventions(args)
     gpu, alias = _gpu_alias(args)
     note = _check_tp(arch, args.tp)
+    _check_link(gpu, args.tp, args.comm)
     if (args.prompt is not None or args.gen is not None) and args.phase is not None:
         raise UsageError("--prompt and --gen describe a request (prefill, then decode steps); they do not "
                          "combine with --phase")
@@ -1210,6 +1217,7 @@ def _plot(args: argparse.Namespace) -> int:
     tp = args.tp or 1
     if args.kind == "time-per-token":
         _check_tp(arch, tp)
+        _check_link(gpu, tp, args.comm)
     out = args.out or f"symroof-{args.kind}.png"
     _check_image_path(out)
     new, seq = args.new or 1, args.seq or QUICK_TOKENS

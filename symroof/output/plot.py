@@ -301,7 +301,7 @@ def _efficiency(hw: Hardware) -> str:
 
 
 def _largest_batch(ax: Axes, arch: Arch, hw: Hardware, *, context: int, new: int, x: np.ndarray, tp: int = 1,
-                   colour: Any = "0.35", name: str = "") -> int | None:
+                   colour: Any = "0.35", name: str = "", legend: bool = True) -> int | None:
     """Draw the largest batch that fits in memory (`symroof.analysis.fit` at ``context`` + ``new`` tokens on
     ``tp`` GPUs) as a vertical line in the legend; beyond the axis or below batch 1, a legend entry only.
     Nothing when the part has no capacity. Returns the batch (0: not even one sequence fits)."""
@@ -314,6 +314,10 @@ def _largest_batch(ax: Axes, arch: Arch, hw: Hardware, *, context: int, new: int
     where = f"{label(hw.name)}" + (f" ×{tp}" if tp > 1 else "") + (f", {name}" if name else "")
     text = f"largest batch that fits ({where}): {largest}"
     gid = f"max-batch:{name or arch.name}:{hw.name}"
+    if not legend:               # several curves: one legend entry per GPU lists them (see intensity_vs_batch)
+        if largest >= 1 and x[0] <= largest <= x[-1]:
+            ax.axvline(largest, color=colour, linestyle=(0, (6, 2)), linewidth=1.4, gid=gid, label="_" + text)
+        return largest
     if largest >= 1 and x[0] <= largest <= x[-1]:
         ax.axvline(largest, color=colour, linestyle=(0, (6, 2)), linewidth=1.4, gid=gid, label=text)
     else:
@@ -368,6 +372,7 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
                        label=f"{label(hw.name)} balance (ridge) {float(hw.balance):.0f} FLOP/byte" + _efficiency(hw))
         highest = max(float(hw.balance) for hw in hws)
         curves = [(arch, c) for arch in archs for c in contexts]
+        fitting: dict[str, list[int]] = {}
         for i, (arch, c) in enumerate(curves):
             colour = colours[i % len(colours)]
             cost = _phase_cost(arch, conv, phase, c, new_tokens)
@@ -388,15 +393,21 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
                     note.set_in_layout(False)
                     notes.append(note)
             for hw in hws:
-                _largest_batch(ax, arch, hw, context=c if phase != "prefill" else 0,
-                               new=new_tokens if phase != "prefill" else c, x=x, colour=colour,
-                               name=curve if len(curves) > 1 else "")
+                largest = _largest_batch(ax, arch, hw, context=c if phase != "prefill" else 0,
+                                         new=new_tokens if phase != "prefill" else c, x=x, colour=colour,
+                                         legend=len(curves) * len(hws) == 1, name=curve if len(curves) > 1 else "")
+                if largest is not None:
+                    fitting.setdefault(hw.name, []).append(largest)
             limit = cross.limit
             # the asymptote as B grows, when it is in view (not far above every curve and balance)
             if limit.is_number and limit.is_finite and float(limit) <= 2 * highest:
                 ax.axhline(float(limit), color=colour, linestyle=":", linewidth=1.0, gid=f"limit:{curve}",
                            label=f"{curve}: limit as $B \\to \\infty$, {float(limit):.0f}")
                 limits += 1
+        if len(curves) * len(hws) > 1:     # one entry per GPU: the dashed lines, in each curve's colour
+            for name, values in fitting.items():
+                ax.plot([], [], color="0.35", linestyle=(0, (6, 2)), gid=f"max-batch:{name}",
+                        label=f"fits {label(name)}: B ≤ " + ", ".join(map(str, values)))
         _batch_axis(ax, x)
         ax.set_yscale("log")
         ax.set_ylabel("arithmetic intensity (FLOP/byte)")
