@@ -2,28 +2,37 @@
 
 ::
 
-    symroof report    [MODEL] [--gpu NAME] [--phase prefill|decode|step] [SIZES] [--tp T] [--comm C] [--json]
-    symroof latex     [MODEL] [--phase ...] [SIZES] [--only flops|bytes|intensity | --document [--gpu NAME]]
-    symroof crossover [MODEL] [--gpu NAME] [--phase ...] [SIZES] [--unknown B|S_c|S_i|S]
-    symroof plot      [MODEL] [--gpu NAME] [--kind roofline|intensity-vs-batch|time-per-token] [SIZES] [--tp T]
-                      [--comm C] [--out FILE]
-    symroof models    [--json]
-    symroof hardware  [--json]
+    symroof report    [MODEL] [GPU] [--phase prefill|decode|step] [SIZES] [--tp T] [--comm C]
+                      [--prompt S --gen G] [--json]
+    symroof latex     [MODEL] [--phase ...] [SIZES] [--only flops|bytes|intensity | --document [GPU]]
+    symroof crossover [MODEL] [GPU] [--phase ...] [SIZES] [--unknown B|S_c|S_i|S] [--tp T]
+    symroof plot      [MODEL] [GPU] [--kind roofline|intensity-vs-batch|time-per-token] [SIZES] [--tp T]
+                      [--comm C] [-o FILE] [--dpi DPI]
+    symroof models    [--hf-config PATH [--family NAME]] [--json]
+    symroof hardware  [--hardware-file FILE.toml] [--json]
+    symroof --version
 
-MODEL is ``--model NAME`` (a preset of `symroof.models`, or ``symbolic`` for the
-all-symbol GPT-style model) or ``--hf-config PATH`` (a Hugging Face
-``config.json``). SIZES are ``--batch B``, ``--seq S`` (the prompt in prefill),
-``--cached S_c`` and ``--new S_i``; a size left out stays a symbol, so
-``symroof latex --phase decode`` prints the general decode formulas. ``report``
-with no ``--phase`` is the quick look: prefill and decode at batch 1 and 1024
-tokens unless sizes are given. ``--dtype`` sets the bytes per element of
-weights (all of them: it replaces a checkpoint's quantisation), activations and
-KV cache and the GPU's peak to that dtype's.
+MODEL is ``-m/--model NAME`` (a preset of `symroof.models`, or ``symbolic`` for the
+all-symbol GPT-style model) or ``--hf-config PATH`` (a Hugging Face ``config.json``;
+``--family NAME`` reads an unknown ``model_type`` as a known layout), with the precision
+``--weights-dtype``, ``--act-dtype``, ``--kv-dtype``, ``--compute-dtype`` (``--dtype`` sets all
+four) and the conventions ``--conventions PRESET``, ``--conventions-file FILE.toml`` and
+``--set FIELD=VALUE`` (repeatable; in that order). GPU is ``-g/--gpu NAME`` (a catalogue name or
+alias, printed resolved; ``custom``; or a row of ``--hardware-file``), changed by
+``--peak-tflops``, ``--bandwidth-gbs``, ``--memory-gib``, ``--usable-fraction``,
+``--flops-efficiency``, ``--bandwidth-efficiency`` and ``--interconnect-gbs``. SIZES are
+``-b/--batch B``, ``-s/--seq S`` (the prompt in prefill), ``--cached S_c`` and ``--new S_i``; a
+size left out stays a symbol, so ``symroof latex --phase decode`` prints the general decode
+formulas. ``report`` with no ``--phase`` is the quick look: prefill and decode at batch 1 and
+1024 tokens unless sizes are given.
 
-Output is a table (drawn with ``rich`` when it is installed and the output is a
-terminal) or, with ``--json``, one JSON object: exact integers stay integers,
-exact fractions are ``"p/q"`` strings beside a float, expressions are strings.
-Bad options exit with status 2 and one line on stderr.
+Output is a table (drawn with ``rich`` when it is installed and the output is a terminal) or,
+with ``--json``, one JSON object of the schema ``docs/cli-schema.json``: ``command`` names the
+command, exact integers stay integers, exact fractions are ``"p/q"`` strings, and a float
+(``balance``, ``intensity``) has its exact value beside it (``balance_exact``,
+``intensity_exact``); ``report`` nests every phase under ``phases``. Numbers in text follow one
+rule (`_round`: integers below 10^6 whole, else four significant digits). Bad options exit with
+status 2 and one line on stderr; an output that cannot be written, 74.
 """
 
 from __future__ import annotations

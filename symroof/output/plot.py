@@ -300,8 +300,11 @@ def _efficiency(hw: Hardware) -> str:
     return f", at {' and '.join(parts)}" if parts else ""
 
 
+_FIT_DASHES = [(0, (6, 2)), (0, (2, 2)), (0, (8, 2, 2, 2))]     # one per GPU
+
+
 def _largest_batch(ax: Axes, arch: Arch, hw: Hardware, *, context: int, new: int, x: np.ndarray, tp: int = 1,
-                   colour: Any = "0.35", name: str = "", legend: bool = True) -> int | None:
+                   colour: Any = "0.35", name: str = "", legend: bool = True, dashes: Any = (0, (6, 2))) -> int | None:
     """Draw the largest batch that fits in memory (`symroof.analysis.fit` at ``context`` + ``new`` tokens on
     ``tp`` GPUs) as a vertical line in the legend; beyond the axis or below batch 1, a legend entry only.
     Nothing when the part has no capacity. Returns the batch (0: not even one sequence fits)."""
@@ -316,7 +319,7 @@ def _largest_batch(ax: Axes, arch: Arch, hw: Hardware, *, context: int, new: int
     gid = f"max-batch:{name or arch.name}:{hw.name}"
     if not legend:               # several curves: one legend entry per GPU lists them (see intensity_vs_batch)
         if largest >= 1 and x[0] <= largest <= x[-1]:
-            ax.axvline(largest, color=colour, linestyle=(0, (6, 2)), linewidth=1.4, gid=gid, label="_" + text)
+            ax.axvline(largest, color=colour, linestyle=dashes, linewidth=1.4, gid=gid, label="_" + text)
         return largest
     if largest >= 1 and x[0] <= largest <= x[-1]:
         ax.axvline(largest, color=colour, linestyle=(0, (6, 2)), linewidth=1.4, gid=gid, label=text)
@@ -392,10 +395,11 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
                                        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
                     note.set_in_layout(False)
                     notes.append(note)
-            for hw in hws:
+            for k, hw in enumerate(hws):
                 largest = _largest_batch(ax, arch, hw, context=c if phase != "prefill" else 0,
                                          new=new_tokens if phase != "prefill" else c, x=x, colour=colour,
-                                         legend=len(curves) * len(hws) == 1, name=curve if len(curves) > 1 else "")
+                                         legend=len(curves) * len(hws) == 1, name=curve if len(curves) > 1 else "",
+                                         dashes=_FIT_DASHES[k % len(_FIT_DASHES)])
                 if largest is not None:
                     fitting.setdefault(hw.name, []).append(largest)
             limit = cross.limit
@@ -404,10 +408,10 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
                 ax.axhline(float(limit), color=colour, linestyle=":", linewidth=1.0, gid=f"limit:{curve}",
                            label=f"{curve}: limit as $B \\to \\infty$, {float(limit):.0f}")
                 limits += 1
-        if len(curves) * len(hws) > 1:     # one entry per GPU: the dashed lines, in each curve's colour
-            for name, values in fitting.items():
-                ax.plot([], [], color="0.35", linestyle=(0, (6, 2)), gid=f"max-batch:{name}",
-                        label=f"fits {label(name)}: B ≤ " + ", ".join(map(str, values)))
+        if len(curves) * len(hws) > 1:     # one entry per GPU: its dash pattern, in each curve's colour
+            for k, name in enumerate(fitting):
+                ax.plot([], [], color="0.35", linestyle=_FIT_DASHES[k % len(_FIT_DASHES)], gid=f"max-batch:{name}",
+                        label=f"largest batch in memory, {label(name)}")
         _batch_axis(ax, x)
         ax.set_yscale("log")
         ax.set_ylabel("arithmetic intensity (FLOP/byte)")
@@ -439,8 +443,8 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
     amortised.
 
     >>> fig = time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes")
-    >>> sorted(line.get_gid() for line in fig.axes[0].lines)[:3]
-    ['crossover', 'time:activations', 'time:compute']
+    >>> sorted(line.get_gid() for line in fig.axes[0].lines)[:4]
+    ['crossover', 'max-batch:llama-3-8b:H100-SXM', 'time:activations', 'time:compute']
     >>> fig = time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes", tp=8)
     >>> "time:comm" in [line.get_gid() for line in fig.axes[0].lines]
     True
