@@ -209,6 +209,7 @@ def test_report_request_options_refused_where_they_do_not_apply(capsys):
     assert "do not combine with --phase" in refused(capsys, "report", "--gen", "4", "--phase", "decode")
     assert "give one" in refused(capsys, "report", "--prompt", "4", "--seq", "8")
     assert "'0' must be positive" in refused(capsys, "report", "--gen", "0")
+    assert "needs a model with numbers" in refused(capsys, "report", "--model", "symbolic", "--gen", "4")
 
 
 # ---- conventions from the command line -------------------------------------------------------------------

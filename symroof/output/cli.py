@@ -974,6 +974,10 @@ def _frac(expr: Any) -> Fraction:
     return Fraction(int(v.p), int(v.q))
 
 
+def _numbers_only(arch: Arch) -> bool:
+    return not decode(arch, PRESETS["exact"], B=1, S_c=1).free_symbols
+
+
 def _report(args: argparse.Namespace) -> int:
     arch, conv = _arch(args), _conventions(args)
     gpu, alias = _gpu_alias(args)
@@ -989,6 +993,8 @@ def _report(args: argparse.Namespace) -> int:
     results = [_phase_result(arch, conv, gpu, phase, values, args.tp, args.comm)
                for phase, values in _workloads(args)]
     request = None
+    if args.gen is not None and not _numbers_only(arch):
+        raise UsageError("--gen needs a model with numbers (a preset or --hf-config), not symbols")
     if args.gen is not None:
         request = _request_times(arch, conv, gpu, batch=args.batch or QUICK_BATCH, prompt=args.seq or QUICK_TOKENS,
                                  gen=args.gen, tp=args.tp, comm=args.comm)
