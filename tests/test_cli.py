@@ -220,7 +220,8 @@ def test_symbolic_in_batch_only_reports_the_crossover(capsys):
     code, out, _ = run(capsys, "report", "--phase", "decode", "--cached", "0", "--gpu", "A100-80GB",
                        "--conventions", "002")
     assert code == 0 and "symbols: B" in out and "compute-bound" in out
-    r = report_phase(capsys, "report", "--phase", "decode", "--cached", "0", "--gpu", "A100-80GB", "--conventions", "002")
+    r = report_phase(capsys, "report", "--phase", "decode", "--cached", "0", "--gpu", "A100-80GB",
+                     "--conventions", "002")
     p, q = map(int, r["crossover_batch"]["value"].split("/"))
     assert Fraction(p, q) == LLAMA_3_8B_DECODE_CROSSOVER          # worked out in test_crossover_batch_by_hand
 

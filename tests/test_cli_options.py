@@ -108,7 +108,7 @@ def test_report_parameters_and_memory(capsys):
     assert r["memory"]["weights_bytes"] == WEIGHT_BYTES == 16_060_522_496
     assert r["memory"]["kv_bytes_per_token"] == KV_PER_TOKEN
     assert r["capacity_bytes"] == H100_CAPACITY and r["usable_bytes"] == H100_USABLE
-    code, out, _ = run(capsys, "report")
+    _code, out, _ = run(capsys, "report")
     assert "parameters: 8,030,261,248 (8.03 B) total, 8,030,261,248 (8.03 B) active" in out
     assert "weights 16.06 GB" in out and "131.1 kB of KV per token" in out
 
@@ -138,7 +138,7 @@ def test_report_fit_says_by_how_much_and_how_many_gpus(capsys):
     assert (f["kv_bytes"], f["needed_bytes"], f["available_bytes"]) == (kv, needed, H100_USABLE)
     assert f["shortfall_bytes"] == needed - H100_USABLE
     assert (f["gpus_needed"], f["max_batch"]) == (gpus, largest) == (4, 113)
-    code, out, _ = run(capsys, "report", "--phase", "decode", "--batch", str(B), "--cached", str(S_c))
+    _code, out, _ = run(capsys, "report", "--phase", "decode", "--batch", str(B), "--cached", str(S_c))
     assert f"does not fit by {(needed - H100_USABLE) / 1e9:.4g} GB" in out and "4 GPUs would hold it" in out
     assert "the largest batch that fits is 113" in out
     # on --tp 4 GPUs the memory of four: it fits (8 KV heads split 4 ways: no copies)
@@ -185,7 +185,7 @@ def test_report_request_ttft_tpot_end_to_end(capsys):
     assert q["tokens_per_s"] == pytest.approx(G / (ttft + sum(steps)), rel=1e-12)
     assert q["method"].startswith("exact") and q["fits"] is True and q["fit"]["context"] == S + G
     assert r["phases"]["prefill"]["values"] == {"B": 1, "S": S}
-    code, out, _ = run(capsys, "report", "--prompt", str(S), "--gen", str(G))
+    _code, out, _ = run(capsys, "report", "--prompt", str(S), "--gen", str(G))
     assert f"TTFT {ttft * 1e3:.4g} ms" in out and f"TPOT {sum(steps) / G * 1e3:.4g} ms" in out
 
 
@@ -201,7 +201,7 @@ def test_report_not_modelled_notes_in_text_and_json(capsys):
     args = ("report", "--hf-config", str(DATA / "deepseek-v3.json"))
     r = run_json(capsys, *args)
     assert r["not_modelled"] == ["num_nextn_predict_layers=1 (the multi-token-prediction module)"]
-    code, out, _ = run(capsys, *args)
+    _code, out, _ = run(capsys, *args)
     assert "note: not modelled: num_nextn_predict_layers=1 (the multi-token-prediction module)" in out.splitlines()
 
 
@@ -238,7 +238,8 @@ def test_set_parses_counts_and_refuses_bad_values(capsys):
 def test_conventions_file(capsys, tmp_path):
     path = tmp_path / "serving.toml"
     path.write_text('lm_head = "all"\nquery_block = 64\n')
-    r = run_json(capsys, "report", "--phase", "prefill", "--batch", "1", "--seq", "512", "--conventions-file", str(path))
+    r = run_json(capsys, "report", "--phase", "prefill", "--batch", "1", "--seq", "512",
+                 "--conventions-file", str(path))
     assert r["phases"]["prefill"]["terms"]["flops"]["lm_head"] == 2 * 512 * H * VOCAB
     # --set comes after the file
     r = run_json(capsys, "report", "--phase", "prefill", "--batch", "1", "--seq", "512", "--conventions-file",
@@ -315,7 +316,7 @@ def test_options_change_a_catalogue_part(capsys):
     assert r["capacity_bytes"] == r["usable_bytes"] == 94 * 2**30
     assert r["peak_flops_per_s"] == 989 * 10**12 // 2 and r["bandwidth_bytes_per_s"] == 3350 * 10**9 * 4 // 5
     assert r["balance_exact"] == str(Fraction(989 * 10**12 // 2, 3350 * 10**9 * 4 // 5))
-    code, out, _ = run(capsys, "report", "--flops-efficiency", "0.5")
+    _code, out, _ = run(capsys, "report", "--flops-efficiency", "0.5")
     assert "note: achieved 50% of peak FLOP/s and 100% of bandwidth" in out
 
 
@@ -338,9 +339,9 @@ def test_hardware_file(capsys, tmp_path):
 def test_gpu_alias_is_named(capsys):
     r = run_json(capsys, "report", "--gpu", "H100")
     assert (r["gpu"], r["gpu_alias"]) == ("H100-SXM", "H100")
-    code, out, _ = run(capsys, "report", "--gpu", "H100")
+    _, out, _ = run(capsys, "report", "--gpu", "H100")
     assert "note: --gpu H100 → H100-SXM" in out.splitlines()
-    code, out, _ = run(capsys, "crossover", "--gpu", "H100")
+    _code, out, _ = run(capsys, "crossover", "--gpu", "H100")
     assert "note: --gpu H100 → H100-SXM" in out.splitlines()
     assert run_json(capsys, "report", "--gpu", "H100-SXM")["gpu_alias"] is None
 
@@ -374,7 +375,7 @@ def test_crossover_memory_at_b_star(capsys):
     assert largest == 41            # (16,090,021,232.64 − 16,060,522,496) / 717,824 = 41.1
     small = run_json(capsys, *args, "--memory-gib", "16.65")
     assert small["fits"] is False and small["max_batch"] == largest
-    code, out, _ = run(capsys, *args, "--memory-gib", "16.65")
+    _code, out, _ = run(capsys, *args, "--memory-gib", "16.65")
     assert "memory at B = 155: does not fit on 1 GPU" in out and "the largest batch that fits is 41" in out
 
 
@@ -384,22 +385,22 @@ def test_crossover_prints_a_bracket(capsys):
     r = run_json(capsys, *args)
     lo, hi = r["bracket"]
     assert hi - lo == 1 and lo <= r["approx"] <= hi and r["ceiling"] == hi
-    code, out, _ = run(capsys, *args)
+    _code, out, _ = run(capsys, *args)
     assert f"bracketed in [{lo}, {hi}]" in out
 
 
 def test_crossover_closed_form_has_a_positive_denominator(capsys):
     r = run_json(capsys, "crossover")                       # decode, S_c a symbol
-    numerator, _, denominator = r["closed_form"].partition("/")
+    _numerator, _, denominator = r["closed_form"].partition("/")
     assert not r["closed_form"].startswith("-") and not denominator.lstrip("(").startswith("-")
     from tests.test_cli import parse
     assert (parse(r["closed_form"]) - parse(r["value"])).equals(0)
-    code, out, _ = run(capsys, "crossover")
+    _code, out, _ = run(capsys, "crossover")
     assert f"B* = {r['closed_form']}" in out
 
 
 def test_limit_without_bound_is_said_in_words(capsys):
-    code, out, _ = run(capsys, "crossover", "--phase", "prefill", "--unknown", "S", "--batch", "1")
+    _code, out, _ = run(capsys, "crossover", "--phase", "prefill", "--unknown", "S", "--batch", "1")
     assert "intensity as S → ∞: ∞ (grows without bound as S grows)" in out and ": oo" not in out
 
 
@@ -409,7 +410,7 @@ def test_limit_without_bound_is_said_in_words(capsys):
 def test_models_hf_config_one_row(capsys):
     rows = run_json(capsys, "models", "--hf-config", str(DATA / "llama-2-7b.json"))["models"]
     assert len(rows) == 1 and rows[0]["parameters"] == 6_738_415_616
-    code, out, _ = run(capsys, "models")
+    _code, out, _ = run(capsys, "models")
     names = [line.split()[0] for line in out.splitlines()[1:]]
     assert names == sorted(names)
 
@@ -462,7 +463,7 @@ def test_help_documents_every_option(capsys, name):
 
 def test_plot_dpi_and_short_out(capsys, tmp_path):
     out = tmp_path / "r.png"
-    code, printed, err = run(capsys, "plot", "-o", str(out), "--dpi", "50")
+    code, printed, _err = run(capsys, "plot", "-o", str(out), "--dpi", "50")
     assert code == 0 and printed.strip() == str(out)
     width, height = struct.unpack(">II", out.read_bytes()[16:24])    # the PNG's IHDR
     assert (width, height) == (6.4 * 50, 4.8 * 50)                   # 6.4 × 4.8 in at 50 dpi

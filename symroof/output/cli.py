@@ -57,12 +57,13 @@ import sympy
 from symroof import __version__, analysis
 from symroof import hardware as _hardware
 from symroof import symbols as sym
+from symroof._names import suggest as _suggest
 from symroof._values import as_expr
 from symroof.analysis.capacity import model_bytes
 from symroof.analysis.timing import COMMS
 from symroof.cost import Cost
-from symroof._names import suggest as _suggest
-from symroof.cost.conventions import _CHOICES, _COUNTS as _COUNT_FIELDS, PRESETS, Conventions, resolve
+from symroof.cost.conventions import _CHOICES, PRESETS, Conventions, resolve
+from symroof.cost.conventions import _COUNTS as _COUNT_FIELDS
 from symroof.cost.phases import decode, prefill, step
 from symroof.hardware import Hardware
 from symroof.model import presets as _models
@@ -155,7 +156,8 @@ def _non_negative(text: str) -> int:
 
 
 def _number(text: str) -> sympy.Expr:
-    """A positive finite decimal (``989``, ``1.5e3``, ``3/2``), exactly: read by `fractions.Fraction`, never evaluated."""
+    """A positive finite decimal (``989``, ``1.5e3``, ``3/2``), exactly: read by `fractions.Fraction`, never
+    evaluated."""
     try:
         value = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
@@ -1081,8 +1083,11 @@ def _latex(args: argparse.Namespace) -> int:
     if args.document:
         if args.only or args.json:
             raise UsageError("--document prints a whole .tex file; it does not combine with --only or --json")
-        gpu, alias = (None, None) if args.gpu is None and not _hardware_given(args) else _gpu_alias(args)
-        if alias:
+        gpu: Hardware | None = None
+        alias: str | None = None
+        if args.gpu is not None or _hardware_given(args):
+            gpu, alias = _gpu_alias(args)
+        if alias and gpu is not None:
             _write_err(f"symroof: {_alias_note(gpu, alias)}\n", sys.stderr)
         phases = (args.phase,) if args.phase else ("prefill", "decode")
         values: dict[str, Any] = _sizes(args, *phases)
@@ -1110,7 +1115,8 @@ def _latex(args: argparse.Namespace) -> int:
 
 
 def _positive_denominator(expr: sympy.Expr) -> str:
-    """A closed form as text with a positive-looking denominator: ``a/(32*(c - b*S_c))``, not ``-a/(32*(b*S_c - c))``."""
+    """A closed form as text with a positive-looking denominator: ``a/(32*(c - b*S_c))``, not
+    ``-a/(32*(b*S_c - c))``."""
     if expr.is_number:
         return str(expr)
     num, den = sympy.fraction(sympy.factor(expr))
@@ -1161,7 +1167,8 @@ def _crossover(args: argparse.Namespace) -> int:
         "above": c.above, "reason": c.reason, "limit": _exact(c.limit),
         "limit_approx": _approx(c.limit), "tp": args.tp,
         "fits": None if memory is None else memory.fits,
-        "fit": None if memory is None else _fit_json(memory, sympy.ceiling(c.value), values["S_c"] + values.get("S_i", 1)),
+        "fit": None if memory is None else _fit_json(memory, sympy.ceiling(c.value),
+                                                     values["S_c"] + values.get("S_i", 1)),
         "max_batch": None if memory is None or memory.max_batch is None else _exact(memory.max_batch),
     }
     if args.json:
