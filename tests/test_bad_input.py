@@ -362,6 +362,21 @@ CASES: list[Case] = [
     cli(["plot", "--kind", "roofline", "--phase", "prefill"], ("--phase", "--kind roofline")),
     cli(["plot", "--kind", "time-per-token", "--seq", "8"], ("--seq", "--kind time-per-token")),
     cli(["plot", "--kind", "intensity-vs-batch", "--batch", "8"], ("--batch", "intensity-vs-batch")),
+    cli(["report", "--set", "experts=all"], ("unknown convention 'experts'",)),
+    cli(["report", "--set", "experts_read=some"], ("experts_read", "all, touched")),
+    cli(["report", "--set", "query_block=2**62"], ("query_block", "positive whole number")),
+    cli(["report", "--set", "scores"], ("FIELD=VALUE",)),
+    cli(["report", "--conventions-file", "/dev"], ("regular file",)),
+    cli(["report", "--conventions-file", "no/such.toml"], ("cannot read conventions file",)),
+    cli(["report", "--peak-tflops", "inf"], ("'inf' is not a number",)),
+    cli(["report", "--bandwidth-gbs", "0"], ("'0' must be positive",)),
+    cli(["report", "--usable-fraction", "2"], ("(0, 1]",)),
+    cli(["report", "--gpu", "custom"], ("--peak-tflops and --bandwidth-gbs",)),
+    cli(["report", "--hardware-file", "/dev"], ("regular file",)),
+    cli(["report", "--kv-dtype", "fp7"], ("--kv-dtype='fp7'",)),
+    cli(["report", "--family", "llama"], ("--hf-config only",)),
+    cli(["report", "--gen", "8", "--phase", "decode"], ("--phase",)),
+    cli(["plot", "--dpi", "1e9"], ("--dpi",)),
 ]
 
 

@@ -104,6 +104,13 @@ def run_json(capsys, *argv):
     return json.loads(out)
 
 
+def report_phase(capsys, *argv):
+    """`report --phase P --json`: the header fields and those of the one phase (nested under ``phases``)."""
+    r = run_json(capsys, *argv)
+    (phase,) = r["phases"].values()
+    return {**r, **phase}
+
+
 # ---- report -----------------------------------------------------------------------------------------
 
 
@@ -128,9 +135,9 @@ def test_dtype_replaces_a_checkpoints_quantisation(capsys, tmp_path):
     plain = tmp_path / "deepseek-v3-bf16.json"
     plain.write_text(json.dumps({k: v for k, v in config.items() if k != "quantization_config"}))
     args = ("report", "--phase", "decode", "--batch", "1", "--cached", "0")
-    quantised = run_json(capsys, *args, "--hf-config", str(DATA / "deepseek-v3.json"))
-    forced = run_json(capsys, *args, "--hf-config", str(DATA / "deepseek-v3.json"), "--dtype", "bf16")
-    unquantised = run_json(capsys, *args, "--hf-config", str(plain))
+    quantised = report_phase(capsys, *args, "--hf-config", str(DATA / "deepseek-v3.json"))
+    forced = report_phase(capsys, *args, "--hf-config", str(DATA / "deepseek-v3.json"), "--dtype", "bf16")
+    unquantised = report_phase(capsys, *args, "--hf-config", str(plain))
     assert forced["bytes"] == unquantised["bytes"]
     assert quantised["bytes"] < forced["bytes"]     # fp8 matrices: about half the weight bytes
 
@@ -150,7 +157,7 @@ def test_hf_config_decode_json_equals_hand_computation(capsys):
     assert layer == 3_372_351_488
     expected = 32 * layer + 2 * 8 * 4096 * 32000
     assert expected == 110_012_399_616
-    r = run_json(capsys, "report", "--hf-config", str(DATA / "llama-2-7b.json"), "--phase", "decode",
+    r = report_phase(capsys, "report", "--hf-config", str(DATA / "llama-2-7b.json"), "--phase", "decode",
                  "--batch", "8", "--cached", "1024")
     assert r["flops"] == expected and isinstance(r["flops"], int)
     assert isinstance(r["bytes"], int)
@@ -172,7 +179,7 @@ def test_gpt2_under_seed_000_formulas(capsys):
     flops = 12 * (24 * 8 * 768**2 + 4 * 8 * 1024 * 768)
     nbytes = 2 * 124_439_808 + 4 * 12 * 8 * 768 + 12 * (8 * 1024 * 768 + 2 * 8 * 768) * 2
     assert (flops, nbytes) == (1_660_944_384, 400_464_384)
-    r = run_json(capsys, "report", "--model", "gpt2", "--conventions", "000", "--phase", "decode",
+    r = report_phase(capsys, "report", "--model", "gpt2", "--conventions", "000", "--phase", "decode",
                  "--batch", "8", "--cached", "1024")
     assert (r["flops"], r["bytes"]) == (flops, nbytes)
     assert r["conventions"] == "arithmetic-intensity"
@@ -181,7 +188,7 @@ def test_gpt2_under_seed_000_formulas(capsys):
 @pytest.mark.parametrize("name", sorted(DECODE_ONE_TOKEN))
 def test_report_reads_every_family(capsys, name):
     """Decode FLOPs of one token over an empty cache, counted by hand from each config (above)."""
-    r = run_json(capsys, "report", "--hf-config", str(DATA / f"{name}.json"), "--phase", "decode",
+    r = report_phase(capsys, "report", "--hf-config", str(DATA / f"{name}.json"), "--phase", "decode",
                  "--batch", "1", "--cached", "0")
     assert r["flops"] == DECODE_ONE_TOKEN[name] and isinstance(r["flops"], int)
     # about 2 FLOPs per 2-byte weight read: intensity near 1, far below the H100's 295
@@ -200,7 +207,7 @@ def test_quick_report_json_has_both_phases(capsys):
 
 
 def test_symbolic_report_keeps_sizes_as_symbols(capsys):
-    r = run_json(capsys, "report", "--model", "symbolic", "--conventions", "000", "--phase", "decode")
+    r = report_phase(capsys, "report", "--model", "symbolic", "--conventions", "000", "--phase", "decode")
     B, H, N, S_c = symbols.B, symbols.H, symbols.N, symbols.S_c
     flops = parse(r["flops"])
     assert sympy.expand(flops - N * (24 * B * H**2 + 4 * B * S_c * H)) == 0      # 000's decode FLOPs, S_i = 1
@@ -213,21 +220,22 @@ def test_symbolic_in_batch_only_reports_the_crossover(capsys):
     code, out, _ = run(capsys, "report", "--phase", "decode", "--cached", "0", "--gpu", "A100-80GB",
                        "--conventions", "002")
     assert code == 0 and "symbols: B" in out and "compute-bound" in out
-    r = run_json(capsys, "report", "--phase", "decode", "--cached", "0", "--gpu", "A100-80GB", "--conventions", "002")
+    r = report_phase(capsys, "report", "--phase", "decode", "--cached", "0", "--gpu", "A100-80GB",
+                     "--conventions", "002")
     p, q = map(int, r["crossover_batch"]["value"].split("/"))
     assert Fraction(p, q) == LLAMA_3_8B_DECODE_CROSSOVER          # worked out in test_crossover_batch_by_hand
 
 
 def test_dtype_sets_bytes_and_peak(capsys):
-    base = run_json(capsys, "report", "--phase", "decode", "--batch", "1", "--cached", "0")
-    fp8 = run_json(capsys, "report", "--phase", "decode", "--batch", "1", "--cached", "0", "--dtype", "fp8")
+    base = report_phase(capsys, "report", "--phase", "decode", "--batch", "1", "--cached", "0")
+    fp8 = report_phase(capsys, "report", "--phase", "decode", "--batch", "1", "--cached", "0", "--dtype", "fp8")
     assert fp8["terms"]["bytes"]["weights/attention/q"] * 2 == base["terms"]["bytes"]["weights/attention/q"]
     assert fp8["dtype"] == "fp8" and fp8["peak_flops_per_s"] == 1_979_000_000_000_000   # H100 SXM fp8 dense
 
 
 def test_tp_splits_the_time(capsys):
-    one = run_json(capsys, "report", "--phase", "prefill", "--batch", "1", "--seq", "512")
-    two = run_json(capsys, "report", "--phase", "prefill", "--batch", "1", "--seq", "512", "--tp", "2")
+    one = report_phase(capsys, "report", "--phase", "prefill", "--batch", "1", "--seq", "512")
+    two = report_phase(capsys, "report", "--phase", "prefill", "--batch", "1", "--seq", "512", "--tp", "2")
     assert two["time_s"]["compute"] == pytest.approx(one["time_s"]["compute"] / 2)
     # Megatron's split: 2 all-reduces per layer of the (512, 4096) bf16 hidden state, 4,194,304 bytes; a ring
     # over 2 GPUs sends 2·(2 − 1)/2 of it in 2·(2 − 1) steps, over the H100 SXM's 450 GB/s NVLink each way,
@@ -240,17 +248,17 @@ def test_tp_splits_the_time(capsys):
 def test_comm_chooses_the_communication_model(capsys):
     # Llama-3-8B (32 layers, H = 4096, bf16) decoding one token on 8 H100 SXM (NVLink 450 GB/s each way)
     args = ("report", "--phase", "decode", "--batch", "1", "--cached", "0", "--tp", "8")
-    none = run_json(capsys, *args, "--comm", "none")
+    none = report_phase(capsys, *args, "--comm", "none")
     assert none["time_s"]["comm"] == 0 and none["time_s"]["comm_model"] == "none"
     # 2 all-reduces per layer of 4096·2 = 8,192 bytes, 2·7/8 of it sent in 14 ring steps:
     # 64 · (14,336 / 450e9 + 6.6 µs + 14 · 0.6 µs)
-    ring = run_json(capsys, *args, "--comm", "allreduce")
+    ring = report_phase(capsys, *args, "--comm", "allreduce")
     assert ring["time_s"]["comm"] == pytest.approx(64 * (14_336 / 450e9 + 6.6e-6 + 14 * 0.6e-6), rel=1e-12)
     # 003's model under the exact conventions: 32 layers · 4 messages · 10 µs, and 32·4·4096 values of
     # 2 bytes; under its own conventions, as 003 prints it, values counted as bytes (one per value)
-    seed = run_json(capsys, *args, "--comm", "003")
+    seed = report_phase(capsys, *args, "--comm", "003")
     assert seed["time_s"]["comm"] == pytest.approx(32 * 4 * 10e-6 + 2 * 32 * 4 * 4096 / 450e9, rel=1e-12)
-    printed = run_json(capsys, *args, "--conventions", "003")
+    printed = report_phase(capsys, *args, "--conventions", "003")
     assert printed["time_s"]["comm"] == pytest.approx(32 * 4 * 10e-6 + 32 * 4 * 4096 / 450e9, rel=1e-12)
     assert ring["time_s"]["total"] == pytest.approx(none["time_s"]["total"] + ring["time_s"]["comm"], rel=1e-12)
 
@@ -268,6 +276,7 @@ def test_rich_table_on_a_terminal(capsys, monkeypatch):
 def test_latex_general_decode(capsys):
     code, out, err = run(capsys, "latex", "--phase", "decode")
     assert code == 0 and err == ""
+    assert all(line.startswith(r"\[ ") and line.endswith(r" \]") for line in out.splitlines())  # all math
     assert r"\text{FLOPs} = " in out and r"\text{Intensity} = \frac{" in out and "S_c" in out
     code, out, _ = run(capsys, "latex", "--model", "symbolic", "--conventions", "000", "--only", "intensity")
     assert code == 0 and out.startswith(r"\frac{") and len(out.splitlines()) == 1
@@ -376,12 +385,13 @@ def test_speculative_crossover_against_bisection(capsys):
 
 
 def test_models_and_hardware_lists(capsys):
-    rows = run_json(capsys, "models")
+    rows = run_json(capsys, "models")["models"]
+    assert [r["name"] for r in rows] == sorted(r["name"] for r in rows)
     names = {r["name"] for r in rows}
     assert {"llama-3-8b", "llama-3-70b", "llama-2-7b", "llama-2-13b", "mistral-7b", "qwen2.5-7b", "gpt2"} <= names
     assert all(r["source"] for r in rows)
     assert next(r for r in rows if r["name"] == "gpt2")["parameters"] == 124_439_808
-    gpus = run_json(capsys, "hardware")
+    gpus = run_json(capsys, "hardware")["hardware"]
     assert all(g["source"] for g in gpus)
     a100 = next(g for g in gpus if g["name"] == "A100-80GB")
     assert a100["balance_exact"] == "312000/2039"      # 312 TFLOP/s bf16 / 2039 GB/s (datasheet)
@@ -435,7 +445,7 @@ BAD = [
     (["report", "--phase", "decode", "--seq", "10"], "--seq does not apply to decode"),
     (["latex", "--phase", "step", "--seq", "10"], "--seq does not apply to step"),
     (["latex", "--document", "--only", "flops"], "it does not combine with --only or --json"),
-    (["latex", "--gpu", "H100"], "--gpu applies to latex --document only"),
+    (["latex", "--gpu", "H100"], "--gpu and the hardware options apply to latex --document only"),
     (["latex", "--document", "--phase", "prefill", "--cached", "8"], "--cached does not apply to prefill"),
     (["crossover", "--batch", "8"], "--batch gives B a value, but B is the unknown"),
     (["crossover", "--unknown", "S"], "--unknown S is not a size of decode"),
@@ -484,7 +494,7 @@ def test_console_script(tmp_path):
                            "--batch", "8", "--cached", "1024", "--conventions", "000", "--json"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["flops"] == 1_660_944_384          # 000's formula, as above
+    assert json.loads(done.stdout)["phases"]["decode"]["flops"] == 1_660_944_384          # 000's formula, as above
     bad = subprocess.run([*_script(), "report", "--gpu", "H100-SX"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1
     assert "Traceback" not in bad.stderr
@@ -495,7 +505,7 @@ def test_report_time_is_the_library_time_per_output_token(capsys):
     (the exact conventions' Megatron all-reduces, 2 bytes per bf16 activation)."""
     import symroof
 
-    out = run_json(capsys, "report", "--phase", "decode", "--batch", "8", "--cached", "1024", "--tp", "8")
+    out = report_phase(capsys, "report", "--phase", "decode", "--batch", "8", "--cached", "1024", "--tp", "8")
     t = symroof.time_per_output_token(symroof.models.get("llama-3-8b"), "exact", "H100-SXM", B=8, S_c=1024,
                                       tp=8, bytes_per_element=2)
     assert out["time_s"]["total"] == pytest.approx(float(t.total_s), rel=1e-12)

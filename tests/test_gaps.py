@@ -138,7 +138,8 @@ def test_quick_report_decodes_over_the_prompt_given_with_seq():
     (row,) = [line for line in _report("--seq", "512").splitlines() if line.startswith("decode")]
     seconds = (weights + kv_read + kv_write + act) / 3.35e12          # 4.5009 ms
     assert "B=1, S_c=512, S_i=1" in row
-    assert row.split()[-2:] == [f"{seconds * 1e3:.4g}", "ms"] == ["4.501", "ms"]
+    assert row.split()[-3:-1] == [f"{seconds * 1e3:.4g}", "ms"] == ["4.501", "ms"]
+    assert row.split()[-1] == f"{1 / seconds:.4g}" == "222.2"           # tokens per second: 1 token / 4.501 ms
     # --cached wins over --seq
     assert json.loads(_report("--seq", "512", "--cached", "7", "--json"))["phases"]["decode"]["values"]["S_c"] == 7
 

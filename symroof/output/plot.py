@@ -43,6 +43,7 @@ from matplotlib.figure import Figure
 from symroof import hardware as _hardware
 from symroof import symbols as sym
 from symroof.analysis import crossover_batch
+from symroof.analysis.capacity import fit
 from symroof.analysis.timing import combine, communication, latency, memory_time
 from symroof.cost import Cost
 from symroof.cost.conventions import resolve
@@ -299,6 +300,36 @@ def _efficiency(hw: Hardware) -> str:
     return f", at {' and '.join(parts)}" if parts else ""
 
 
+_FIT_DASHES = [(0, (6, 2)), (0, (2, 2)), (0, (8, 2, 2, 2))]     # one per GPU
+
+
+def _largest_batch(ax: Axes, arch: Arch, hw: Hardware, *, context: int, new: int, x: np.ndarray, tp: int = 1,
+                   colour: Any = "0.35", name: str = "", legend: bool = True, dashes: Any = (0, (6, 2))) -> int | None:
+    """Draw the largest batch that fits in memory (`symroof.analysis.fit` at ``context`` + ``new`` tokens on
+    ``tp`` GPUs) as a vertical line in the legend; beyond the axis or below batch 1, a legend entry only.
+    Nothing when the part has no capacity. Returns the batch (0: not even one sequence fits)."""
+    if hw.usable_bytes is None:
+        return None
+    f = fit(arch, hw, batch=1, context=context + new, gpus=tp, new=new)
+    if f.max_batch is None or not f.max_batch.is_number:
+        return None
+    largest = int(f.max_batch)
+    where = f"{label(hw.name)}" + (f" ×{tp}" if tp > 1 else "") + (f", {name}" if name else "")
+    text = f"largest batch that fits ({where}): {largest}"
+    gid = f"max-batch:{name or arch.name}:{hw.name}"
+    if not legend:               # several curves: one legend entry per GPU lists them (see intensity_vs_batch)
+        if largest >= 1 and x[0] <= largest <= x[-1]:
+            ax.axvline(largest, color=colour, linestyle=dashes, linewidth=1.4, gid=gid, label="_" + text)
+        return largest
+    if largest >= 1 and x[0] <= largest <= x[-1]:
+        ax.axvline(largest, color=colour, linestyle=(0, (6, 2)), linewidth=1.4, gid=gid, label=text)
+    else:
+        why = "not even batch 1 fits" if largest < 1 else f"{text} (beyond the axis)"
+        ax.plot([], [], color=colour, linestyle=(0, (6, 2)), gid=gid,
+                label=f"{where}: {why}" if largest < 1 else why)
+    return largest
+
+
 # ---- intensity against batch ------------------------------------------------------------------
 def _phase_cost(arch: Arch, conv: Any, phase: str, length: int, new_tokens: int) -> Cost:
     if phase == "prefill":
@@ -344,6 +375,7 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
                        label=f"{label(hw.name)} balance (ridge) {float(hw.balance):.0f} FLOP/byte" + _efficiency(hw))
         highest = max(float(hw.balance) for hw in hws)
         curves = [(arch, c) for arch in archs for c in contexts]
+        fitting: dict[str, list[int]] = {}
         for i, (arch, c) in enumerate(curves):
             colour = colours[i % len(colours)]
             cost = _phase_cost(arch, conv, phase, c, new_tokens)
@@ -363,18 +395,29 @@ def intensity_vs_batch(models: Any, gpus: Any, *, conventions: Any = None, conte
                                        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
                     note.set_in_layout(False)
                     notes.append(note)
+            for k, hw in enumerate(hws):
+                largest = _largest_batch(ax, arch, hw, context=c if phase != "prefill" else 0,
+                                         new=new_tokens if phase != "prefill" else c, x=x, colour=colour,
+                                         legend=len(curves) * len(hws) == 1, name=curve if len(curves) > 1 else "",
+                                         dashes=_FIT_DASHES[k % len(_FIT_DASHES)])
+                if largest is not None:
+                    fitting.setdefault(hw.name, []).append(largest)
             limit = cross.limit
             # the asymptote as B grows, when it is in view (not far above every curve and balance)
             if limit.is_number and limit.is_finite and float(limit) <= 2 * highest:
                 ax.axhline(float(limit), color=colour, linestyle=":", linewidth=1.0, gid=f"limit:{curve}",
                            label=f"{curve}: limit as $B \\to \\infty$, {float(limit):.0f}")
                 limits += 1
+        if len(curves) * len(hws) > 1:     # one entry per GPU: its dash pattern, in each curve's colour
+            for k, name in enumerate(fitting):
+                ax.plot([], [], color="0.35", linestyle=_FIT_DASHES[k % len(_FIT_DASHES)], gid=f"max-batch:{name}",
+                        label=f"largest batch in memory, {label(name)}")
         _batch_axis(ax, x)
         ax.set_yscale("log")
         ax.set_ylabel("arithmetic intensity (FLOP/byte)")
         what = "prefill" if phase == "prefill" else ("decode" if new_tokens == 1 else f"step, $S_i$ = {new_tokens}")
         ax.set_title(f"Intensity against batch: {what} ({conv.name} conventions)")
-        _legend(ax, len(hws) + len(curves) + limits)
+        _legend(ax, len(ax.get_legend_handles_labels()[1]))
         _separate(fig, notes)
     return fig
 
@@ -400,8 +443,8 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
     amortised.
 
     >>> fig = time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes")
-    >>> sorted(line.get_gid() for line in fig.axes[0].lines)[:3]
-    ['crossover', 'time:activations', 'time:compute']
+    >>> sorted(line.get_gid() for line in fig.axes[0].lines)[:4]
+    ['crossover', 'max-batch:llama-3-8b:H100-SXM', 'time:activations', 'time:compute']
     >>> fig = time_per_token("llama-3-8b", "H100-SXM", conventions="roofline-notes", tp=8)
     >>> "time:comm" in [line.get_gid() for line in fig.axes[0].lines]
     True
@@ -449,6 +492,7 @@ def time_per_token(model: Any, gpu: Any, *, conventions: Any = None, context: in
         else:   # nothing to mark: say why in the legend, and keep the gid for scripts
             why = "memory" if cross.limit.is_number and cross.limit <= cross.balance else "compute"
             ax.plot([], [], gid="crossover", linestyle="none", label=f"no crossover: {why}-bound at every B")
+        _largest_batch(ax, arch, hw, context=int(context), new=new_tokens, x=x, tp=tp)
         _batch_axis(ax, x)
         ax.set_yscale("log")
         # terms far below the step time are negligible: show three decades under its smallest value
