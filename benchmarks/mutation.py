@@ -66,13 +66,19 @@ CORE = [
     "symroof/analysis/roofline.py",
     "symroof/analysis/timing.py",
     "symroof/model/precision.py",
+    "symroof/model/layers.py",
+    "symroof/model/arch.py",
+    "symroof/cost/step.py",
+    "symroof/analysis/capacity.py",
 ]
 
 # Test files run for a module, fastest and most direct first (pytest -x stops at the first failure).
-_MODEL = ["test_arch", "test_kernels", "test_contract", "test_seed000", "test_seed003", "test_membytes",
+_MODEL = ["test_arch", "test_kernels", "test_capacity", "test_families",
+          "test_contract", "test_seed000", "test_seed003", "test_membytes",
           "test_precision", "test_moe", "test_mla", "test_gaps", "test_bad_input", "test_properties",
           "test_bruteforce", "test_analysis", "test_hf", "test_cli", "test_oracle"]
-_ANALYSIS = ["test_contract", "test_seed000", "test_seed002", "test_seed003", "test_parallel", "test_membytes",
+_ANALYSIS = ["test_capacity",
+             "test_contract", "test_seed000", "test_seed002", "test_seed003", "test_parallel", "test_membytes",
              "test_precision", "test_moe", "test_gaps", "test_speculative", "test_serving", "test_hardware",
              "test_bad_input", "test_analysis", "test_cli", "test_derivations"]
 TESTS: dict[str, list[str]] = {
