@@ -178,6 +178,8 @@ def _read(cfg: _Config, model_type: str, fam: Family) -> Reading:
         raise ValueError(f"config.json: num_key_value_heads={kv_heads} must divide {heads_key}={heads}")
     if model_type == "gpt2":
         ffn_dim = cfg.count("n_inner", default=4 * hidden)   # GPT2MLP: n_inner None -> 4·n_embd
+    elif fam.ffn_keys:
+        ffn_dim = cfg.count(*fam.ffn_keys, default=4 * hidden)
     else:
         ffn_dim = cfg.count("intermediate_size")
 
@@ -238,7 +240,8 @@ _KINDS = ("full_attention", "sliding_attention")
 
 def _attention_kinds(cfg: _Config, fam: Family, layers: int) -> tuple[list[str], int | None]:
     """Each layer's attention kind as transformers resolves it, and the window of the sliding ones."""
-    key, window = cfg.named_count("sliding_window", default=fam.window_default)
+    key, window = cfg.named_count("sliding_window", default=fam.window_default, zero=True)
+    window = window or None                      # 0: none (Qwen2-MoE writes 0 without use_sliding_window)
     given = cfg.data.get("layer_types")
     if fam.window_flag is not None and not cfg.flag(fam.window_flag, False):
         window = None                            # Qwen: sliding_window only with use_sliding_window
@@ -274,3 +277,4 @@ def _default_name(cfg: _Config, config: object) -> str:
 
 
 # the family groups register themselves (each module imports only families.py)
+from symroof.model.hf import others as _others  # noqa: E402,F401  (phi3, olmo2, granite, starcoder2, falcon, gptj, qwen2_moe)

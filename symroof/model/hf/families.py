@@ -59,6 +59,7 @@ class Family:
     parallel: bool = False             # attention and FFN side by side on one input
     not_modelled: tuple[str, ...] = ()     # what this family has that symroof does not count
     adjust: Callable[[_Config, Reading], None] | None = field(default=None, compare=False)
+    ffn_keys: tuple[str, ...] = ()     # keys of the FFN width, absent or null: 4·hidden (GPT-J's n_inner, Falcon's ffn_hidden_size)
 
 
 @dataclass
