@@ -214,7 +214,7 @@ def kv_cache(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None =
             "kv/write": (step.tokens * per_token) if write else 0,
         })
     read_tensors = {"k+v": 2, "one": 1, "none": 0}[conv.kv_read]
-    per_token = a.kv_width * arch.kv_bytes   # one of K or V, one token, one layer
+    per_token = a.cached_kv_width * arch.kv_bytes   # one of K or V, one token, one layer
     return Cost(bytes={
         "kv/read": read_tensors * step.batch * seen * per_token,
         "kv/write": (2 * step.tokens * per_token) if write else 0,
@@ -274,7 +274,7 @@ def attention_kernel(arch: Arch, conv: Conventions, step: Step, *, layer: Layer 
         expanded = a.heads * (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim)
         kv = B * (reads + keys) * expanded * arch.act_bytes
     else:
-        width = (a.kv_lora_rank + a.qk_rope_head_dim) if a.is_mla else 2 * a.kv_width
+        width = (a.kv_lora_rank + a.qk_rope_head_dim) if a.is_mla else 2 * a.cached_kv_width
         kv = _READ_SHARE[conv.kv_read] * B * (reads - cached_visible(conv, step, a)) * width * arch.kv_bytes
     out = {"attention/kv": kv}
     if conv.attention_kernel == "unfused":

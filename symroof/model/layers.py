@@ -114,6 +114,7 @@ class Attention:
     qk_rope_head_dim: Any = None
     v_head_dim: Any = None
     gate: bool = False                 # an output gate from q_proj (Qwen3-Next): q_proj is (H, 2·n_h·d_h)
+    cached_heads: Any = None        # K/V heads the cache holds, default kv_heads (transformers' Falcon: all heads)
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)
@@ -133,7 +134,7 @@ class Attention:
         put("kv_heads", as_count(self.kv_heads, "kv_heads"))
         if self.head_dim is not None:
             put("head_dim", as_count(self.head_dim, "head_dim"))
-        for name in ("window", "chunk", "rotary_dim"):
+        for name in ("window", "chunk", "rotary_dim", "cached_heads"):
             if getattr(self, name) is not None:
                 put(name, as_count(getattr(self, name), name))
         if self.window is not None and self.chunk is not None:
@@ -186,6 +187,11 @@ class Attention:
         if self.is_mla:
             return self.qk_rope_head_dim
         return self.head_dim if self.rotary_dim is None else self.rotary_dim
+
+    @property
+    def cached_kv_width(self) -> sympy.Expr:
+        """One of K or V as the cache holds it, ``cached_heads·d_h`` (default `kv_width`)."""
+        return self.kv_width if self.cached_heads is None else self.cached_heads * self.head_dim
 
     def replace(self, **changes: Any) -> Attention:
         return dataclasses.replace(self, **changes)
@@ -371,4 +377,4 @@ def cache_width(attention: Attention | None) -> sympy.Expr:
         return sympy.Integer(0)
     if attention.is_mla:
         return attention.kv_lora_rank + attention.qk_rope_head_dim
-    return 2 * attention.kv_width
+    return 2 * attention.cached_kv_width

@@ -66,7 +66,7 @@ import sympy
 from symroof.model.arch import Arch
 
 # the family groups register themselves on import (each imports only config.py and families.py)
-from symroof.model.hf import gemma_cohere, hybrid, llama4_gptoss  # noqa: F401
+from symroof.model.hf import gemma_cohere, hybrid, llama4_gptoss, others  # noqa: F401
 from symroof.model.hf.config import HF_DTYPES, dtype_bytes, dtype_name, read_config
 from symroof.model.hf.config import Config as _Config
 from symroof.model.hf.families import FAMILIES, Family, Reading, family_of, register
@@ -185,6 +185,8 @@ def _read(cfg: _Config, model_type: str, fam: Family) -> Reading:
         raise ValueError(f"config.json: num_key_value_heads={kv_heads} must divide {heads_key}={heads}")
     if model_type == "gpt2":
         ffn_dim = cfg.count("n_inner", default=4 * hidden)   # GPT2MLP: n_inner None -> 4·n_embd
+    elif fam.ffn_keys:
+        ffn_dim = cfg.count(*fam.ffn_keys, default=4 * hidden)
     else:
         ffn_dim = cfg.count("intermediate_size")
 
@@ -247,7 +249,8 @@ _KINDS = ("full_attention", "sliding_attention", "chunked_attention")
 
 def _attention_kinds(cfg: _Config, fam: Family, layers: int) -> tuple[list[str], int | None]:
     """Each layer's attention kind as transformers resolves it, and the window of the sliding ones."""
-    key, window = cfg.named_count("sliding_window", default=fam.window_default)
+    key, window = cfg.named_count("sliding_window", default=fam.window_default, zero=True)
+    window = window or None                      # 0: none (Qwen2-MoE writes 0 without use_sliding_window)
     given = cfg.data.get("layer_types")
     if fam.window_flag is not None and not cfg.flag(fam.window_flag, False):
         window = None                            # Qwen: sliding_window only with use_sliding_window

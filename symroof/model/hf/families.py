@@ -66,6 +66,8 @@ replaces the generic one (the state-space and hybrid families, `symroof.model.hf
     pattern_key: str | None = "sliding_window_pattern"   # "pattern": the key of the period (None: fixed)
     # a reader of its own in place of the generic one (families without attention keys: Mamba)
     read: Callable[[_Config, str, Family], Reading] | None = field(default=None, compare=False)
+    # keys of the FFN width, absent or null: 4·hidden (GPT-J's n_inner, Falcon's ffn_hidden_size)
+    ffn_keys: tuple[str, ...] = ()
 
 
 @dataclass
