@@ -45,6 +45,7 @@ from symroof.cost.request import mean_context, range_sum
 from symroof.cost.request import request as request_cost
 from symroof.hardware import Hardware, hardware_of
 from symroof.model.arch import Arch
+from symroof.printing import to_latex
 
 __all__ = ["OPERATORS", "OperatorTime", "RequestTime", "dollars_per_million_tokens", "joules_per_token",
            "operator_of", "operator_time", "operators", "request_latex", "request_report", "request_time"]
@@ -304,8 +305,6 @@ def request_latex(arch: Arch, conventions: Conventions | str | None = None, *, S
     >>> request_latex(symroof.models.get("llama-3-8b"), "exact")[0][:40]
     '\\text{FLOPs}_\\text{request} = 1050673152'
     """
-    from symroof.printing import to_latex
-
     cost = request_cost(arch, conventions, S=S, G=G, B=B)
     simplify = lambda e: sympy.collect(sympy.expand(e), [sym.B], evaluate=True)
     return [rf"\text{{FLOPs}}_\text{{request}} = {to_latex(simplify(cost.flops))}",

@@ -124,22 +124,23 @@ def attention_projections(arch: Arch, conv: Conventions, step: Step, *, layer: L
 _SCORE_TERMS = ("attention/scores", "attention/values")
 
 
-def attention_scores(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:
-    """``Q K^T``: per head (S_i, d_h) @ (d_h, keys) for each of the pairs scored."""
+def _per_pair(arch: Arch, conv: Conventions, step: Step, layer: Layer | None, which: int, name: str) -> Cost:
+    """``2·B·n_h·pairs·width`` for the score (``which = 0``) or value (1) width of one head."""
     a = _attention(arch, layer)
     if a is None:
         return Cost()
-    width = _mla.head_widths(a, conv, step)[0] if a.is_mla else a.head_dim
-    return Cost({"attention/scores": 2 * step.batch * a.heads * query_key_pairs(conv, step, a) * width})
+    width = _mla.head_widths(a, conv, step)[which] if a.is_mla else a.head_dim
+    return Cost({name: 2 * step.batch * a.heads * query_key_pairs(conv, step, a) * width})
+
+
+def attention_scores(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:
+    """``Q K^T``: per head (S_i, d_h) @ (d_h, keys) for each of the pairs scored."""
+    return _per_pair(arch, conv, step, layer, 0, "attention/scores")
 
 
 def attention_values(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:
     """``A V``: per head (S_i, keys) @ (keys, d_h)."""
-    a = _attention(arch, layer)
-    if a is None:
-        return Cost()
-    width = _mla.head_widths(a, conv, step)[1] if a.is_mla else a.head_dim
-    return Cost({"attention/values": 2 * step.batch * a.heads * query_key_pairs(conv, step, a) * width})
+    return _per_pair(arch, conv, step, layer, 1, "attention/values")
 
 
 def attention(arch: Arch, conv: Conventions, step: Step, *, layer: Layer | None = None) -> Cost:

@@ -71,6 +71,7 @@ from symroof.model.arch import Arch
 from symroof.model.hf import dtype_bytes, dtype_name
 from symroof.model.params import active_parameters, total_parameters
 from symroof.model.precision import Precision
+from symroof.output.latex import document, formula_lines
 
 __all__ = ["DEFAULT_GPU", "DEFAULT_MODEL", "build_parser", "main"]
 
@@ -1077,8 +1078,6 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _latex(args: argparse.Namespace) -> int:
-    from symroof.output.latex import document, formula_lines
-
     arch, conv = _arch(args), _conventions(args)
     if args.document:
         if args.only or args.json:
