@@ -491,3 +491,31 @@ def test_plots_draw_the_largest_batch_that_fits():
         assert line.get_xdata()[0] == largest
         assert f"largest batch that fits (H100-SXM): {largest}" in line.get_label()
         assert line.get_label() in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def test_latex_request_prints_the_sum_of_the_steps():
+    """``latex --request``: the request's FLOPs are the prefill of S plus the G decode steps over
+    S_c = S .. S+G−1, here summed by a plain loop of symroof.prefill and symroof.decode."""
+    import contextlib
+    import io
+    import json as _json
+
+    import symroof as _symroof
+    from symroof.output.cli import main as _main
+
+    llama = _symroof.models.get("llama-3-8b")
+    total = _symroof.prefill(llama, "exact", B=2, S=7).flops + sum(
+        _symroof.decode(llama, "exact", B=2, S_c=x).flops for x in range(7, 7 + 5))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert _main(["latex", "-m", "llama-3-8b", "--request", "--prompt", "7", "--gen", "5", "-b", "2",
+                      "--json"]) == 0
+    assert _json.loads(out.getvalue())["request"][0] == rf"\text{{FLOPs}}_\text{{request}} = {total}"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert _main(["latex", "-m", "llama-3-8b", "--request", "--prompt", "7", "--gen", "5", "-b", "2"]) == 0
+    assert out.getvalue().splitlines()[0] == rf"\[ \text{{FLOPs}}_\text{{request}} = {total} \]"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert _main(["latex", "-m", "llama-3-8b", "--gen", "5"]) == 2
+    assert "--prompt and --gen apply to latex --request only" in err.getvalue()

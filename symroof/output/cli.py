@@ -60,6 +60,7 @@ from symroof import symbols as sym
 from symroof._names import suggest as _suggest
 from symroof._values import as_expr
 from symroof.analysis.capacity import model_bytes
+from symroof.analysis.request import request_latex
 from symroof.analysis.timing import COMMS
 from symroof.cost import Cost
 from symroof.cost.conventions import _CHOICES, PRESETS, Conventions, resolve
@@ -281,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     tex.add_argument("--document", action="store_true",
                      help="a standalone .tex derivation, term by term, with the crossover batch "
                           "(prefill and decode unless --phase is given)")
+    tex.add_argument("--request", action="store_true",
+                     help="the closed forms of a whole request: a prompt of S (--prompt) and G generated tokens "
+                          "(--gen) for B sequences (--batch), summed exactly; sizes left out stay symbols")
+    tex.add_argument("--prompt", type=_positive, default=None, metavar="S", help="with --request: the prompt length")
+    tex.add_argument("--gen", type=_positive, default=None, metavar="G", help="with --request: tokens generated")
     tex.add_argument("--json", action="store_true", help=_JSON_HELP)
 
     cro = sub.add_parser("crossover", help="the batch (or length) where a step turns compute-bound")
@@ -1079,6 +1085,21 @@ def _report(args: argparse.Namespace) -> int:
 
 def _latex(args: argparse.Namespace) -> int:
     arch, conv = _arch(args), _conventions(args)
+    if not args.request and (args.prompt is not None or args.gen is not None):
+        raise UsageError("--prompt and --gen apply to latex --request only")
+    if args.request:
+        if args.document or args.only or args.phase or args.gpu is not None or _hardware_given(args):
+            raise UsageError("--request prints a request's closed forms; it does not combine with --document, "
+                             "--only, --phase, --gpu or hardware options")
+        sizes = _sizes(args, "decode")
+        if set(sizes) - {"B"}:
+            raise UsageError("latex --request takes --batch, --prompt and --gen (not --cached, --new or --seq)")
+        lines = request_latex(arch, conv, S=args.prompt or sym.S, G=args.gen or sym.S_g, B=sizes.get("B", sym.B))
+        if args.json:
+            _dump(_header(arch, None, conv) | {"command": "latex", "request": lines})
+        else:
+            print("\n".join(rf"\[ {line} \]" for line in lines))      # display math, as formula_lines prints
+        return 0
     if args.document:
         if args.only or args.json:
             raise UsageError("--document prints a whole .tex file; it does not combine with --only or --json")
