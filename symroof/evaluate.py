@@ -1222,6 +1222,16 @@ class Evaluator:
         >>> ev.form_for(B=np.ones(1000), S_c=7)
         B/(2*B/3 + 1/4)
         """
+        special = self._special_form(values)
+        if special[0] is not None:
+            form, table = special
+            return form.xreplace(table)
+        program = self._pick(*special[1])
+        return next(form for form, p in self._forms if p == program)
+
+    def _special_form(self, values: Mapping[str, Any]) -> tuple[Any, Any]:
+        """For `form_for`: ``(form, constants)`` of the call-time-scalar kernel a call with these
+        arguments runs (its exact constants by symbol), else ``(None, (arrays, size))``."""
         given = self._arguments((), values)
         arrays = {i: np.asarray(v) for i, v in enumerate(given) if np.ndim(v) > 0}
         size = math.prod(np.broadcast_shapes(*(a.shape for a in arrays.values()))) if arrays else 1
@@ -1237,11 +1247,10 @@ class Evaluator:
                     remapped = {j: arrays[i] for j, i in enumerate(sorted(arrays))}
                     program = sub._pick(remapped, size)
                     form = next(form for form, p in sub._forms if p == program)
-                    first = len(sub._inputs) - len(plan.others)
-                    return form.xreplace({m: sympy.Rational(c.numerator, c.denominator)
-                                          for m, c in zip(sub._inputs[first:], exact, strict=True)})
-        program = self._pick(arrays, size)
-        return next(form for form, p in self._forms if p == program)
+                    first = len(sub._inputs) - len(exact)
+                    return form, {m: sympy.Rational(c.numerator, c.denominator)
+                                  for m, c in zip(sub._inputs[first:], exact, strict=True)}
+        return None, (arrays, size)
 
     def _pick(self, arrays: dict[int, np.ndarray], size: int) -> _Program:
         """The form with the least work per point for inputs of these shapes (first on ties)."""
@@ -1652,26 +1661,11 @@ class MultiEvaluator(Evaluator):
 
     def form_for(self, **values: Any) -> tuple[sympy.Expr, ...]:  # type: ignore[override]
         """The forms of the outputs that a call with these arguments evaluates (see `Evaluator.form_for`)."""
-        given = self._arguments((), values)
-        arrays = {i: np.asarray(v) for i, v in enumerate(given) if np.ndim(v) > 0}
-        size = math.prod(np.broadcast_shapes(*(a.shape for a in arrays.values()))) if arrays else 1
-        if arrays and len(arrays) < len(given) and self.mode == "float":
-            key = ("special", tuple(sorted(arrays)))
-            if key not in self._kernels:
-                self._kernels[key] = self._plan(key[1])
-            plan = self._kernels[key]
-            if plan is not None:
-                exact = plan.exact_constants([given[i] for i in plan.scalar_idx])
-                if all(c >= 0 for c in exact):
-                    sub = plan.evaluator
-                    remapped = {j: arrays[i] for j, i in enumerate(sorted(arrays))}
-                    program = sub._pick(remapped, size)
-                    forms = next(form for form, p in sub._forms if p == program)
-                    first = len(sub._inputs) - len(exact)
-                    table = {m: sympy.Rational(c.numerator, c.denominator)
-                             for m, c in zip(sub._inputs[first:], exact, strict=True)}
-                    return tuple(f.xreplace(table) for f in forms)
-        program = self._pick(arrays, size)
+        special = self._special_form(values)
+        if special[0] is not None:
+            forms, table = special
+            return tuple(f.xreplace(table) for f in forms)
+        program = self._pick(*special[1])
         return next(form for form, p in self._forms if p == program)  # type: ignore[no-any-return]
 
 
