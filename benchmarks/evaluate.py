@@ -94,7 +94,14 @@ def case(title: str, cost: symroof.Cost, fixed: dict[str, int], args: dict[str, 
                  f"{error(first)}")
     variants["symroof, call-time scalars"] = lambda: late(**args, **fixed)
     variants["symroof, call-time scalars, out="] = lambda: late(**args, **fixed, out=reused)
-    for backend, threads in (("numpy", None), ("numpy", 1), ("numexpr", None)) if backends else (("numpy", None),):
+    if late.backend != "numpy":
+        blocked = symroof.compile(cost, backend="numpy")
+        blocked(**args, **fixed)
+        variants["symroof, call-time scalars, backend='numpy'"] = lambda: blocked(**args, **fixed)
+    kinds = [("numpy", None), ("numpy", 1), ("numexpr", None)] if backends else [("numpy", None)]
+    if late.backend == "numba":
+        kinds.append(("numba", None))
+    for backend, threads in kinds:
         start = time.perf_counter()
         ev = symroof.compile(cost, backend=backend, fixed=fixed, threads=threads)
         compile_s = time.perf_counter() - start
@@ -119,7 +126,7 @@ def case(title: str, cost: symroof.Cost, fixed: dict[str, int], args: dict[str, 
     for note in notes:
         print(f"  {note}")
     auto = symroof.compile(cost, fixed=fixed)
-    label = f"symroof.compile(backend='numpy', threads={auto.threads})"
+    label = f"symroof.compile(backend={auto.backend!r}, threads={auto.threads})"
     ours, ours_out = times[label], times[label + ", out="]
     calls, calls_out = times["symroof, call-time scalars"], times["symroof, call-time scalars, out="]
     print(f"  => plain lambdify is {lam / base:.1f}x one numpy pass here, so 10x faster than lambdify "

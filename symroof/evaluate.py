@@ -18,8 +18,11 @@ point and ``subs`` is a million times slower, so `compile` does the work once:
 3. **share** common subexpressions (``sympy.cse``) in a small three-address
    program;
 4. **evaluate** it in cache-sized slabs of the output with in-place ufuncs
-   (numpy backend), split among threads, or with numexpr
-   (``backend="numexpr"``, the optional extra ``fast``). Subexpressions that
+   (numpy backend), split among threads, with numexpr (``backend="numexpr"``),
+   or, for arrays of at least ``symroof._numba.MIN_POINTS`` points over one or two
+   dimensions, in one parallel loop compiled by numba (``backend="numba"``, which
+   ``"auto"`` picks when numba is installed; both in the optional extra ``fast``;
+   see `symroof._numba`). Subexpressions that
    depend only on broadcast (smaller) inputs are computed once at their own
    shape before the loop, and the ufuncs read them in place through
    stride-0 views, so a ``B[:, None] × S_c[None, :]`` grid does per point
@@ -83,6 +86,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import sympy
 
+from symroof import _numba
 from symroof import symbols as _symbols
 from symroof.cost import Cost
 from symroof.cost.base import _under
@@ -93,7 +97,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BACKENDS", "Evaluator", "MultiEvaluator", "compile"]
 
-BACKENDS = ("auto", "numpy", "numexpr")
+BACKENDS = ("auto", "numpy", "numexpr", "numba")
 # Elements per block (slab) of the numpy backend: 2^17 float64 = 1 MiB per buffer, which stays
 # in the shared L3. Each slab costs a few Python calls made under the GIL, so with two threads
 # small slabs serialise on the GIL, and large ones fall out of cache: on this project's 2-core
@@ -786,8 +790,10 @@ def _resolve_backend(backend: str) -> str:
         raise ValueError(f"backend={backend!r} is not allowed; choose one of {', '.join(map(repr, BACKENDS))}")
     if backend == "numexpr" and _numexpr() is None:
         raise ImportError("backend='numexpr' needs numexpr: pip install 'symroof[fast]'")
-    if backend == "auto":
-        return "numpy"  # measured faster than numexpr here (benchmarks/evaluate.py); see compile()
+    if backend == "numba" and not _numba.available():
+        raise ImportError("backend='numba' needs numba: pip install 'symroof[fast]'")
+    if backend == "auto":  # measured fastest in that order (benchmarks/evaluate.py); see compile()
+        return "numba" if _numba.available() else "numpy"
     return backend
 
 
@@ -963,8 +969,8 @@ class Evaluator:
     Attributes: ``expr`` (the expression with the fixed values folded in), ``form``
     (the equal form that is evaluated over full arrays; `form_for` tells the one a call
     over broadcast arrays evaluates), ``names`` (the keyword arguments), ``fixed``,
-    ``backend`` (``"numpy"`` or ``"numexpr"``), ``mode`` (``"float"`` or ``"exact"``),
-    ``check`` (validate arguments), ``threads`` (of the numpy backend) and ``source``
+    ``backend`` (``"numpy"``, ``"numexpr"`` or ``"numba"``), ``mode`` (``"float"`` or ``"exact"``),
+    ``check`` (validate arguments), ``threads`` (of the numpy and numba backends) and ``source``
     (the generated Python).
     """
 
@@ -1177,13 +1183,17 @@ class Evaluator:
         size = math.prod(out_shape)
         floating = {i: _real_dtype(self.names[i], a.dtype) for i, a in arrays.items()}
         # full-size inputs are checked block by block (cache-hot); smaller ones here, whole
-        big = tuple(sorted(i for i, a in arrays.items() if a.size == size and size > BLOCK))
+        fused = (self.backend == "numba" and size >= _numba.MIN_POINTS and len(out_shape) in (1, 2)
+                 and all(_numba.supports(a.dtype) for a in arrays.values()))
+        big = tuple(sorted(i for i, a in arrays.items() if a.size == size and (size > BLOCK or fused)))
         if self.check:
             for i, a in arrays.items():
                 if i not in big and not self._rules[i].array_ok(a, floating[i]):
                     raise self._rules[i].array_bad(a)
         if self.backend == "numexpr":
             return self._numexpr_call(scalars, arrays, floating, big, out_shape, out)
+        if fused:
+            return self._numba_call(scalars, arrays, floating, big, out_shape, out)
         if size <= BLOCK:
             args = [scalars[i] if i in scalars else arrays[i].astype(np.float64, copy=False)
                     for i in range(len(self.names))]
@@ -1275,8 +1285,13 @@ class Evaluator:
         leaves = frozenset(values) | frozenset(i for i in arrays if i not in values)
         return values, leaves
 
-    def _blocked(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
-                 big: tuple[int, ...], out_shape: tuple[int, ...], out: Any) -> Any:
+    def _leaves(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
+                big: tuple[int, ...], out_shape: tuple[int, ...], out: Any
+                ) -> tuple[_Program, tuple[int, ...], tuple[int, ...], list[float], tuple[np.ndarray, ...],
+                           list[np.ndarray]]:
+        """What a loop over the output reads: the program, its iterated leaves (full inputs as
+        given and hoisted arrays) and scalar leaves (passed as Python floats), the scalars'
+        values, the output buffers, and each iterated leaf as a view of the output's shape."""
         program = self._pick(arrays, math.prod(out_shape))
         values, leaf_set = self._hoist(program, scalars, arrays, out_shape)
         needed_leaves: set[int] = set()
@@ -1284,25 +1299,18 @@ class Evaluator:
             needed_leaves.update(a for a in program.ops[n - program.n_inputs][1]
                                  if isinstance(a, int) and a in leaf_set)
         needed_leaves.update(r for r in program.roots if isinstance(r, int) and r in leaf_set)
-        # iterated operands: full inputs as given and hoisted arrays; scalar leaves are passed
-        # to the kernel as Python floats
         leaves = sorted(needed_leaves)
         source = {leaf: arrays[leaf] if leaf in big else values[leaf] for leaf in leaves}
         iterated = tuple(leaf for leaf in leaves if np.ndim(source[leaf]) > 0)
         scalar = tuple(leaf for leaf in leaves if np.ndim(source[leaf]) == 0)
-        key = ("numpy", program, iterated, scalar)
-        if key not in self._kernels:
-            src, count = _blocked_source(program, iterated, scalar)
-            self._kernels[key] = (_exec(src, "_block"), count)
-        kernel, count = self._kernels[key]
         constants = [float(source[leaf]) for leaf in scalar]
         if self.check:
-            for i in big:  # a full-size input that no block reads directly: check it whole
+            for i in big:  # a full-size input that no loop reads directly: check it whole
                 if i not in iterated and not self._rules[i].array_ok(arrays[i], floating[i]):
                     raise self._rules[i].array_bad(arrays[i])
         outs = _buffers(out, len(program.roots), out_shape)
         # every operand as a view of the output's shape: a broadcast input has stride 0 along the
-        # axes it lacks, so a ufunc reads it in place instead of a copy expanded to the block
+        # axes it lacks, so the loop reads it in place instead of a copy expanded to the block
         operands = []
         for leaf in iterated:
             a = source[leaf]
@@ -1311,6 +1319,40 @@ class Evaluator:
                     and a.ctypes.data == outs[0].ctypes.data):
                 a = a.copy()  # out= overlaps this input, but not element for element
             operands.append(np.broadcast_to(a, out_shape))
+        return program, iterated, scalar, constants, outs, operands
+
+    def _numba_call(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
+                    big: tuple[int, ...], out_shape: tuple[int, ...], out: Any) -> Any:
+        """One fused loop compiled by numba (`symroof._numba`); numpy reruns a call whose loop
+        met a non-finite value, to raise its error (or return what numpy returns)."""
+        program, iterated, scalar, constants, outs, operands = self._leaves(
+            scalars, arrays, floating, big, out_shape, out)
+        checks = tuple((pos, self._rules[i].lower, self._rules[i].integer, floating[i])
+                       for pos, i in enumerate(iterated) if self.check and i in big)
+        key = ("numba", program, iterated, scalar, checks, len(out_shape))
+        if key not in self._kernels:
+            self._kernels[key] = _numba.kernel(
+                program.n_inputs, program.ops, _needed(program, frozenset(iterated + scalar)), program.roots,
+                iterated, scalar, checks, len(out_shape))
+        _numba.set_threads(min(self.threads, max(1, math.prod(out_shape) // _MIN_PER_THREAD)))
+        bad, *counts = self._kernels[key](*operands, *constants, *outs)
+        for (pos, *_), count in zip(checks, counts, strict=True):
+            if count:
+                i = iterated[pos]
+                raise self._rules[i].array_bad(arrays[i])
+        if bad:
+            return self._blocked(scalars, arrays, floating, big, out_shape, out)
+        return outs if program.outputs else outs[0]
+
+    def _blocked(self, scalars: dict[int, float], arrays: dict[int, np.ndarray], floating: dict[int, bool],
+                 big: tuple[int, ...], out_shape: tuple[int, ...], out: Any) -> Any:
+        program, iterated, scalar, constants, outs, operands = self._leaves(
+            scalars, arrays, floating, big, out_shape, out)
+        key = ("numpy", program, iterated, scalar)
+        if key not in self._kernels:
+            src, count = _blocked_source(program, iterated, scalar)
+            self._kernels[key] = (_exec(src, "_block"), count)
+        kernel, count = self._kernels[key]
         # a full input that is not float64 is cast once per block, into a float64 buffer
         # (before any product: no int64 overflow, no float32 rounding)
         cast = [pos for pos, a in enumerate(operands) if a.dtype != np.float64]
@@ -1794,12 +1836,15 @@ def compile(target: sympy.Expr | Cost | tuple[sympy.Expr, ...], what: str | tupl
     (``("flops", "bytes", "intensity")``) compiles them together into a `MultiEvaluator`, one pass
     that returns a tuple of arrays (and so does a tuple of expressions as ``target``). ``fixed`` (or
     keywords) folds values in at compile time. ``backend``: ``"numpy"`` (blocked
-    in-place ufuncs), ``"numexpr"`` (needs the ``fast`` extra) or ``"auto"``, which
-    is numpy: on this project's 2-core machines it measured faster than numexpr for
-    these rational functions (``benchmarks/evaluate.py`` prints both).
+    in-place ufuncs), ``"numexpr"``, ``"numba"`` (one fused parallel loop for arrays of
+    at least ``symroof._numba.MIN_POINTS`` points, numpy below; both need the ``fast``
+    extra) or ``"auto"``: numba when it is installed, else numpy (on this project's 2-core
+    machines the fused loop measured about half one numpy pass, the blocked ufuncs about
+    one, numexpr slower; ``benchmarks/evaluate.py`` prints them side by side).
     ``exact=True`` makes calls return exact ``int``/``Fraction``; ``check=False``
     skips argument validation (the caller guarantees valid inputs); ``threads``
-    (default: the cores this process may use) splits large arrays among threads.
+    (default: the cores this process may use) splits large arrays among threads
+    (numpy's blocks or numba's loop).
     Dask arrays run the plain numpy program lazily, whatever the backend.
 
     >>> import symroof

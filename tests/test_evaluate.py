@@ -18,10 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symroof
-from symroof import evaluate
+from symroof import _numba, evaluate
 from symroof.symbols import B, H, N, S, S_c, S_i, Z, b_a, b_kv, b_w
 
-BACKENDS = ["numpy", "numexpr"]
+BACKENDS = ["numpy", "numexpr"] + (["numba"] if _numba.available() else [])
 LLAMA = symroof.step(symroof.models.get("llama-3-8b"), "exact")
 GENERAL = symroof.step(symroof.Arch.symbolic(), "arithmetic-intensity")  # seed 000, all symbols free
 
@@ -44,6 +44,14 @@ def assert_close(got: np.ndarray, want: list[sympy.Rational] | list[int] | list[
         else:
             exact = Fraction(int(w.p), int(w.q)) if isinstance(w, sympy.Rational) else Fraction(w)
         assert abs(Fraction(float(g)) - exact) <= rel * abs(exact)
+
+
+@pytest.fixture(autouse=True)
+def _numba_at_every_size(request, monkeypatch):
+    """With backend="numba", small test arrays run the fused loop too (not numpy below MIN_POINTS)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("backend") == "numba":
+        monkeypatch.setattr(_numba, "MIN_POINTS", 1)
 
 
 # ---- agreement with the exact value ----------------------------------------------------------
@@ -418,7 +426,17 @@ def test_numexpr_missing(monkeypatch):
     monkeypatch.setattr(evaluate, "_numexpr", lambda: None)
     with pytest.raises(ImportError, match=r"symroof\[fast\]"):
         symroof.compile(3 * B, backend="numexpr")
-    assert symroof.compile(3 * B, backend="auto").backend == "numpy"
+    assert symroof.compile(3 * B, backend="auto").backend == ("numba" if _numba.available() else "numpy")
+
+
+def test_numba_missing(monkeypatch):
+    """Without numba, backend="numba" names the extra to install, and "auto" is numpy."""
+    monkeypatch.setattr(_numba, "available", lambda: False)
+    with pytest.raises(ImportError, match=r"backend='numba' needs numba: pip install 'symroof\[fast\]'"):
+        symroof.compile(5 * B, backend="numba")
+    ev = symroof.compile(5 * B, backend="auto")
+    assert ev.backend == "numpy"
+    np.testing.assert_array_equal(ev(B=np.arange(1, 4)), [5.0, 10.0, 15.0])
 
 
 # ---- shapes, types, other expressions ------------------------------------------------------------

@@ -1,0 +1,194 @@
+"""The ``numba`` backend of `symroof.evaluate`: one fused, parallel loop per program.
+
+The numpy backend runs one ufunc per operation over cache-sized blocks, so each point costs a
+pass of Python-level calls per operation and, single-threaded, about twice one numpy pass. A
+loop compiled by numba reads each input once, computes every operation in registers and writes
+each output once: it runs at the memory's speed (``benchmarks/evaluate.py`` prints both).
+
+Only the code generation and loading live here; the evaluator decides what is a loop operand
+(an array of the output's shape, possibly a broadcast view with zero strides), what is a scalar
+and which inputs the loop checks (`symroof.evaluate.Evaluator._numba_call`).
+
+The loop also counts, in integer reductions (exact, so LLVM may vectorise them without any
+fast-math flag; the arithmetic itself is compiled without fast-math, in the program's order):
+
+* per checked input, the points that break its rule (finite, the lower bound, an integer), so
+  that a bad argument gets the same one-line error as with numpy;
+* the points where any operation gives a non-finite value (numba, like C, does not raise on a
+  division by zero or an overflow), after which the evaluator reruns the numpy backend, which
+  raises the error naming the point.
+
+Compiled kernels are cached on disk (numba's ``cache=True``, which needs a source file): each
+generated module is written once to ``SYMROOF_CACHE_DIR`` (default: ``$XDG_CACHE_HOME/symroof``
+or ``~/.cache/symroof``), named by the hash of its text, so a later process loads the machine
+code instead of compiling it again. If that directory cannot be written, kernels are compiled in
+memory for this process only.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+__all__ = ["MIN_POINTS", "available", "kernel", "set_threads", "supports"]
+
+# Below this many points the numpy backend runs instead: starting the parallel loop costs more
+# than it saves, and a first call would pay numba's compilation for an array numpy does at once.
+MIN_POINTS = 1 << 18
+
+_OPS = {"add": "{} + {}", "sub": "{} - {}", "mul": "{} * {}", "div": "{} / {}", "pow": "{} ** {}",
+        "max": "max({}, {})", "min": "min({}, {})", "neg": "-{}"}
+
+Check = tuple[int, Literal["positive", "nonnegative", "none"], bool, bool]  # position, lower, integer, floating
+
+
+@functools.cache
+def available() -> bool:
+    """numba can be imported (it is not imported here: that takes a quarter of a second)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+@functools.cache
+def _numba() -> ModuleType:
+    import numba  # optional, and slow to import: only on first use
+
+    return numba
+
+
+def supports(dtype: Any) -> bool:
+    """numba compiles loops over this array dtype (native byte order; not float16 or longdouble)."""
+    return bool(dtype.isnative) and (dtype.kind in "iu" or (dtype.kind == "f" and dtype.itemsize in (4, 8)))
+
+
+def set_threads(n: int) -> None:
+    """Run the next kernels in this thread on at most ``n`` of numba's threads."""
+    numba = _numba()
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+
+
+def _good(var: str, lower: str, integer: bool, floating: bool) -> str | None:
+    """A condition that holds where an input's value is allowed (None: every value is)."""
+    parts = []
+    zero = "0.0" if floating else "0"
+    if floating:
+        parts.append(f"math.isfinite({var})")
+    if lower == "positive":
+        parts.append(f"{var} > {zero}")
+    elif lower == "nonnegative":
+        parts.append(f"{var} >= {zero}")
+    if integer and floating:
+        parts.append(f"{var} == math.floor({var})")
+    return " and ".join(parts) or None
+
+
+def source(n_inputs: int, ops: Sequence[tuple[str, tuple[int | float, ...]]], needed: Sequence[int],
+           roots: Sequence[int | float], iterated: Sequence[int], scalar: Sequence[int],
+           checks: Sequence[Check], ndim: int, cache: bool) -> str:
+    """The module text of one kernel ``_kernel(l0.., s0.., out0..) -> (bad, count0, ..)``.
+
+    ``ops``: the program's operations (node ``n_inputs + k`` is ``ops[k]``); ``needed``: the
+    nodes to compute, in order; ``iterated``: the nodes read from the loop's arrays (``l*``, of
+    the outputs' shape), ``scalar``: those passed as floats (``s*``); ``roots``: the node (or a
+    constant) written to each output; ``checks``: which ``l*`` are checked, and how.
+    """
+    if ndim not in (1, 2):
+        raise ValueError(f"a numba kernel loops over 1 or 2 dimensions, not {ndim}")
+    names: dict[int, str] = {leaf: f"x{j}" for j, leaf in enumerate(iterated)}
+    names.update({leaf: f"s{j}" for j, leaf in enumerate(scalar)})
+    index = "i0" if ndim == 1 else "i0, i1"
+    pad = "        " if ndim == 1 else "            "
+    params = ([f"l{j}" for j in range(len(iterated))] + [f"s{j}" for j in range(len(scalar))]
+              + [f"out{j}" for j in range(len(roots))])
+    head = ["import math", "", "import numba", "", "",
+            f"@numba.njit(parallel=True, nogil=True, error_model='numpy', cache={cache})",
+            f"def _kernel({', '.join(params)}):",
+            "    bad = 0"]
+    head += [f"    c{k} = 0" for k in range(len(checks))]
+    head.append("    for i0 in numba.prange(out0.shape[0]):")
+    if ndim == 2:
+        head.append("        for i1 in range(out0.shape[1]):")
+    body = []
+    checked = {pos: k for k, (pos, *_) in enumerate(checks)}
+    for j in range(len(iterated)):
+        if j in checked:
+            _, lower, integer, floating = checks[checked[j]]
+            body.append(f"v{j} = l{j}[{index}]")
+            good = _good(f"v{j}", lower, integer, floating)
+            if good is not None:
+                body.append(f"c{checked[j]} += 0 if {good} else 1")
+            body.append(f"x{j} = float(v{j})")
+        else:
+            body.append(f"x{j} = float(l{j}[{index}])")
+    computed = []
+    for n in needed:
+        kind, args = ops[n - n_inputs]
+        refs = [repr(a) if isinstance(a, float) else names[a] for a in args]
+        names[n] = f"t{n}"
+        computed.append(names[n])
+        body.append(f"t{n} = {_OPS[kind].format(*refs)}")
+    if computed:
+        body.append(f"bad += 0 if {' and '.join(f'math.isfinite({t})' for t in computed)} else 1")
+    for j, r in enumerate(roots):
+        body.append(f"out{j}[{index}] = {repr(r) if isinstance(r, float) else names[r]}")
+    counts = "".join(f", c{k}" for k in range(len(checks)))
+    return "\n".join(head + [pad + line for line in body] + [f"    return (bad{counts},)", ""])
+
+
+def _cache_dir() -> Path | None:
+    """Where generated kernels are written (created if missing), or None if it cannot be."""
+    given = os.environ.get("SYMROOF_CACHE_DIR")
+    if given:
+        base = Path(given)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = (Path(xdg) if xdg else Path.home() / ".cache") / "symroof"
+    where = base / f"kernels-numba-{_numba().__version__}"
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return where if os.access(where, os.W_OK) else None
+
+
+@functools.lru_cache(maxsize=256)
+def _load(text: str) -> Callable[..., Any]:
+    """The kernel of a module text: from the disk cache, else compiled in memory."""
+    import hashlib  # here, with tempfile: 12 ms of the evaluator's import otherwise
+    import tempfile
+
+    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+    where = _cache_dir()
+    if where is None:
+        scope: dict[str, Any] = {}
+        exec(compile(text.replace("cache=True", "cache=False"), f"<symroof kernel {digest}>", "exec"), scope)
+        return scope["_kernel"]  # type: ignore[no-any-return]
+    path = where / f"k_{digest}.py"
+    try:
+        same = path.read_text() == text
+    except OSError:
+        same = False
+    if not same:  # written whole (another process may be loading it); one that differs is replaced
+        fd, tmp = tempfile.mkstemp(dir=where, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(f"_symroof_kernel_{digest}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # numba's cache finds the module's globals by its name
+    spec.loader.exec_module(module)
+    return module._kernel  # type: ignore[no-any-return]
+
+
+def kernel(n_inputs: int, ops: Sequence[tuple[str, tuple[int | float, ...]]], needed: Sequence[int],
+           roots: Sequence[int | float], iterated: Sequence[int], scalar: Sequence[int],
+           checks: Sequence[Check], ndim: int) -> Callable[..., Any]:
+    """The compiled kernel of `source` (same arguments), cached on disk where it can be."""
+    _numba()
+    return _load(source(n_inputs, ops, needed, roots, iterated, scalar, checks, ndim, cache=True))
