@@ -26,6 +26,12 @@ computing the three (common parts once, the intensity one division of the other 
 three separate evaluators and against numpy (three allocating passes, and the three outputs as
 plain numpy expressions of B), with fresh outputs and into reused buffers (``out=``).
 
+With numba installed (the ``fast`` extra), ``"auto"`` is the numba backend: one fused parallel
+loop (``symroof._numba``) for these 10^7-point arrays. The blocked numpy backend is then timed
+beside it, with compile-time values (``backend='numpy'``) and with call-time scalars
+(``call-time scalars, backend='numpy'``). The first call of a new kernel compiles it (about a
+second, printed as "compile() and a first call"); later processes load it from the disk cache.
+
 Every case (1-5) also times the natural call ``ev = symroof.compile(cost)`` then
 ``ev(B=array, S_c=1024, ...)``: the fixed values passed at call time ("call-time scalars"),
 beside the same values given to compile() ("compile-time values"). Targets: call-time scalars
