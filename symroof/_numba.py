@@ -46,6 +46,8 @@ _OPS = {"add": "{} + {}", "sub": "{} - {}", "mul": "{} * {}", "div": "{} / {}", 
         "max": "max({}, {})", "min": "min({}, {})", "neg": "-{}"}
 
 Check = tuple[int, Literal["positive", "nonnegative", "none"], bool, bool]  # position, lower, integer, floating
+Read = Literal["flat", "full", "col", "row"]
+_INDEX = {"flat": "i0", "full": "i0, i1", "row": "i1", "col": "i0"}
 
 
 @functools.cache
@@ -89,42 +91,58 @@ def _good(var: str, lower: str, integer: bool, floating: bool) -> str | None:
 
 def source(n_inputs: int, ops: Sequence[tuple[str, tuple[int | float, ...]]], needed: Sequence[int],
            roots: Sequence[int | float], iterated: Sequence[int], scalar: Sequence[int],
-           checks: Sequence[Check], ndim: int, cache: bool) -> str:
+           checks: Sequence[Check], ndim: int, reads: Sequence[Read], cache: bool) -> str:
     """The module text of one kernel ``_kernel(l0.., s0.., out0..) -> (bad, count0, ..)``.
 
     ``ops``: the program's operations (node ``n_inputs + k`` is ``ops[k]``); ``needed``: the
-    nodes to compute, in order; ``iterated``: the nodes read from the loop's arrays (``l*``, of
-    the outputs' shape), ``scalar``: those passed as floats (``s*``); ``roots``: the node (or a
-    constant) written to each output; ``checks``: which ``l*`` are checked, and how.
+    nodes to compute, in order; ``iterated``: the nodes read from the loop's arrays (``l*``),
+    ``scalar``: those passed as floats (``s*``); ``roots``: the node (or a constant) written to
+    each output; ``checks``: which ``l*`` are checked, and how; ``reads``: how each ``l*`` is
+    indexed: over ``ndim`` = 1, ``"flat"`` (arrays of the outputs' length); over 2-D outputs
+    ``"full"`` (an array of their shape), ``"col"`` (one value per row, read once per row) or
+    ``"row"`` (one value per column).
     """
     if ndim not in (1, 2):
         raise ValueError(f"a numba kernel loops over 1 or 2 dimensions, not {ndim}")
+    allowed = ("flat",) if ndim == 1 else ("full", "col", "row")
+    if len(reads) != len(iterated) or any(r not in allowed for r in reads):
+        raise ValueError(f"reads={tuple(reads)!r}: over {ndim} dimension{'s' * (ndim > 1)}, one of "
+                         f"{', '.join(map(repr, allowed))} for each of the {len(iterated)} arrays")
+    two = ndim == 2
     names: dict[int, str] = {leaf: f"x{j}" for j, leaf in enumerate(iterated)}
     names.update({leaf: f"s{j}" for j, leaf in enumerate(scalar)})
-    index = "i0" if ndim == 1 else "i0, i1"
-    pad = "        " if ndim == 1 else "            "
+    index = "i0, i1" if two else "i0"
     params = ([f"l{j}" for j in range(len(iterated))] + [f"s{j}" for j in range(len(scalar))]
               + [f"out{j}" for j in range(len(roots))])
-    head = ["import math", "", "import numba", "", "",
-            f"@numba.njit(parallel=True, nogil=True, error_model='numpy', cache={cache})",
-            f"def _kernel({', '.join(params)}):",
-            "    bad = 0"]
-    head += [f"    c{k} = 0" for k in range(len(checks))]
-    head.append("    for i0 in numba.prange(out0.shape[0]):")
-    if ndim == 2:
-        head.append("        for i1 in range(out0.shape[1]):")
+    lines = ["import math", "", "import numba", "", "",
+             f"@numba.njit(parallel=True, nogil=True, error_model='numpy', cache={cache})",
+             f"def _kernel({', '.join(params)}):",
+             "    bad = 0"]
+    lines += [f"    c{k} = 0" for k in range(len(checks))]
+    lines.append("    for i0 in numba.prange(out0.shape[0]):")
+    outer = "        "
+    inner = outer
+    if two:
+        for j, read in enumerate(reads):
+            if read == "col":  # once per row, before the loop along it
+                lines.append(f"{outer}x{j} = float(l{j}[i0])")
+        lines.append(f"{outer}for i1 in range(out0.shape[1]):")
+        inner = outer + "    "
     body = []
     checked = {pos: k for k, (pos, *_) in enumerate(checks)}
-    for j in range(len(iterated)):
+    for j, read in enumerate(reads):
+        if read == "col":
+            continue
+        at = f"l{j}[{_INDEX[read]}]"
         if j in checked:
             _, lower, integer, floating = checks[checked[j]]
-            body.append(f"v{j} = l{j}[{index}]")
+            body.append(f"v{j} = {at}")
             good = _good(f"v{j}", lower, integer, floating)
             if good is not None:
                 body.append(f"c{checked[j]} += 0 if {good} else 1")
             body.append(f"x{j} = float(v{j})")
         else:
-            body.append(f"x{j} = float(l{j}[{index}])")
+            body.append(f"x{j} = float({at})")
     computed = []
     for n in needed:
         kind, args = ops[n - n_inputs]
@@ -137,7 +155,7 @@ def source(n_inputs: int, ops: Sequence[tuple[str, tuple[int | float, ...]]], ne
     for j, r in enumerate(roots):
         body.append(f"out{j}[{index}] = {repr(r) if isinstance(r, float) else names[r]}")
     counts = "".join(f", c{k}" for k in range(len(checks)))
-    return "\n".join(head + [pad + line for line in body] + [f"    return (bad{counts},)", ""])
+    return "\n".join(lines + [inner + line for line in body] + [f"    return (bad{counts},)", ""])
 
 
 def _cache_dir() -> Path | None:
@@ -188,7 +206,7 @@ def _load(text: str) -> Callable[..., Any]:
 
 def kernel(n_inputs: int, ops: Sequence[tuple[str, tuple[int | float, ...]]], needed: Sequence[int],
            roots: Sequence[int | float], iterated: Sequence[int], scalar: Sequence[int],
-           checks: Sequence[Check], ndim: int) -> Callable[..., Any]:
+           checks: Sequence[Check], ndim: int, reads: Sequence[Read]) -> Callable[..., Any]:
     """The compiled kernel of `source` (same arguments), cached on disk where it can be."""
     _numba()
-    return _load(source(n_inputs, ops, needed, roots, iterated, scalar, checks, ndim, cache=True))
+    return _load(source(n_inputs, ops, needed, roots, iterated, scalar, checks, ndim, reads, cache=True))

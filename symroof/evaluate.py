@@ -1329,13 +1329,28 @@ class Evaluator:
             scalars, arrays, floating, big, out_shape, out)
         checks = tuple((pos, self._rules[i].lower, self._rules[i].integer, floating[i])
                        for pos, i in enumerate(iterated) if self.check and i in big)
-        key = ("numba", program, iterated, scalar, checks, len(out_shape))
+        loop_outs: tuple[np.ndarray, ...] = outs
+        flat: _numba.Read = "flat"
+        reads = (flat,) * len(operands)
+        ndim = 1
+        if len(out_shape) == 2 and all(a.flags.c_contiguous for a in (*operands, *outs)):
+            # arrays of the output's shape only, in C order: one flat loop
+            operands = [a.reshape(-1) for a in operands]
+            loop_outs = tuple(o.reshape(-1) for o in outs)
+        elif len(out_shape) == 2:
+            # a column broadcast along the rows (stride 0 across) is read once per row, a row once
+            # per column: 1-D arrays, not strided views of the whole grid
+            ndim = 2
+            reads = tuple(_read(a) for a in operands)
+            operands = [a if r == "full" else a[:, 0] if r == "col" else a[0]
+                        for a, r in zip(operands, reads, strict=True)]
+        key = ("numba", program, iterated, scalar, checks, ndim, reads)
         if key not in self._kernels:
             self._kernels[key] = _numba.kernel(
                 program.n_inputs, program.ops, _needed(program, frozenset(iterated + scalar)), program.roots,
-                iterated, scalar, checks, len(out_shape))
+                iterated, scalar, checks, ndim, reads)
         _numba.set_threads(min(self.threads, max(1, math.prod(out_shape) // _MIN_PER_THREAD)))
-        bad, *counts = self._kernels[key](*operands, *constants, *outs)
+        bad, *counts = self._kernels[key](*operands, *constants, *loop_outs)
         for (pos, *_), count in zip(checks, counts, strict=True):
             if count:
                 i = iterated[pos]
@@ -1427,6 +1442,13 @@ class Evaluator:
         if program.outputs:
             return out if out is not None else tuple(results)
         return results[0]
+
+
+def _read(a: np.ndarray) -> _numba.Read:
+    """How a fused 2-D loop reads a view of the output's shape: stride 0 along an axis is broadcast."""
+    if a.strides[0] and a.strides[1]:
+        return "full"
+    return "col" if a.strides[0] else "row"
 
 
 def _slabs(shape: tuple[int, ...], block: int) -> list[tuple[Any, ...]]:

@@ -68,9 +68,16 @@ def test_a_grid_of_broadcast_inputs():
     for i, bi in enumerate((1, 2, 7)):
         for j, cj in enumerate((0, 1, 5, 100)):
             assert Fraction(float(got[i, j])) == pytest.approx(Fraction(bi * (cj + 3), bi + cj + 1), rel=1e-15)
-    # a transposed (non-contiguous) full-size input is read through its strides
+    # a transposed (non-contiguous) full-size input is read through its strides; a C-ordered one
+    # runs as one flat loop; a full input beside a column broadcast along the rows
     full = np.arange(1, 13).reshape(4, 3).T
     np.testing.assert_array_equal(symroof.compile(3 * B + 1, backend="numba")(B=full), 3.0 * full + 1)
+    ordered = np.arange(1, 13).reshape(3, 4)
+    np.testing.assert_array_equal(symroof.compile(3 * B + 1, backend="numba")(B=ordered), 3.0 * ordered + 1)
+    mixed = symroof.compile(B * S + S, backend="numba")(B=full, S=np.array([[2], [5], [7]]))
+    np.testing.assert_array_equal(mixed, full * np.array([[2], [5], [7]]) + np.array([[2], [5], [7]]))
+    rows = symroof.compile(B * S + S, backend="numba")(B=full, S=np.array([[2, 5, 7, 11]]))
+    np.testing.assert_array_equal(rows, full * np.array([[2, 5, 7, 11]]) + np.array([[2, 5, 7, 11]]))
 
 
 def test_several_outputs_with_an_input_and_a_constant_among_them():
@@ -151,13 +158,13 @@ def test_below_the_threshold_numpy_runs(monkeypatch):
 def test_the_generated_loop():
     program = evaluate._build(B / (3 * B + S_i), (B, S_i), False)
     text = _numba.source(program.n_inputs, program.ops, evaluate._needed(program, frozenset({0, 1})),
-                         program.roots, (0,), (1,), ((0, "positive", True, True),), 1, cache=False)
+                         program.roots, (0,), (1,), ((0, "positive", True, True),), 1, ("flat",), cache=False)
     assert "for i0 in numba.prange(out0.shape[0]):" in text
     assert "c0 += 0 if math.isfinite(v0) and v0 > 0.0 and v0 == math.floor(v0) else 1" in text
     assert text.count("out0[i0] =") == 1
     assert "fastmath" not in text  # the arithmetic keeps its order and rounding
     with pytest.raises(ValueError, match="1 or 2 dimensions, not 3"):
-        _numba.source(program.n_inputs, program.ops, (), program.roots, (0,), (1,), (), 3, cache=False)
+        _numba.source(program.n_inputs, program.ops, (), program.roots, (0,), (1,), (), 3, ("flat",), cache=False)
 
 
 def test_kernels_are_cached_on_disk_for_the_next_process(tmp_path):
@@ -193,7 +200,7 @@ def test_an_unwritable_cache_compiles_in_memory(tmp_path, monkeypatch):
 def _source_args() -> tuple[object, ...]:
     program = evaluate._build(B + S, (B, S), False)  # B + S with S a scalar leaf
     return (program.n_inputs, program.ops, evaluate._needed(program, frozenset({0, 1})), program.roots,
-            (0,), (1,), (), 1)
+            (0,), (1,), (), 1, ("flat",))
 
 
 @pytest.mark.parametrize(("expr", "by_hand"), [
