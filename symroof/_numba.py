@@ -18,6 +18,10 @@ fast-math flag; the arithmetic itself is compiled without fast-math, in the prog
   division by zero or an overflow), after which the evaluator reruns the numpy backend, which
   raises the error naming the point.
 
+Loops run on numba's OpenMP or TBB threads (its thread-safe layers: a kernel may be called from
+several Python threads at once); where neither loads, `usable` is False and the numpy backend
+runs instead.
+
 Compiled kernels are cached on disk (numba's ``cache=True``, which needs a source file): each
 generated module is written once to ``SYMROOF_CACHE_DIR`` (default: ``$XDG_CACHE_HOME/symroof``
 or ``~/.cache/symroof``), named by the hash of its text, so a later process loads the machine
@@ -36,7 +40,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-__all__ = ["MIN_POINTS", "available", "kernel", "set_threads", "supports"]
+__all__ = ["MIN_POINTS", "available", "kernel", "set_threads", "supports", "usable"]
 
 # Below this many points the numpy backend runs instead: starting the parallel loop costs more
 # than it saves, and a first call would pay numba's compilation for an array numpy does at once.
@@ -60,7 +64,26 @@ def available() -> bool:
 def _numba() -> ModuleType:
     import numba  # optional, and slow to import: only on first use
 
+    if not os.environ.get("NUMBA_THREADING_LAYER"):
+        # OpenMP or TBB: kernels may then be called from several Python threads at once (numba's
+        # own fallback, workqueue, aborts on that); without either, `usable` is False
+        numba.config.THREADING_LAYER = "threadsafe"  # type: ignore[attr-defined]
     return numba
+
+
+@functools.cache
+def usable() -> bool:
+    """numba is installed and a thread-safe threading layer (OpenMP or TBB) loads for its loops."""
+    if not available():
+        return False
+    _numba()
+    for layer in ("omppool", "tbbpool"):  # what numba itself tries for "threadsafe"
+        try:
+            importlib.import_module(f"numba.np.ufunc.{layer}")
+        except ImportError:
+            continue
+        return True
+    return False
 
 
 def supports(dtype: Any) -> bool:

@@ -1184,7 +1184,7 @@ class Evaluator:
         floating = {i: _real_dtype(self.names[i], a.dtype) for i, a in arrays.items()}
         # full-size inputs are checked block by block (cache-hot); smaller ones here, whole
         fused = (self.backend == "numba" and size >= _numba.MIN_POINTS and len(out_shape) in (1, 2)
-                 and all(_numba.supports(a.dtype) for a in arrays.values()))
+                 and all(_numba.supports(a.dtype) for a in arrays.values()) and _numba.usable())
         big = tuple(sorted(i for i, a in arrays.items() if a.size == size and (size > BLOCK or fused)))
         if self.check:
             for i, a in arrays.items():

@@ -155,6 +155,18 @@ def test_below_the_threshold_numpy_runs(monkeypatch):
     assert not _kernels(ev3)
 
 
+def test_without_a_thread_safe_layer_numpy_runs(monkeypatch):
+    monkeypatch.setattr(_numba, "usable", lambda: False)
+    ev = symroof.compile(3 * B + S, backend="numba")
+    np.testing.assert_array_equal(ev(B=np.arange(1, 9), S=2), 3.0 * np.arange(1, 9) + 2)
+    assert not _kernels(ev)
+
+
+def test_the_layer_is_thread_safe():
+    assert _numba.usable()  # this machine has OpenMP (libgomp) or TBB
+    assert _numba._numba().config.THREADING_LAYER == "threadsafe"
+
+
 def test_the_generated_loop():
     program = evaluate._build(B / (3 * B + S_i), (B, S_i), False)
     text = _numba.source(program.n_inputs, program.ops, evaluate._needed(program, frozenset({0, 1})),
