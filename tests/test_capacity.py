@@ -30,7 +30,16 @@ def test_mixtral_in_bf16_needs_two_80gb_gpus():
     f = fit(symroof.models.get("mixtral-8x7b"), "H100-SXM", batch=1, context=1024)
     assert f.weights_bytes == 2 * 46_702_792_704 > USABLE_80
     assert not f.fits and f.gpus_needed == 2 and f.max_batch == 0
-    assert fit(symroof.models.get("mixtral-8x7b"), "H100-SXM", batch=1, context=1024, gpus=2).fits
+    two = fit(symroof.models.get("mixtral-8x7b"), "H100-SXM", batch=1, context=1024, gpus=2)
+    # 1024 tokens of K and V, 32 layers · 2 · 8 heads · 128 · 2 bytes; the step's activations: the hidden state
+    # in and out (2·4096) and the gated inner vectors of the 2 experts the token runs (2 · 2·14336), 2 bytes
+    # each, and the fp32 logits (32000 · 4)
+    assert two.kv_bytes == 1024 * 32 * 2 * 8 * 128 * 2 == 134_217_728
+    assert two.activation_bytes == (2 * 4096 + 2 * 2 * 14336) * 2 + 32000 * 4 == 259_072
+    assert two.available_bytes == 2 * USABLE_80 and two.fits
+    assert two.needed_bytes == 2 * 46_702_792_704 + 134_217_728 + 259_072
+    # the largest batch on the two: (2 · usable − weights) // (KV + activations of one sequence)
+    assert two.max_batch == (2 * USABLE_80 - 2 * 46_702_792_704) // (134_217_728 + 259_072) == 455
 
 
 def test_sliding_window_kv_stops_at_the_window():
