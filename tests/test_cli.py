@@ -125,6 +125,26 @@ def test_quick_start_report(capsys):
     # 002: a 1024-token prompt is compute-bound, one decoded token at batch 1 is memory-bound
     assert "compute-bound" in prefill and "memory-bound" in decode
     assert "FLOPs" in out and "bytes" in out and "intensity" in out
+    # the prefill row's numbers by hand: one 1024-token prompt (causal pairs 1024·1025/2); bytes the bf16
+    # weights but the embedding table, of which 1024 rows are gathered, the prompt's K and V written
+    # (131,072 bytes a token) and fused activations 3·32·4096·2 a token; compute-bound at 989 TFLOP/s
+    flops = llama_3_8b_flops(1024, 1024 * 1025 // 2)
+    nbytes = 2 * (8_030_261_248 - 128256 * 4096) + 1024 * (4096 * 2 + 131_072 + 3 * 32 * 4096 * 2)
+    assert nbytes == 15_957_762_048
+    seconds = flops / 989e12
+    fields = prefill.split()
+    assert fields[:3] == ["prefill", "B=1,", "S=1024"]
+    assert fields[3:7] == [f"{flops / 1e12:.4g}", "TFLOP", f"{nbytes / 1e9:.4g}", "GB"] == ["14.57", "TFLOP",
+                                                                                            "15.96", "GB"]
+    assert fields[7] == f"{flops / nbytes:.4g}" == "913"
+    assert fields[9:11] == [f"{seconds * 1e3:.4g}", "ms"] == ["14.73", "ms"]
+    assert float(fields[11]) == float(f"{1024 / seconds:.4g}")              # 1024 tokens in 14.73 ms
+    # what must fit: the weights, the KV of 1024 tokens and the prefill's activations, 1024 tokens of
+    # (2·4096 + 2·14336)·2 bytes and the last position's fp32 logits, 128256·4
+    kv, act = 1024 * 131_072, 1024 * (2 * 4096 + 2 * 14336) * 2 + 128256 * 4
+    assert f"KV cache {kv / 1e6:.4g} MB at B=1, 1024 tokens" in out and act == 76_010_496
+    assert (f"fits: weights 16.06 GB + KV 134.2 MB + activations {act / 1e6:.4g} MB = "
+            f"{(2 * 8_030_261_248 + kv + act) / 1e9:.4g} GB of 77.31 GB usable on 1 GPU") in out
 
 
 def test_dtype_replaces_a_checkpoints_quantisation(capsys, tmp_path):
