@@ -160,6 +160,20 @@ def test_dtype_replaces_a_checkpoints_quantisation(capsys, tmp_path):
     unquantised = report_phase(capsys, *args, "--hf-config", str(plain))
     assert forced["bytes"] == unquantised["bytes"]
     assert quantised["bytes"] < forced["bytes"]     # fp8 matrices: about half the weight bytes
+    # by hand: each fp8 matrix a decode step of one token reads stores 1 byte per weight and one fp32 scale per
+    # 128x128 block (FP8Linear's weight_scale_inv), against 2 bytes per weight in bf16; the embedding, LM head,
+    # router and norms are bf16 either way. One token reads, per layer, the MLA matrices q_a (H -> 1536),
+    # q_b (1536 -> 128·192), kv_a (H -> 512 + 64), kv_b (512 -> 128·256) and o (128·128 -> H); the 3 dense
+    # FFNs (18432 wide); and in the 58 MoE layers its 8 routed experts and the shared one (2048 wide)
+    H = 7168
+
+    def saved(n_in, n_out):                         # 2·in·out − (in·out + 4·ceil(in/128)·ceil(out/128))
+        return n_in * n_out - 4 * -(-n_in // 128) * -(-n_out // 128)
+
+    attention = saved(H, 1536) + saved(1536, 128 * 192) + saved(H, 576) + saved(512, 128 * 256) + saved(128 * 128, H)
+    ffn = 2 * saved(H, 18432) + saved(18432, H)
+    expert = 2 * saved(H, 2048) + saved(2048, H)
+    assert forced["bytes"] - quantised["bytes"] == 61 * attention + 3 * ffn + 58 * 9 * expert == 35_582_791_328
 
 
 def test_hf_config_decode_json_equals_hand_computation(capsys):
