@@ -125,6 +125,26 @@ def test_quick_start_report(capsys):
     # 002: a 1024-token prompt is compute-bound, one decoded token at batch 1 is memory-bound
     assert "compute-bound" in prefill and "memory-bound" in decode
     assert "FLOPs" in out and "bytes" in out and "intensity" in out
+    # the prefill row's numbers by hand: one 1024-token prompt (causal pairs 1024·1025/2); bytes the bf16
+    # weights but the embedding table, of which 1024 rows are gathered, the prompt's K and V written
+    # (131,072 bytes a token) and fused activations 3·32·4096·2 a token; compute-bound at 989 TFLOP/s
+    flops = llama_3_8b_flops(1024, 1024 * 1025 // 2)
+    nbytes = 2 * (8_030_261_248 - 128256 * 4096) + 1024 * (4096 * 2 + 131_072 + 3 * 32 * 4096 * 2)
+    assert nbytes == 15_957_762_048
+    seconds = flops / 989e12
+    fields = prefill.split()
+    assert fields[:3] == ["prefill", "B=1,", "S=1024"]
+    assert fields[3:7] == [f"{flops / 1e12:.4g}", "TFLOP", f"{nbytes / 1e9:.4g}", "GB"] == ["14.57", "TFLOP",
+                                                                                            "15.96", "GB"]
+    assert fields[7] == f"{flops / nbytes:.4g}" == "913"
+    assert fields[9:11] == [f"{seconds * 1e3:.4g}", "ms"] == ["14.73", "ms"]
+    assert float(fields[11]) == float(f"{1024 / seconds:.4g}")              # 1024 tokens in 14.73 ms
+    # what must fit: the weights, the KV of 1024 tokens and the prefill's activations, 1024 tokens of
+    # (2·4096 + 2·14336)·2 bytes and the last position's fp32 logits, 128256·4
+    kv, act = 1024 * 131_072, 1024 * (2 * 4096 + 2 * 14336) * 2 + 128256 * 4
+    assert f"KV cache {kv / 1e6:.4g} MB at B=1, 1024 tokens" in out and act == 76_010_496
+    assert (f"fits: weights 16.06 GB + KV 134.2 MB + activations {act / 1e6:.4g} MB = "
+            f"{(2 * 8_030_261_248 + kv + act) / 1e9:.4g} GB of 77.31 GB usable on 1 GPU") in out
 
 
 def test_dtype_replaces_a_checkpoints_quantisation(capsys, tmp_path):
@@ -140,6 +160,20 @@ def test_dtype_replaces_a_checkpoints_quantisation(capsys, tmp_path):
     unquantised = report_phase(capsys, *args, "--hf-config", str(plain))
     assert forced["bytes"] == unquantised["bytes"]
     assert quantised["bytes"] < forced["bytes"]     # fp8 matrices: about half the weight bytes
+    # by hand: each fp8 matrix a decode step of one token reads stores 1 byte per weight and one fp32 scale per
+    # 128x128 block (FP8Linear's weight_scale_inv), against 2 bytes per weight in bf16; the embedding, LM head,
+    # router and norms are bf16 either way. One token reads, per layer, the MLA matrices q_a (H -> 1536),
+    # q_b (1536 -> 128·192), kv_a (H -> 512 + 64), kv_b (512 -> 128·256) and o (128·128 -> H); the 3 dense
+    # FFNs (18432 wide); and in the 58 MoE layers its 8 routed experts and the shared one (2048 wide)
+    H = 7168
+
+    def saved(n_in, n_out):                         # 2·in·out − (in·out + 4·ceil(in/128)·ceil(out/128))
+        return n_in * n_out - 4 * -(-n_in // 128) * -(-n_out // 128)
+
+    attention = saved(H, 1536) + saved(1536, 128 * 192) + saved(H, 576) + saved(512, 128 * 256) + saved(128 * 128, H)
+    ffn = 2 * saved(H, 18432) + saved(18432, H)
+    expert = 2 * saved(H, 2048) + saved(2048, H)
+    assert forced["bytes"] - quantised["bytes"] == 61 * attention + 3 * ffn + 58 * 9 * expert == 35_582_791_328
 
 
 def test_hf_config_decode_json_equals_hand_computation(capsys):
@@ -160,7 +194,15 @@ def test_hf_config_decode_json_equals_hand_computation(capsys):
     r = report_phase(capsys, "report", "--hf-config", str(DATA / "llama-2-7b.json"), "--phase", "decode",
                  "--batch", "8", "--cached", "1024")
     assert r["flops"] == expected and isinstance(r["flops"], int)
-    assert isinstance(r["bytes"], int)
+    # bytes by hand: every fp16 weight of the 6,738,415,616 (the published count) but the 32000·4096 embedding
+    # table, of which the lookup gathers B = 8 rows; K and V (MHA: 4096 wide) of 1024 cached tokens read and of
+    # the new one written, 2·32·4096·2 = 524,288 bytes per token and sequence; fused activations 3·N·B·H·2
+    kv_per_token = 2 * 32 * 4096 * 2
+    nbytes = (2 * (6_738_415_616 - 32000 * 4096) + 8 * 4096 * 2 + 8 * 1024 * kv_per_token + 8 * kv_per_token
+              + 3 * 32 * 8 * 4096 * 2)
+    assert nbytes == 17_520_205_824
+    assert r["bytes"] == nbytes and isinstance(r["bytes"], int)
+    assert r["terms"]["bytes"]["kv/read"] == 8 * 1024 * kv_per_token
     assert sum(r["terms"]["flops"].values()) == r["flops"]
     assert sum(r["terms"]["bytes"].values()) == r["bytes"]
     assert r["terms"]["flops"]["lm_head"] == 2_097_152_000
@@ -230,6 +272,9 @@ def test_dtype_sets_bytes_and_peak(capsys):
     base = report_phase(capsys, "report", "--phase", "decode", "--batch", "1", "--cached", "0")
     fp8 = report_phase(capsys, "report", "--phase", "decode", "--batch", "1", "--cached", "0", "--dtype", "fp8")
     assert fp8["terms"]["bytes"]["weights/attention/q"] * 2 == base["terms"]["bytes"]["weights/attention/q"]
+    # W_Q of 32 layers, 4096·4096 weights: 2 bytes each in bf16, 1 in fp8
+    assert base["terms"]["bytes"]["weights/attention/q"] == 32 * 4096 * 4096 * 2
+    assert fp8["terms"]["bytes"]["weights/attention/q"] == 32 * 4096 * 4096
     assert fp8["dtype"] == "fp8" and fp8["peak_flops_per_s"] == 1_979_000_000_000_000   # H100 SXM fp8 dense
 
 
@@ -237,6 +282,10 @@ def test_tp_splits_the_time(capsys):
     one = report_phase(capsys, "report", "--phase", "prefill", "--batch", "1", "--seq", "512")
     two = report_phase(capsys, "report", "--phase", "prefill", "--batch", "1", "--seq", "512", "--tp", "2")
     assert two["time_s"]["compute"] == pytest.approx(one["time_s"]["compute"] / 2)
+    # the prompt's FLOPs (512 tokens, causal: 512·513/2 query-key pairs per head) at 989 TFLOP/s, on 1 and 2 GPUs
+    assert one["time_s"]["compute"] == pytest.approx(llama_3_8b_flops(512, 512 * 513 // 2) / 989e12, rel=1e-12)
+    assert two["time_s"]["compute"] == pytest.approx(llama_3_8b_flops(512, 512 * 513 // 2) / (2 * 989e12),
+                                                     rel=1e-12)
     # Megatron's split: 2 all-reduces per layer of the (512, 4096) bf16 hidden state, 4,194,304 bytes; a ring
     # over 2 GPUs sends 2·(2 − 1)/2 of it in 2·(2 − 1) steps, over the H100 SXM's 450 GB/s NVLink each way,
     # each all-reduce paying NCCL's 6.6 µs and 0.6 µs per step: 0.5965 ms + 0.4992 ms
@@ -510,3 +559,19 @@ def test_report_time_is_the_library_time_per_output_token(capsys):
                                       tp=8, bytes_per_element=2)
     assert out["time_s"]["total"] == pytest.approx(float(t.total_s), rel=1e-12)
     assert out["time_s"]["comm"] == pytest.approx(float(t.comm_s), rel=1e-12)
+    # and both by hand. Comm: 2 all-reduces per layer of B·H·2 = 65,536 bytes, a ring over 8 GPUs sending 2·7/8
+    # of each over 450 GB/s NVLink, plus NCCL's 6.6 µs per all-reduce and 0.6 µs per each of its 14 steps.
+    comm = 64 * (2 * 7 / 8 * 65_536 / 450e9 + 6.6e-6 + 14 * 0.6e-6)
+    # Memory: each GPU moves 1/8 of the weights and KV and the whole (fused) activations, 3·N·B·H·2 bytes;
+    # the weights are every bf16 parameter but the embedding table, of which 8 rows are gathered; K and V of
+    # 1024 cached tokens read and one written per sequence, 2·32·8·128·2 = 131,072 bytes each.
+    act = 3 * 32 * 8 * 4096 * 2
+    split = 2 * (8_030_261_248 - 128256 * 4096) + 8 * 4096 * 2 + 8 * 1025 * 131_072
+    memory = (split / 8 + act) / 3.35e12
+    compute = (32 * layer_flops(8, 8 * 1025, H=4096, n_h=32, n_kv=8, d_h=128, ffn_weights=3 * 4096 * 14336)
+               + 8 * 2 * 4096 * 128256) / (8 * 989e12)
+    assert compute < memory and out["bound"] == "memory"
+    assert out["time_s"]["comm"] == pytest.approx(comm, rel=1e-12)
+    assert out["time_s"]["memory"] == pytest.approx(memory, rel=1e-12)
+    assert out["time_s"]["compute"] == pytest.approx(compute, rel=1e-12)
+    assert out["time_s"]["total"] == pytest.approx(memory + comm, rel=1e-12)

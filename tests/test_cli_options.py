@@ -506,6 +506,11 @@ def test_latex_request_prints_the_sum_of_the_steps():
     llama = _symroof.models.get("llama-3-8b")
     total = _symroof.prefill(llama, "exact", B=2, S=7).flops + sum(
         _symroof.decode(llama, "exact", B=2, S_c=x).flops for x in range(7, 7 + 5))
+    # and by hand: per sequence the prefill of 7 tokens, then a step of one token over x = 7..11 cached, each
+    # 2 FLOPs per layer weight, 2·2·n_h·d_h per query-key pair (x + 1 of them) and the LM head once
+    weights = 2 * H * H + 2 * H * KV * D_H + 3 * H * FFN
+    steps = sum(N * (2 * weights + 2 * 2 * HEADS * D_H * (x + 1)) + 2 * H * VOCAB for x in range(7, 12))
+    assert total == 2 * (_prefill_flops(7) + steps)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert _main(["latex", "-m", "llama-3-8b", "--request", "--prompt", "7", "--gen", "5", "-b", "2",

@@ -20,18 +20,37 @@ def test_phases_keep_workload_symbols():
     assert S_i not in symroof.decode(arch, "roofline-notes").flops.free_symbols
 
 
-@pytest.mark.parametrize("name", ["arithmetic-intensity", "roofline-notes", "inference-arithmetic", "matmul"])
+# Llama-3-8B decode FLOPs at B = 8 over S_c = 1024, by hand from its config (H 4096, 32 layers, 32 query and
+# 8 KV heads of 128, gated FFN 14336, vocabulary 128256): per layer and token the weight matmuls cost
+# 2·(2·4096² + 2·4096·1024 + 3·4096·14336) = 436,207,616 and each query-key pair 2·2·32·128 = 16,384
+# (score and value); the LM head 2·4096·128256 per position; 003 counts 2·P per token instead.
+_LAYER, _PAIR, _HEAD, _P = 436_207_616, 16_384, 2 * 4096 * 128256, 8_030_261_248
+PRESET_DECODE_FLOPS = {
+    "arithmetic-intensity": 8 * 32 * (_LAYER + _PAIR * 1024),            # 000: the S_c cached keys, no LM head
+    "roofline-notes": 8 * 32 * (_LAYER + _PAIR * 1025),                  # 002: the new token's own key too
+    "inference-arithmetic": 8 * 2 * _P,                                  # 003: 2·P FLOPs per token
+    "matmul": 8 * (32 * (_LAYER + _PAIR * 1025) + _HEAD),                # every matmul, LM head included
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRESET_DECODE_FLOPS))
 def test_presets_by_name(name):
     assert symroof.conventions.get(name).name == name
     cost = symroof.decode(symroof.models.get("llama-3-8b"), conventions=name)
-    assert isinstance(cost.subs(B=8, S_c=1024).flops, sympy.Integer)
+    flops = cost.subs(B=8, S_c=1024).flops
+    assert isinstance(flops, sympy.Integer)
+    assert flops == PRESET_DECODE_FLOPS[name]
 
 
 def test_cost_subs_terms_and_shares():
     cost = symroof.decode(symroof.models.get("llama-3-8b"), "roofline-notes").subs(B=32, S_c=1024)
     # 002: KV cache READ per layer = 32 x 1024 x 8 x 128 x 2 x 2 = 134,217,728 bytes
     assert cost.terms["bytes"]["kv/read"] == 32 * 134_217_728
-    assert 0 < cost.bytes_of("kv") / cost.bytes < 1
+    # 002 per layer: KV cache WRITE 32 x 1 x 8 x 128 x 2 x 2 = 131,072 bytes; in all 436,207,616 bytes of weight
+    # matrices + 134,217,728 + 131,072 of KV + 3 fused (32, 4096) bf16 activations of 262,144 = 571,342,848
+    assert cost.bytes_of("kv") == 32 * (134_217_728 + 131_072)
+    assert cost.bytes == 32 * (436_207_616 + 134_217_728 + 131_072 + 3 * 262_144) == 32 * 571_342_848
+    assert cost.bytes_of("kv") / cost.bytes == sympy.Rational(134_348_800, 571_342_848)
     assert set(cost.terms) == {"flops", "bytes"}
 
 

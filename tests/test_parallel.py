@@ -90,6 +90,10 @@ def test_bubble_fraction_by_hand_and_symbolic():
 # ---- pipeline latency in inference ---------------------------------------------------------------
 def test_pipeline_latency_adds_point_to_point_transfers():
     one = symroof.time_per_output_token(LLAMA, "roofline-notes", H100, B=8, S_c=2048)
+    # by hand (002's accounting): memory-bound, the 32 layers' weight matrices 13,958,643,712 bytes, and per
+    # sequence 32 · (3·4096·2 fused activations + 2·1024·2 K, V written + 2048 · 2·1024·2 K, V read)
+    nbytes = 13_958_643_712 + 8 * 32 * (3 * 4096 * 2 + 2 * 1024 * 2 + 2048 * 2 * 1024 * 2)
+    assert one.bound == "memory" and one.total_s == sympy.Rational(nbytes, 3350 * 10**9)
     for P in (1, 2, 4, 8):
         pp = parallel.pipeline_latency(LLAMA, "roofline-notes", H100, stages=P, B=8, S_c=2048)
         # each transfer: B·S_i·H·b_a = 8·1·4096·2 = 65,536 bytes at 450e9 B/s

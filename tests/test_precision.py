@@ -19,6 +19,9 @@ def test_bytes_per_dtype():
     assert BYTES["fp32"] == 4 and BYTES["bf16"] == BYTES["fp16"] == 2
     assert BYTES["fp8"] == BYTES["int8"] == 1
     assert BYTES["int4"] == BYTES["fp4"] == sympy.Rational(1, 2)
+    # the whole table: tf32 is a tensor-core mode over IEEE binary32 storage (NVIDIA A100 whitepaper), 4 bytes
+    assert BYTES == {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1,
+                     "int4": sympy.Rational(1, 2), "fp4": sympy.Rational(1, 2)}
     assert all(isinstance(v, sympy.Rational) for v in BYTES.values())
 
 
@@ -284,7 +287,26 @@ def test_precision_apply_drops_per_tensor_bytes():
 
 
 def test_layout_is_exact():
-    assert isinstance(Layout("x", bits=4, group_size=3, scale_bytes=2).bytes_per_element(5, 7), sympy.Rational)
+    """5 -> 7 features at 4 bits in groups of 3 input features, one 2-byte scale per group and output:
+    5·7·4/8 = 35/2 bytes of weights; ceil(5/3) = 2 groups (the last one short), 7·2·2 = 28 bytes of
+    scales; (35/2 + 28)/35 = 91/70 bytes per element, exactly (a float would print 1.3)."""
+    layout = Layout("x", bits=4, group_size=3, scale_bytes=2)
+    assert layout.matrix_bytes(5, 7) == sympy.Rational(35, 2) + 28
+    assert layout.bytes_per_element(5, 7) == sympy.Rational(91, 70)
+    assert isinstance(layout.bytes_per_element(5, 7), sympy.Rational)
+    # every other part of the layout, each on its own (in = 5, out = 7, 4 bits: 35/2 bytes of weights):
+    # zero points 1/2 byte per group and output: 7·2·(2 + 1/2) = 35
+    assert Layout("z", bits=4, group_size=3, scale_bytes=2, zero_bytes=sympy.Rational(1, 2)).matrix_bytes(5, 7) \
+        == sympy.Rational(35, 2) + 35
+    # group_size=-1: one group per output row, 7·1·2 = 14
+    assert Layout("row", bits=4, group_size=-1, scale_bytes=2).matrix_bytes(5, 7) == sympy.Rational(35, 2) + 14
+    # blocks of (2 rows, 4 cols): ceil(7/2)·ceil(5/4) = 4·2 = 8 scales of 4 bytes = 32
+    assert Layout("blk", bits=4, block=(2, 4), scale_bytes=4).matrix_bytes(5, 7) == sympy.Rational(35, 2) + 32
+    # one 4-byte value per 16 flattened elements: ceil(35/16) = 3, 12 bytes
+    assert Layout("flat", bits=4, flat=((16, 4),)).matrix_bytes(5, 7) == sympy.Rational(35, 2) + 12
+    # 4 bytes per input feature, 3 per output feature, 1 per matrix: 20 + 21 + 1
+    assert Layout("meta", bits=4, per_input=4, per_output=3, per_tensor=1).matrix_bytes(5, 7) \
+        == sympy.Rational(35, 2) + 20 + 21 + 1
 
 
 def test_gptq_modules_in_block_to_quantize_converts_only_those():

@@ -221,6 +221,17 @@ def test_crossover_context_by_hand():
     step = symroof.latency(symroof.decode(llama2, "exact", B=512, S_c=S_c), H100)
     assert sympy.simplify((step.compute_s - step.memory_s).subs(S_c, x)) == 0
     assert 20 < x < 70
+    # by hand from the config (32 layers, H = 32·128 = 4096, F 11008, V 32000; 6,738,415,616 parameters):
+    # FLOPs per sequence 2·(32·(4H² + 3HF) + HV) + 32·2·2·4096·(S_c + 1); bytes the fp16 weights but the
+    # embedding table, of which B rows are gathered, K and V (2·32·4096·2 = 524,288 bytes per token) of S_c
+    # cached tokens read and one written, fused activations 3·32·H·2 per sequence
+    b, kv = 512, 2 * 32 * 4096 * 2
+    pi, beta = sympy.Integer(989 * 10**12), sympy.Integer(3350 * 10**9)
+    a = b * (2 * (32 * (4 * 4096**2 + 3 * 4096 * 11008) + 4096 * 32000) + 32 * 2 * 2 * 4096) / pi   # compute at S_c = 0
+    a_slope = b * 32 * 2 * 2 * 4096 / pi
+    c = (2 * (6_738_415_616 - 32000 * 4096) + b * (2 * 4096 + kv + 3 * 32 * 4096 * 2)) / beta       # memory at S_c = 0
+    c_slope = b * kv / beta
+    assert x == (c - a) / (a_slope - c_slope)
 
 
 def test_mean_context_error_in_one_regime_is_half_a_slope_per_step():

@@ -90,6 +90,16 @@ def test_speedup_limits_on_the_exact_roofline():
     s = spec.speculative_decoding(LLAMA, "exact", H100, k=4, B=8, S_c=4096)
     ratio = s.decode.total_s / s.verify.total_s                      # t_dec / t_ver ≤ 1
     assert 0 < ratio < 1
+    # by hand: both steps are memory-bound (40 tokens against the H100's balance of 295), so the ratio is one of
+    # bytes. A step of S_i tokens per sequence reads the bf16 weights but the embedding table (of which B·S_i rows
+    # are gathered), the K and V of 4096 cached tokens (131,072 bytes per token), writes S_i new ones and moves
+    # the fused activations 3·32·4096·2 per token
+    def step_bytes(new):
+        return (2 * (P - 128256 * 4096) + 8 * new * 4096 * 2 + 8 * 4096 * 131_072 + 8 * new * 131_072
+                + 8 * new * 3 * 32 * 4096 * 2)
+    assert s.decode.bound == s.verify.bound == "memory"
+    assert s.decode.total_s == sympy.Rational(step_bytes(1), 3350 * 10**9)
+    assert ratio == sympy.Rational(step_bytes(1), step_bytes(5))
     assert sympy.limit(s.speedup, ALPHA, 0) == ratio                 # 1 token per (longer) step
     assert sympy.limit(s.speedup, ALPHA, 1) == 5 * ratio             # k + 1 tokens per step
     # symbolic in α and k: substituting numbers agrees with the numeric call
