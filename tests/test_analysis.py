@@ -376,7 +376,8 @@ def test_precision_enters_through_the_arch_and_the_dtype():
     assert kv in symroof.decode(sym_arch, "000").free_symbols
     assert one.value < two.value       # the new tokens' K, V writes are cheaper in fp8
     # by hand, 000's decode at S_c = 0 (S_i = 1): FLOPs 24·N·B·H², bytes 2·Z·10⁹ + N·B·H·(2·2 + 2·b_kv) (the
-    # layer's input read and output written in fp16, the new K and V written): B* = b·2Z·10⁹ / (24NH² − b·NH(4 + 2·b_kv))
+    # layer's input read and output written in fp16, the new K and V written):
+    # B* = b·2Z·10⁹ / (24NH² − b·NH(4 + 2·b_kv))
     bal = sympy.Rational(312_000, 2039)
     for got, b_kv in ((one, 1), (two, 2)):
         assert got.value == bal * 2 * 8 * 10**9 / (24 * 32 * 4096**2 - bal * 32 * 4096 * (4 + 2 * b_kv))

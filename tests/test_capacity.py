@@ -126,9 +126,6 @@ def test_symbolic_batch_leaves_the_gpu_count_open():
     assert f.gpus_needed is None
 
 
-@pytest.mark.xfail(strict=True, reason="symroof/analysis/capacity.py: fit() settles gpus_needed in at most 4 "
-                                       "passes; when every GPU holds an MLA latent cache close to a GPU's memory "
-                                       "the count creeps up slowly and the 4th pass returns 35, which do not fit")
 def test_gpus_needed_when_the_latent_cache_nearly_fills_a_gpu():
     """As test_gpus_needed_when_every_gpu_holds_the_latent_cache, with 379 sequences: the cache, 379 · 4096 ·
     61 · 576 · 2 = 109,089,128,448 bytes, is 80% of an H200's usable bytes, so g GPUs need
@@ -142,3 +139,33 @@ def test_gpus_needed_when_the_latent_cache_nearly_fills_a_gpu():
     assert fit(deepseek, "H200", batch=379, context=4096, gpus=g).fits
     assert not fit(deepseek, "H200", batch=379, context=4096, gpus=g - 1).fits
     assert fit(deepseek, "H200", batch=379, context=4096).gpus_needed == g
+
+
+def test_no_gpu_count_holds_a_latent_cache_larger_than_a_gpu():
+    """Every GPU holds the whole MLA latent: 480 · 4096 · 61 · 576 · 2 = 138,160,373,760 bytes is more
+    than an H200's usable 0.9 · 141 GiB = 136,263,018,086 bytes, so adding GPUs never helps."""
+    assert sympy.Rational(9, 10) * 141 * GIB < 480 * 4096 * 61 * 576 * 2
+    f = fit(symroof.models.get("deepseek-v3"), "H200", batch=480, context=4096)
+    assert f.kv_bytes == 480 * 4096 * 61 * 576 * 2
+    assert f.gpus_needed is None
+    assert "no number of these GPUs holds it" in f.describe()
+
+
+def test_gpus_needed_past_the_kv_heads():
+    """Llama-3-8B has 8 KV heads: beyond 8 GPUs each head is copied on g/8 of them, so each GPU holds
+    1/8 of the cache. 570 sequences of 8192 tokens: KV 570 · 8192 · 32 · 2 · 8 · 128 · 2 = 612,032,839,680
+    bytes (one copy); weights 2 · 8,030,261,248; activations 570 · (2·4096 + 2·14336) · 2 + 570 · 128256 · 4.
+    Up to 8 GPUs: ⌈(W + A + KV)/usable⌉ = 9 > 8; beyond, g ≥ (W + A)/(usable − KV/8): brute force below."""
+    usable = sympy.Rational(9, 10) * 80 * GIB
+    weights, kv = 2 * 8_030_261_248, 570 * 8192 * 32 * 2 * 8 * 128 * 2
+    acts = 570 * (2 * 4096 + 2 * 14336) * 2 + 570 * 128256 * 4
+    copies = lambda g: max(1, sympy.Rational(g, 8))
+    g = next(g for g in range(1, 1000) if weights + kv * copies(g) + acts <= g * usable)
+    assert g > 9
+    f = fit(symroof.models.get("llama-3-8b"), "H100-SXM", batch=570, context=8192)
+    assert f.kv_bytes == kv
+    assert f.gpus_needed == g
+    # 525 sequences: (W + A + KV)/usable = 7.5..., so 8 GPUs, each KV head once (no copies yet)
+    kv, acts = 525 * 8192 * 32 * 2 * 8 * 128 * 2, 525 * (2 * 4096 + 2 * 14336) * 2 + 525 * 128256 * 4
+    assert 7 * usable < weights + kv + acts <= 8 * usable
+    assert fit(symroof.models.get("llama-3-8b"), "H100-SXM", batch=525, context=8192).gpus_needed == 8

@@ -20,8 +20,8 @@ def test_bytes_per_dtype():
     assert BYTES["fp8"] == BYTES["int8"] == 1
     assert BYTES["int4"] == BYTES["fp4"] == sympy.Rational(1, 2)
     # the whole table: tf32 is a tensor-core mode over IEEE binary32 storage (NVIDIA A100 whitepaper), 4 bytes
-    assert BYTES == {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1,
-                     "int4": sympy.Rational(1, 2), "fp4": sympy.Rational(1, 2)}
+    assert {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1,
+                     "int4": sympy.Rational(1, 2), "fp4": sympy.Rational(1, 2)} == BYTES
     assert all(isinstance(v, sympy.Rational) for v in BYTES.values())
 
 

@@ -4,8 +4,8 @@ tensor shapes, a hand derivation), never symroof's output."""
 from __future__ import annotations
 
 import numpy as np
-import sympy
 import pytest
+import sympy
 
 from symroof.model.hf import quantization_from_config
 
@@ -28,7 +28,8 @@ def awq_gemv(n_in: int, n_out: int, group: int) -> list[tuple[tuple[int, ...], s
     ``w = calculate_zeros_width(in, g)``: ceil((in/g)/8), rounded up to a multiple of 2 for g = 64 and of 4 for
     g = 32 (the groups padded to whole int32 words of eight 4-bit zeros)."""
     multiplier = 1 if group >= 128 else {64: 2, 32: 4}[group]
-    width = -(-(-(-(n_in // group) // 8)) // multiplier) * multiplier
+    words = (n_in // group + 7) // 8  # ceil((in/g)/8)
+    width = (words + multiplier - 1) // multiplier * multiplier
     return [((n_out, n_in // 8), "int32"), ((n_out, width), "int32"), ((n_out, 8 * width), "float16")]
 
 

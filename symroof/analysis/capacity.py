@@ -69,7 +69,7 @@ class Fit:
     activation_bytes: sympy.Expr
     available_bytes: sympy.Expr
     gpus: sympy.Expr
-    gpus_needed: sympy.Expr | None      # the fewest GPUs of this kind that hold it (None: not numeric)
+    gpus_needed: sympy.Expr | None      # the fewest GPUs of this kind that hold it (None: not numeric, or none do)
     max_batch: sympy.Expr | None        # the largest batch at this context that fits (0: not even one)
 
     @property
@@ -93,9 +93,33 @@ class Fit:
                 f"on {self.gpus} GPU{'s' if self.gpus != 1 else ''}")
         if self.fits:
             return f"fits: {held}"
-        more = f"; {self.gpus_needed} GPUs would hold it" if self.gpus_needed is not None else ""
+        if self.gpus_needed is not None:
+            more = f"; {self.gpus_needed} GPUs would hold it"
+        elif self.needed_bytes.is_number:  # numeric, yet no count: each GPU's share of the cache fills it
+            more = "; no number of these GPUs holds it (the share of the KV cache each must hold fills one)"
+        else:
+            more = ""
         largest = f"; the largest batch that fits is {self.max_batch}" if self.max_batch else ""
         return f"does not fit by {gb(self.shortfall_bytes)}: {held}{more}{largest}"
+
+
+def _fewest_gpus(arch: Arch, fixed: sympy.Expr, kv_once: sympy.Expr, usable: sympy.Expr) -> sympy.Expr | None:
+    """The least g with ``fixed + kv_once·r(g) <= g·usable`` (None: no g), where r is
+    `kv_replication`: 1 up to ``knee`` GPUs (the KV heads; 1 for an MLA latent, which every GPU
+    holds), ``g/knee`` beyond. Exact: up to the knee g = ⌈(fixed + kv_once)/usable⌉; beyond it
+    each GPU also holds ``kv_once/knee``, so g ≥ (fixed)/(usable − kv_once/knee), and no g at all
+    when that per-GPU share fills a GPU."""
+    knee = sympy.Integer(1) if arch.is_mla else sympy.Integer(arch.kv_heads)
+    flat = sympy.ceiling((fixed + kv_once) / usable)
+    if flat <= knee:
+        g = sympy.Max(1, flat)
+    else:
+        room = usable - kv_once / knee
+        if room <= 0:
+            return None
+        g = sympy.ceiling(fixed / room)  # > knee: fixed + kv_once > knee·usable means fixed/room > knee
+    assert fixed + kv_once * kv_replication(arch, g) <= g * usable  # the closed form above, checked
+    return g
 
 
 def fit(arch: Arch, hardware: Hardware | str, *, batch: Any, context: Any, gpus: Any = 1, new: Any = 1,
@@ -116,14 +140,8 @@ def fit(arch: Arch, hardware: Hardware | str, *, batch: Any, context: Any, gpus:
     gpus_needed = max_batch = None
     need = weights + kv + acts
     if need.is_number and hw.usable_bytes.is_number:
-        gpus_needed = sympy.ceiling(need / hw.usable_bytes)
-        # the replication factor grows with the GPUs; one more pass settles it (it only ever adds copies)
-        for _ in range(4):
-            again = sympy.ceiling((weights + B * arch.kv_cache_elements(tokens) * arch.kv_bytes
-                                   * kv_replication(arch, gpus_needed) + acts) / hw.usable_bytes)
-            if again == gpus_needed:
-                break
-            gpus_needed = again
+        gpus_needed = _fewest_gpus(arch, weights + acts, B * arch.kv_cache_elements(tokens) * arch.kv_bytes,
+                                   hw.usable_bytes)
         one = per_sequence + activation_bytes(arch, 1, new)
         max_batch = sympy.Max(0, sympy.floor((available - weights) / one)) if one != 0 else None
     return Fit(weights, kv, acts, available, G, gpus_needed, max_batch)
