@@ -55,9 +55,6 @@ def test_awq_gemv_layout_where_the_groups_fill_whole_words(n_in, n_out, group):
     assert _awq_bytes("gemv", n_in, n_out, group) == nbytes(*awq_gemv(n_in, n_out, group))
 
 
-@pytest.mark.xfail(strict=True, reason="symroof/model/hf/quant.py reads AWQ version 'gemv' with the GEMM layout; "
-                                       "WQLinear_GEMV pads its qzeros and scales to whole int32 words of zeros "
-                                       "(calculate_zeros_width)")
 def test_awq_gemv_layout_pads_the_groups_to_whole_words():
     """Llama-2-7B's down_proj (11008 -> 4096, groups of 128): 86 groups; GEMV stores ceil(86/8) = 11 int32
     words of zeros and 88 scales per output row: qzeros 4096·11·4 = 180,224 B, scales 4096·88·2 = 720,896 B,
@@ -65,6 +62,18 @@ def test_awq_gemv_layout_pads_the_groups_to_whole_words():
     gemv = nbytes(*awq_gemv(11008, 4096, 128))
     assert gemv == 4096 * 1376 * 4 + 180_224 + 720_896 == 23_425_024 + 20_480
     assert _awq_bytes("gemv", 11008, 4096, 128) == gemv
+
+
+@pytest.mark.parametrize("n_in, n_out, group", [(11008, 4096, 64), (11008, 4096, 32), (1024, 64, 256), (96, 8, 32)])
+def test_awq_gemv_pads_to_the_words_multiple(n_in, n_out, group):
+    # 11008/64 = 172 groups: 22 words, even already (176 zeros); 11008/32 = 344: 43 words -> 44 (352);
+    # 1024/256 = 4 groups: one word (8); 96/32 = 3 groups: one word -> 4 (32)
+    assert _awq_bytes("gemv", n_in, n_out, group) == nbytes(*awq_gemv(n_in, n_out, group))
+
+
+def test_awq_gemv_refuses_a_group_its_kernel_lacks():
+    with pytest.raises(ValueError, match="AWQ version 'gemv' takes group_size 32, 64 or >= 128, not 16"):
+        _awq_bytes("gemv", 1024, 64, 16)
 
 
 # ---- the README's console examples, by hand -------------------------------------------------------------

@@ -124,6 +124,9 @@ class Layout:
     * ``group_size``: one scale (``scale_bytes``) and zero point (``zero_bytes``) per
       ``group_size`` consecutive input features of each output row, ``out·ceil(in/g)`` of
       each (``-1``: one per row, as GPTQ writes it);
+    * ``padded_groups``: ``(word, multiple)``: each row's group count rounded up to whole
+      words of ``word`` groups, and the words to a multiple of ``multiple`` (AutoAWQ's
+      ``WQLinear_GEMV``, whose int32 ``qzeros`` hold eight 4-bit zeros per word);
     * ``block``: one scale per ``(rows, cols)`` block, ``ceil(out/rows)·ceil(in/cols)``;
     * ``flat``: ``(elements, bytes)`` pairs, one value of ``bytes`` per ``elements`` of the
       flattened matrix (bitsandbytes' absmax per 64 weights);
@@ -147,6 +150,7 @@ class Layout:
     per_input: Any = 0
     per_output: Any = 0
     per_tensor: Any = 0
+    padded_groups: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         # every field by its rule (`symroof._values`): text is refused, never parsed; a size is
@@ -164,6 +168,13 @@ class Layout:
             if not isinstance(self.block, (tuple, list)) or len(self.block) != 2:
                 raise ValueError(f"Layout block={_shown(self.block)} must be two positive integers (rows, cols)")
             put("block", (as_count(self.block[0], "Layout block rows"), as_count(self.block[1], "Layout block cols")))
+        if self.padded_groups is not None:
+            if (not isinstance(self.padded_groups, (tuple, list)) or len(self.padded_groups) != 2
+                    or self.group_size is None):
+                raise ValueError(f"Layout padded_groups={_shown(self.padded_groups)} must be two positive "
+                                 "integers (groups per word, words' multiple), with a group_size")
+            put("padded_groups", (as_count(self.padded_groups[0], "Layout padded_groups word"),
+                                  as_count(self.padded_groups[1], "Layout padded_groups multiple")))
         put("scale_bytes", as_amount(self.scale_bytes, "Layout scale_bytes"))
         put("zero_bytes", as_amount(self.zero_bytes, "Layout zero_bytes", allow_zero=True))
         if not isinstance(self.flat, (tuple, list)) or not all(
@@ -180,6 +191,10 @@ class Layout:
         total = n_in * n_out * self.bits / 8
         if self.group_size is not None:
             groups = 1 if self.group_size == -1 else sympy.ceiling(n_in / self.group_size)
+            if self.padded_groups is not None:
+                word, multiple = self.padded_groups
+                words = sympy.ceiling(sympy.ceiling(sympy.floor(n_in / self.group_size) / word) / multiple) * multiple
+                groups = words * word
             total += n_out * groups * (self.scale_bytes + self.zero_bytes)
         if self.block is not None:
             rows, cols = self.block

@@ -26,7 +26,11 @@ def quantization_from_config(quant: object, compute: str = "bf16") -> Quantizati
       ``modules_in_block_to_quantize`` (if given) lists the converted ones; ``lm_head: true``
       (GPTQModel) quantises the LM head too.
     * ``awq`` (AutoAWQ ``WQLinear_GEMM``): ``qweight`` int32 ``[in, out/8]``, ``qzeros`` int32
-      ``[in/g, out/8]`` (with ``zero_point``), ``scales`` fp16 ``[in/g, out]``.
+      ``[in/g, out/8]`` (with ``zero_point``), ``scales`` fp16 ``[in/g, out]``; ``exllama`` stores
+      the same; ``gemv`` (``WQLinear_GEMV``) ``qweight`` int32 ``[out, in/8]``, ``qzeros`` int32
+      ``[out, w]`` and ``scales`` fp16 ``[out, 8w]``, ``w`` = ``calculate_zeros_width``: the
+      ``in/g`` groups in whole words of 8, rounded up to a multiple of 2 for ``g = 64``, of 4 for
+      ``g = 32``.
     * ``fp8`` (``transformers.integrations.finegrained_fp8.FP8Linear``; DeepSeek-V3's
       ``README_WEIGHTS.md``): ``weight`` float8_e4m3fn ``[out, in]``, ``weight_scale_inv`` fp32
       ``[ceil(out/b0), ceil(in/b1)]`` for ``weight_block_size [b0, b1]`` (UE8M0, one byte, with
@@ -120,8 +124,14 @@ def _awq(q: _Config, compute: str) -> Quantization:
     if version not in ("gemm", "gemv", "exllama"):
         raise ValueError(f"quantization_config: AWQ version={version!r} is not supported (gemm, gemv, exllama)")
     zero = q.flag("zero_point", True)
+    padded = None
+    if version == "gemv":  # AutoAWQ's calculate_zeros_width: whole int32 words of 32/bits zeros
+        multiples = {32: 4, 64: 2}
+        if group < 128 and group not in multiples:
+            raise ValueError(f"quantization_config: AWQ version 'gemv' takes group_size 32, 64 or >= 128, not {group}")
+        padded = (32 // bits, 1 if group >= 128 else multiples[group])
     layout = Layout("awq", bits=bits, group_size=group, scale_bytes=2,
-                    zero_bytes=sympy.Rational(bits, 8) if zero else 0)
+                    zero_bytes=sympy.Rational(bits, 8) if zero else 0, padded_groups=padded)
     detail = f"int{bits} weights, groups of {group}: fp16 scales" + (f", int{bits} zeros" if zero else "")
     return Quantization("awq", layout, compute, _names(q, "modules_to_not_convert"), False, detail)
 
