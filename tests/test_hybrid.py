@@ -212,3 +212,42 @@ def test_capacity_counts_state_once_per_sequence():
     assert cap.batch == cap.free_bytes // (per_token * 1000 + state)
     assert max_batch(hybrid, "H100-SXM", S_c=999) == cap.batch
     _ = symroof
+
+
+# ---- the state's own dtype and out_proj's own bias ----------------------------------------------------------
+
+def test_state_bytes_prices_the_recurrent_state_apart():
+    """``Arch.state_bytes`` prices the recurrent state apart from the conv cache (which stays at ``b_kv``);
+    unset, every number is the one-dtype number. By hand: 28 Mamba2 layers, each 8192·128 state elements
+    and 4·(8192 + 2·8·128) conv elements."""
+    import symroof
+    from symroof.analysis.timing import kv_capacity
+    from symroof.cost.statespace import state_bytes
+    from symroof.cost.step import Step
+
+    _, _, hybrid, _ = _similar_models()
+    recurrent, conv = 28 * 8192 * 128, 28 * 4 * (8192 + 2 * 8 * 128)
+    assert hybrid.state_bytes is None and hybrid.recurrent_bytes == 2
+    assert hybrid.state_memory() == (recurrent + conv) * 2 == hybrid.state_elements() * 2
+    fp32 = hybrid.replace(layout=hybrid.layout, state_bytes="fp32")
+    assert fp32.recurrent_bytes == 4 and fp32.state_memory() == recurrent * 4 + conv * 2
+    assert kv_capacity(fp32, "H100-SXM", context=1000).state_bytes_per_sequence == recurrent * 4 + conv * 2
+    mixer = hybrid.layout[0][1].mixer
+    one = state_bytes(fp32, mixer, symroof.conventions.get("exact"), Step(3, 1, 100))
+    assert one["state/read"] == one["state/write"] == 3 * (8192 * 128 * 4 + 4 * (8192 + 2 * 8 * 128) * 2)
+    with pytest.raises(ValueError, match="state_bytes"):
+        hybrid.replace(layout=hybrid.layout, state_bytes=0)
+
+
+def test_out_bias_follows_bias_unless_given():
+    """Falcon-H1 biases Mamba's in_proj (mamba_proj_bias) and out_proj (projectors_bias) apart."""
+    from symroof.model.layers import Layer, StateSpace, matrices
+
+    m = StateSpace(inner=128, state=8, heads=8, bias=False, out_bias=True)
+    biases = {x.name: x.bias for x in matrices(Layer(None, None, norms=1, mixer=m), 64)}
+    assert biases == {"mixer/in": False, "mixer/out": True}
+    assert StateSpace(inner=128, state=8, heads=8, bias=True).out_bias is True
+    assert StateSpace(inner=128, state=8, heads=8).replace(bias=True).out_bias is True
+    assert m.replace(bias=True).out_bias is True and m.replace(out_bias=False).out_bias is False
+    with pytest.raises(ValueError, match="out_bias"):
+        StateSpace(inner=128, state=8, heads=8, out_bias=1)
