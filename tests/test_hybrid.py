@@ -180,10 +180,22 @@ DATA = om.__file__.rsplit("/", 1)[0] + "/data"
 # mamba-130m: 24 layers · (d_inner·d_state = 1536·16 + d_conv·d_inner = 4·1536)
 # Jamba-v0.1: 28 Mamba layers (attention at i % 8 == 4) · (8192·16 + 4·8192); KV: 4 layers · 2·8·128 per token
 # Qwen3-Next-80B-A3B: 36 DeltaNet layers · (32 heads·128·128 + 4·(2·16·128 + 32·128)); KV: 12 · 2·2·256
+# Falcon-H1-0.5B: 36 layers, each Mamba2 (1536·128 + 4·(1536 + 2·1·128)) and attention; KV: 36 · 2·2·64
+# Falcon-H1-7B: 44 layers · (3072·256 + 4·(3072 + 2·1·256)); KV: 44 · 2·2·128
+# Nemotron-H-8B: 24 Mamba2 layers ("M") · (128·64·128 + 4·(8192 + 2·8·128)); KV: 4 attention layers ("*") · 2·8·128
 REAL = {
     "mamba-130m-hf.json": (24 * (1536 * 16 + 4 * 1536), 0),
     "jamba-v0.1.json": (28 * (8192 * 16 + 4 * 8192), 4 * 2 * 8 * 128),
     "qwen3-next-80b-a3b-instruct.json": (36 * (32 * 128 * 128 + 4 * (2 * 16 * 128 + 32 * 128)), 12 * 2 * 2 * 256),
+    "falcon-h1-0.5b-instruct.json": (36 * (1536 * 128 + 4 * (1536 + 2 * 128)), 36 * 2 * 2 * 64),
+    "falcon-h1-7b-base.json": (44 * (3072 * 256 + 4 * (3072 + 2 * 256)), 44 * 2 * 2 * 128),
+    "nemotron-h-8b-base-8k.json": (24 * (128 * 64 * 128 + 4 * (8192 + 2 * 8 * 128)), 4 * 2 * 8 * 128),
+}
+# their state in bytes, as transformers holds it in bf16: the recurrent state in fp32, the conv cache in bf16
+STATE_BYTES = {
+    "falcon-h1-0.5b-instruct.json": 36 * (1536 * 128 * 4 + 4 * (1536 + 2 * 128) * 2),
+    "falcon-h1-7b-base.json": 44 * (3072 * 256 * 4 + 4 * (3072 + 2 * 256) * 2),
+    "nemotron-h-8b-base-8k.json": 24 * (128 * 64 * 128 * 4 + 4 * (8192 + 2 * 8 * 128) * 2),
 }
 
 
@@ -211,11 +223,14 @@ def test_real_config(name):
     assert arch.state_elements() == state
     assert arch.kv_cache_elements(10**6) == kv_per_token * 10**6
     assert arch.kv_elements_per_token == kv_per_token
+    if name in STATE_BYTES:
+        assert arch.kv_bytes == 2 and arch.state_memory() == STATE_BYTES[name]
 
 
 def test_published_sizes():
     """Published totals: Mamba-130M (about 130M: 129,135,360 with its tied 50,280-row embedding),
-    Jamba "52B total, 12B active", Qwen3-Next "80B total, 3B active" (model cards)."""
+    Jamba "52B total, 12B active", Qwen3-Next "80B total, 3B active", Falcon-H1 0.5B and 7B, Nemotron-H
+    8B (model cards)."""
     import symroof
 
     read = lambda n: symroof.models.from_hf_config(f"{DATA}/{n}")
@@ -224,6 +239,11 @@ def test_published_sizes():
     assert 51e9 < symroof.total_parameters(jamba) < 53e9 and 11e9 < symroof.active_parameters(jamba) < 13e9
     qwen = read("qwen3-next-80b-a3b-instruct.json")
     assert 79e9 < symroof.total_parameters(qwen) < 82e9 and 2.5e9 < symroof.active_parameters(qwen) < 4e9
+    # Falcon-H1 "0.5B" and "7B" (model cards; transformers' count 521,411,104 and 7,585,513,568), Nemotron-H
+    # "8B" (model card: "This model has 8B of model parameters"; transformers' count 8,100,852,736)
+    assert 0.5e9 < symroof.total_parameters(read("falcon-h1-0.5b-instruct.json")) < 0.55e9
+    assert 7e9 < symroof.total_parameters(read("falcon-h1-7b-base.json")) < 8e9
+    assert 8e9 < symroof.total_parameters(read("nemotron-h-8b-base-8k.json")) < 8.2e9
 
 
 # ---- what the fixed state changes -------------------------------------------------------------------------
