@@ -148,6 +148,21 @@ def test_nemotron_h_layout():
     assert arch.layers == len(transformers.AutoConfig.for_model("nemotron_h", **base).layers_block_type) == 4
 
 
+@pytest.mark.parametrize("model_type", ["falcon_h1", "nemotron_h"])
+def test_class_defaults(model_type):
+    """A config of nothing but its model_type reads as the config class's defaults: the same parameters
+    as transformers' model of its default config (FalconH1Config: 32 layers 4096 wide, 8 KV heads,
+    mamba_d_ssm 1024; NemotronHConfig: the four layers M E * -)."""
+    import symroof
+
+    transformers = om.require("transformers")
+    torch = om.require("torch")
+    with torch.device("meta"):
+        lm = transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.for_model(model_type))
+    arch = symroof.models.from_hf_config({"model_type": model_type})
+    assert symroof.total_parameters(arch) == sum(p.numel() for p in lm.parameters())
+
+
 def test_refused_configs():
     """What the readers refuse, each naming its key: Nemotron-H's latent MoE and biased MoE MLPs (not
     modelled), a bad pattern; Falcon-H1's Mamba heads that do not tile mamba_d_ssm."""
