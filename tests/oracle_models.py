@@ -329,3 +329,41 @@ def check_family(model_type: str, config: Mapping[str, Any], *, load: Mapping[st
         ours = batch * (arch.kv_cache_elements(prompt) + arch.state_elements())
         assert ours == held, (ours, held)
     return given
+
+
+def cache_bytes(cache: Any) -> int:
+    """Bytes of the tensors `cache_elements` counts, each at its own dtype (fake tensors have dtypes)."""
+    total = 0
+    for layer in cache.layers:
+        tensors = [getattr(layer, name, None) for name in ("keys", "values")]
+        for name in ("conv_states", "recurrent_states"):
+            states = getattr(layer, name, None)
+            tensors += list(states.values()) if isinstance(states, dict) else []
+        total += sum(t.numel() * t.element_size() for t in tensors if t is not None and t.dim() > 0)
+    return total
+
+
+def check_memory(model_type: str, config: Mapping[str, Any], *, load: Mapping[str, Any] | None = None,
+                 batch: int = 2, prompt: int = 11) -> symroof.Arch:
+    """Assert that symroof's bytes are the bytes transformers holds, for a bf16 model: every parameter
+    at its own dtype (``numel · element_size``, a router kept in fp32 included) against
+    `symroof.model.params.weight_bytes`, and the cache after a prefill of ``prompt`` tokens (K, V,
+    conv and recurrent states, each at its dtype) against ``B · (kv_cache_elements · b_kv +
+    Arch.state_memory())``. Returns symroof's `Arch` (read with ``torch_dtype: bfloat16``)."""
+    torch = require("torch")
+    transformers = require("transformers")
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from symroof.model.params import weight_bytes
+
+    hf = transformers.AutoConfig.for_model(model_type, **config)
+    with torch.device("meta"):
+        lm = transformers.AutoModelForCausalLM.from_config(hf, dtype=torch.bfloat16, **dict(load or {}))
+    arch = symroof.models.from_hf_config({"model_type": model_type, **config, "torch_dtype": "bfloat16"})
+    held = sum(p.numel() * p.element_size() for p in lm.parameters())
+    assert weight_bytes(arch) == held, (weight_bytes(arch), held)
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        cache = cache_bytes(prefill_cache(lm, batch, prompt))
+    ours = batch * (arch.kv_cache_elements(prompt) * arch.kv_bytes + arch.state_memory())
+    assert ours == cache, (ours, cache)
+    return arch

@@ -520,7 +520,7 @@ def kv_capacity(arch: Arch, hardware: Hardware | str, *, gpus: Any = 1, weight_b
     copies = kv_replication(arch, G)
     per_token = arch.kv_elements_per_token * arch.kv_bytes * copies
     # the fixed state of a sequence (state-space layers), split over the group's GPUs as its heads are
-    state = arch.state_elements() * arch.kv_bytes
+    state = arch.state_memory()
     tokens = sympy.oo if per_token == 0 else sympy.floor(free / per_token)
     if context is not None:
         # each attention layer keeps what its kind keeps (a window at most W − 1 tokens)

@@ -4,7 +4,8 @@ FLOP terms: the mixer's projections (``mixer/in``, ``mixer/x``, ``mixer/dt``, ``
 delta rule's ``mixer/qkvz``, ``mixer/ba``, ``mixer/out``), ``2·B·S_i·in·out`` each from the layer's
 matrix table; ``mixer/conv``, the depthwise causal convolution; ``mixer/scan``, the recurrence.
 Byte terms: the weights, and ``state/read`` and ``state/write``: the layer's recurrent state and
-conv cache of every sequence (`StateSpace.recurrent_elements` + ``conv_elements``, at ``b_kv``),
+conv cache of every sequence (`StateSpace.recurrent_elements` + ``conv_elements``, at ``b_kv``; the
+recurrent state at ``Arch.state_bytes`` where given),
 read and written once per step, whatever ``S_c`` (a prefill starts from a zero state and reads none).
 
 Under ``state_scan="algorithm"`` (every preset but ``matmul``):
@@ -105,8 +106,12 @@ def scan_flops(m: StateSpace | LinearAttention, conv: Conventions, step: Step) -
 
 def state_bytes(arch: Arch, m: StateSpace | LinearAttention, conv: Conventions, step: Step) -> dict[str, sympy.Expr]:
     """The recurrent state and conv cache of the ``B`` sequences, read (unless the cache is empty) and
-    written once per step, at ``b_kv`` bytes per element (``kv_read`` / ``kv_write`` say whether)."""
-    one = step.batch * (m.recurrent_elements + m.conv_elements) * arch.kv_bytes
+    written once per step, at ``b_kv`` bytes per element (the recurrent state at ``Arch.state_bytes``
+    where given; ``kv_read`` / ``kv_write`` say whether)."""
+    if arch.state_bytes is None:
+        one = step.batch * (m.recurrent_elements + m.conv_elements) * arch.kv_bytes
+    else:
+        one = step.batch * (m.recurrent_elements * arch.state_bytes + m.conv_elements * arch.kv_bytes)
     read = conv.kv_read != "none" and not step.empty_cache
     write = conv.kv_write == "always" or (conv.kv_write == "decode" and not step.empty_cache)
     return {"state/read": one if read else 0, "state/write": one if write else 0}

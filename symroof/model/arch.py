@@ -124,6 +124,9 @@ class Arch:
     window: Any = None                 # sliding window of every layer (each query sees at most W keys)
     # the layer stack, run-length in model order: ((count, Layer), ...); () builds it from the fields above
     layout: Any = ()
+    # bytes per element of the state-space mixers' recurrent state (None: kv_bytes); their conv cache stays
+    # at kv_bytes. transformers 5.24 keeps the recurrent state in fp32 (Nemotron-H: mamba_ssm_cache_dtype)
+    state_bytes: Any = None
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)
@@ -158,17 +161,13 @@ class Arch:
         for name in _ZERO_OK_FIELDS:
             put(name, as_count(getattr(self, name), name, allow_zero=True))
         for name in _AMOUNT_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, str):
-                if value not in _precision.BYTES:
-                    raise ValueError(f"{name}={value!r} must be a positive number or a SymPy expression, not str, "
-                                     f"or a dtype name: {', '.join(_precision.DTYPES)}")
-                value = _precision.BYTES[value]
-            put(name, as_amount(value, name))
+            put(name, _amount_or_dtype(getattr(self, name), name))
         if self.params_b is not None:
             put("params_b", as_amount(self.params_b, "params_b"))
         if self.window is not None:
             put("window", as_count(self.window, "window"))
+        if self.state_bytes is not None:
+            put("state_bytes", _amount_or_dtype(self.state_bytes, "state_bytes"))
         put("tensor_bytes", _tensor_bytes(self.tensor_bytes))
         choice(self.ffn_kind, "ffn_kind", FFN_KINDS)
         choice(self.norm, "norm", NORM_KINDS)
@@ -250,6 +249,27 @@ class Arch:
         """
         return sympy.Add(*(n * kept_tokens(layer.attention, tokens) * cache_width(layer.attention)
                            for n, layer in self.groups))
+
+    @property
+    def recurrent_bytes(self) -> sympy.Expr:
+        """Bytes per element of the recurrent state: ``state_bytes``, else ``kv_bytes``."""
+        return self.kv_bytes if self.state_bytes is None else self.state_bytes
+
+    def state_memory(self) -> sympy.Expr:
+        """Bytes of the fixed-size state one sequence keeps (`state_elements`): each mixer's recurrent
+        state at `recurrent_bytes` and its conv cache at ``kv_bytes``.
+
+        >>> from symroof.model.layers import Layer, StateSpace
+        >>> mamba2 = Layer(None, None, norms=1, mixer=StateSpace(inner=128, state=16, heads=8))
+        >>> arch = Arch(hidden=64, layers=2, heads=1, layout=((2, mamba2),), state_bytes="fp32")
+        >>> arch.state_memory()          # 2 layers · (128·16 · 4 bytes + 4 taps · (128 + 2·1·16) · 2 bytes)
+        18944
+        """
+        if self.state_bytes is None:                    # one dtype: the form the costs have always had
+            return self.state_elements() * self.kv_bytes
+        return sympy.Add(*(n * (g.mixer.recurrent_elements * self.state_bytes
+                                + g.mixer.conv_elements * self.kv_bytes)
+                           for n, g in self.groups if g.mixer is not None))
 
     def state_elements(self) -> sympy.Expr:
         """Elements of the fixed-size state one sequence keeps, over all layers, whatever its length:
@@ -363,6 +383,16 @@ class Arch:
         )
         base.update(overrides)
         return cls(**base)
+
+
+def _amount_or_dtype(value: object, name: str) -> sympy.Expr:
+    """Bytes per element: a positive amount, or a dtype name (`symroof.precision.BYTES`)."""
+    if isinstance(value, str):
+        if value not in _precision.BYTES:
+            raise ValueError(f"{name}={value!r} must be a positive number or a SymPy expression, not str, "
+                             f"or a dtype name: {', '.join(_precision.DTYPES)}")
+        value = _precision.BYTES[value]
+    return as_amount(value, name)
 
 
 def _tensor_bytes(value: object) -> tuple[tuple[str, sympy.Expr], ...]:

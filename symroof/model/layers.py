@@ -339,9 +339,9 @@ def _mixer_matrices(m: StateSpace | LinearAttention, H: sympy.Expr) -> list[Matr
                 Matrix("mixer/out", m.value_width, H)]
     if m.version == 1:
         return [Matrix("mixer/in", H, 2 * m.inner, m.bias), Matrix("mixer/x", m.inner, m.dt_rank + 2 * m.state),
-                Matrix("mixer/dt", m.dt_rank, m.inner, True), Matrix("mixer/out", m.inner, H, m.bias)]
+                Matrix("mixer/dt", m.dt_rank, m.inner, True), Matrix("mixer/out", m.inner, H, bool(m.out_bias))]
     width = 2 * m.inner + 2 * m.groups * m.state + m.heads
-    return [Matrix("mixer/in", H, width, m.bias), Matrix("mixer/out", m.inner, H, m.bias)]
+    return [Matrix("mixer/in", H, width, m.bias), Matrix("mixer/out", m.inner, H, bool(m.out_bias))]
 
 
 def layer_norm_parameters(layer: Layer, hidden: Any) -> sympy.Expr:

@@ -53,8 +53,9 @@ class StateSpace:
     of ``inner/heads`` each, ``groups`` of B and C, SSD chunks of ``chunk`` tokens).
 
     ``conv``: taps of the depthwise causal convolution (``d_conv``); ``conv_bias``: its bias;
-    ``bias``: biases on in_proj and out_proj; ``gated_norm``: Mamba2's gated RMSNorm of ``inner``;
-    ``dt_bc_norms``: RMSNorms of ``dt_rank``, ``state`` and ``state`` on dt, B and C (Jamba).
+    ``bias``: biases on in_proj and out_proj (``out_bias``, if given, on out_proj instead: Falcon-H1's
+    ``projectors_bias`` beside its ``mamba_proj_bias``); ``gated_norm``: Mamba2's gated RMSNorm of
+    ``inner``; ``dt_bc_norms``: RMSNorms of ``dt_rank``, ``state`` and ``state`` on dt, B and C (Jamba).
     """
 
     inner: Any
@@ -68,9 +69,12 @@ class StateSpace:
     bias: bool = False
     gated_norm: bool = True
     dt_bc_norms: bool = False
+    out_bias: bool | None = None        # out_proj's bias, None: as ``bias``
 
     def __post_init__(self) -> None:
         put = lambda k, v: object.__setattr__(self, k, v)
+        if self.out_bias is None:
+            put("out_bias", self.bias)
         for name in ("inner", "state", "conv", "groups", "chunk"):
             put(name, as_count(getattr(self, name), name))
         for name in ("dt_rank", "heads"):
@@ -83,7 +87,7 @@ class StateSpace:
                 raise ValueError(f"heads={self.heads} must divide inner={self.inner}")
             if self.heads.is_Integer and self.groups.is_Integer and self.heads % self.groups:
                 raise ValueError(f"groups={self.groups} must divide heads={self.heads}")
-        _flag(self, "conv_bias", "bias", "gated_norm", "dt_bc_norms")
+        _flag(self, "conv_bias", "bias", "gated_norm", "dt_bc_norms", "out_bias")
 
     @property
     def version(self) -> int:
@@ -128,6 +132,8 @@ class StateSpace:
         return self.inner if self.gated_norm else sympy.Integer(0)
 
     def replace(self, **changes: Any) -> StateSpace:
+        if "bias" in changes and "out_bias" not in changes and self.out_bias == self.bias:
+            changes["out_bias"] = None          # out_proj's bias still follows ``bias``
         return dataclasses.replace(self, **changes)
 
 

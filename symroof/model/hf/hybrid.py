@@ -1,5 +1,6 @@
 """State-space and hybrid families: ``mamba``, ``falcon_mamba``, ``mamba2``, ``jamba``, ``qwen3_next``,
-``granitemoehybrid``, read as transformers 5.24 builds them (each family's ``modeling_*.py``).
+``granitemoehybrid``, ``falcon_h1``, ``nemotron_h``, read as transformers 5.24 builds them (each family's
+``modeling_*.py``).
 
 Each family has its own reader (`Family.read`): it builds one `Layer` per layer, with a state-space
 or linear-attention mixer (`symroof.model.statespace`) where transformers puts one, and the
@@ -18,7 +19,25 @@ model-level fields that `symroof.model.arch.Arch` needs (a Mamba model, with no 
   norms; MoE with a gated shared expert, dense MLPs in ``mlp_only_layers``;
 * ``granitemoehybrid``: ``layer_types`` (``mamba``/``attention``) with Mamba2 mixers; every layer a
   MoE with a shared gated MLP of ``shared_intermediate_size`` (only the shared MLP with
-  ``num_local_experts = 0``).
+  ``num_local_experts = 0``);
+* ``falcon_h1``: every layer attention and a Mamba2 mixer side by side on one RMSNorm's output (both
+  set in one `Layer`), then a gated MLP after a second RMSNorm; the Mamba width ``mamba_d_ssm``
+  (absent: 1024; null: ``mamba_expand·H``) in ``mamba_n_heads`` of ``mamba_d_head`` (``"auto"``: the
+  width over the heads); in_proj biased by ``mamba_proj_bias``, out_proj by ``projectors_bias``; the
+  gated RMSNorm only with ``mamba_rms_norm``; attention ``head_dim`` given or ``H/n_h``; the µP
+  multipliers change no count;
+* ``nemotron_h``: one RMSNorm and one block per layer, from ``layers_block_type`` (or ``layer_types``;
+  legacy ``mamba``/``attention`` remapped), else ``hybrid_override_pattern`` (``M`` Mamba2, ``*``
+  attention, ``-`` MLP, ``E`` MoE), else the class's ``M E * -``; the number of layers is the pattern's
+  length. Mamba2 of ``mamba_num_heads·mamba_head_dim`` (``expand`` unused), biased by ``use_bias``;
+  attention without RoPE or biases; a ReLU² MLP (up, down); MoE of ``n_routed_experts`` ReLU² experts
+  and one shared of ``moe_shared_expert_intermediate_size``, the router kept in fp32
+  (``tensor_bytes``); the LM head never tied. ``moe_latent_size`` and biased MoE MLPs are refused.
+
+The recurrent state (`symroof.model.arch.Arch.state_bytes`): transformers 5.24's torch path keeps it in
+fp32 for every family here (its scans compute the state in fp32; the conv cache stays at the model's
+dtype). ``falcon_h1`` reads it so (4 bytes), ``nemotron_h`` from ``mamba_ssm_cache_dtype`` (default
+``float32``; ``"auto"``: the KV dtype); the earlier families leave it at ``b_kv``.
 """
 
 from __future__ import annotations
@@ -26,9 +45,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from symroof.model.hf.config import Config
+from symroof.model.hf.config import Config, dtype_name
 from symroof.model.hf.families import Family, Reading, register
 from symroof.model.layers import FFN, Attention, Layer, LinearAttention, StateSpace
+from symroof.model.precision import BYTES
 
 __all__: list[str] = []
 
@@ -236,6 +256,146 @@ def _read_granitemoehybrid(cfg: Config, model_type: str, fam: Family) -> Reading
                    ["embedding, attention, residual and logits multipliers (no change to FLOPs or bytes)"])
 
 
+def _kv_heads(cfg: Config, heads: int, absent: int) -> int:
+    """``num_key_value_heads``: ``absent`` when the key is left out (the config class's default), all
+    ``heads`` when it is null (the config class's ``__post_init__``)."""
+    if "num_key_value_heads" not in cfg.data:
+        return absent
+    return cfg.count("num_key_value_heads", default=heads)
+
+
+def _attention_of(heads: int, kv: int, head_dim: int, **extra: Any) -> Attention:
+    if heads % kv:
+        raise ValueError(f"config.json: num_key_value_heads={kv} must divide num_attention_heads={heads}")
+    return Attention(heads=heads, kv_heads=kv, head_dim=head_dim, **extra)
+
+
+def _read_falcon_h1(cfg: Config, model_type: str, fam: Family) -> Reading:
+    """FalconH1Config and ``modeling_falcon_h1.py``: every layer a Mamba2 mixer and attention side by
+    side on one RMSNorm's output, then a gated MLP after a second RMSNorm."""
+    hidden = cfg.count("hidden_size")
+    layers = cfg.count("num_hidden_layers")
+    heads = cfg.count("num_attention_heads")
+    head_dim = cfg.count("head_dim", default=None)         # FalconH1Attention: getattr(config, "head_dim", H // n_h)
+    if head_dim is None:
+        if hidden % heads:
+            raise ValueError(f"config.json: num_attention_heads={heads} must divide hidden_size={hidden} "
+                             "(or give head_dim)")
+        head_dim = hidden // heads
+    bias = cfg.flag("attention_bias", False)
+    attention = _attention_of(heads, _kv_heads(cfg, heads, 8), head_dim, qkv_bias=bias, out_bias=bias)
+    # mamba_d_ssm: absent 1024 (the class default), null expand·hidden_size
+    if "mamba_d_ssm" in cfg.data and cfg.data["mamba_d_ssm"] is None:
+        inner = cfg.count("mamba_expand", default=2) * hidden
+    else:
+        inner = cfg.count("mamba_d_ssm", default=1024)
+    m_heads = cfg.count("mamba_n_heads", default=128)
+    _, d_head = cfg.get("mamba_d_head", default="auto")
+    if d_head == "auto":
+        d_head = inner // m_heads
+    if isinstance(d_head, bool) or not isinstance(d_head, int) or d_head < 1:
+        raise ValueError(f"config.json: mamba_d_head={d_head!r} must be a positive integer or \"auto\"")
+    if m_heads * d_head != inner:
+        raise ValueError(f"config.json: mamba_n_heads={m_heads} × mamba_d_head={d_head} must equal the Mamba "
+                         f"width {inner} (mamba_d_ssm, or mamba_expand·hidden_size when it is null)")
+    groups = cfg.count("mamba_n_groups", default=1)
+    if m_heads % groups:
+        raise ValueError(f"config.json: mamba_n_groups={groups} must divide mamba_n_heads={m_heads}")
+    mixer = StateSpace(inner=inner, state=cfg.count("mamba_d_state", default=256),
+                       conv=cfg.count("mamba_d_conv", default=4), heads=m_heads, groups=groups,
+                       chunk=cfg.count("mamba_chunk_size", default=256),
+                       conv_bias=cfg.flag("mamba_conv_bias", True), bias=cfg.flag("mamba_proj_bias", False),
+                       out_bias=cfg.flag("projectors_bias", False), gated_norm=cfg.flag("mamba_rms_norm", False))
+    ffn = FFN(cfg.count("intermediate_size"), bias=cfg.flag("mlp_bias", False))
+    layer = Layer(attention, ffn, norms=2, mixer=mixer)
+    # transformers' chunked scan computes the state in fp32, and its cache keeps it so (the conv cache at the dtype)
+    fields = _fields(cfg, hidden, layers, False, ffn_dim=ffn.width, state_bytes=4, **_attention_fields(attention))
+    return Reading(fields, [layer] * layers,
+                   ["µP multipliers of the embedding, LM head, attention, key, SSM and MLP (no change to FLOPs "
+                    "or bytes)"])
+
+
+_NEMOTRON_KINDS = ("linear_attention", "full_attention", "mlp", "moe")
+_NEMOTRON_LEGACY = {"mamba": "linear_attention", "attention": "full_attention"}   # remap_legacy_layer_types
+_NEMOTRON_PATTERN = {"M": "linear_attention", "*": "full_attention", "-": "mlp", "E": "moe"}
+
+
+def _nemotron_kinds(cfg: Config) -> list[str]:
+    """Each layer's block: ``layers_block_type`` (or ``layer_types``, legacy names remapped), else
+    ``hybrid_override_pattern`` (``M`` Mamba2, ``*`` attention, ``-`` MLP, ``E`` MoE), else the class's
+    four-layer default. Its length is the number of layers (``num_hidden_layers`` is ignored)."""
+    key, given = cfg.get("layers_block_type", "layer_types", default=None)
+    if given is not None:
+        ok = isinstance(given, list) and given and all(isinstance(k, str) for k in given)
+        kinds = [_NEMOTRON_LEGACY.get(k, k) for k in given] if ok else []
+        if not ok or any(k not in _NEMOTRON_KINDS for k in kinds):
+            raise ValueError(f"config.json: {key}={given!r} must list layers of {', '.join(_NEMOTRON_KINDS)}")
+        return kinds
+    _, pattern = cfg.get("hybrid_override_pattern", default=None)
+    if pattern is not None:
+        if not (isinstance(pattern, str) and pattern and all(c in _NEMOTRON_PATTERN for c in pattern)):
+            raise ValueError(f"config.json: hybrid_override_pattern={pattern!r} must be a string of "
+                             f"{', '.join(_NEMOTRON_PATTERN)}")
+        return [_NEMOTRON_PATTERN[c] for c in pattern]
+    return ["linear_attention", "moe", "full_attention", "mlp"]
+
+
+def _read_nemotron_h(cfg: Config, model_type: str, fam: Family) -> Reading:
+    """NemotronHConfig and ``modeling_nemotron_h.py``: each layer one RMSNorm and one block, a Mamba2
+    mixer, attention (no RoPE, no biases), a ReLU² MLP (up, down) or a MoE of ReLU² experts with one
+    shared ReLU² expert; its LM head is never tied."""
+    hidden = cfg.count("hidden_size")
+    kinds = _nemotron_kinds(cfg)
+    notes = []
+    given_layers = cfg.data.get("num_hidden_layers")
+    if given_layers is not None and given_layers != len(kinds):
+        notes.append(f"num_hidden_layers={given_layers!r} (transformers builds the {len(kinds)} layers of the "
+                     "layer pattern)")
+    heads = cfg.count("num_attention_heads")
+    attention = _attention_of(heads, _kv_heads(cfg, heads, 8), cfg.count("head_dim", default=128), rope=False)
+    m_heads, m_dim = cfg.count("mamba_num_heads", default=128), cfg.count("mamba_head_dim", default=64)
+    groups = cfg.count("mamba_n_groups", "n_groups", default=8)       # the mamba_* aliases win when given
+    if m_heads % groups:
+        raise ValueError(f"config.json: n_groups={groups} must divide mamba_num_heads={m_heads}")
+    conv_bias_key = "mamba_conv_bias" if cfg.data.get("mamba_conv_bias") is not None else "use_conv_bias"
+    mixer = StateSpace(inner=m_heads * m_dim, state=cfg.count("ssm_state_size", default=128),
+                       conv=cfg.count("mamba_d_conv", "conv_kernel", default=4), heads=m_heads, groups=groups,
+                       chunk=cfg.count("mamba_chunk_size", "chunk_size", default=128),
+                       conv_bias=cfg.flag(conv_bias_key, True), bias=cfg.flag("use_bias", False))
+    mlp_bias = cfg.flag("mlp_bias", False)
+    mlp = FFN(cfg.count("intermediate_size"), gated=False, bias=mlp_bias)
+    moe = None
+    extra: dict[str, Any] = {}
+    if "moe" in kinds:
+        experts = cfg.count("n_routed_experts", "num_local_experts", default=8)
+        per_token = cfg.count("num_experts_per_tok", default=2)
+        if experts < 2 or per_token > experts:
+            raise ValueError(f"config.json: n_routed_experts={experts} must be at least 2 and at least "
+                             f"num_experts_per_tok={per_token}")
+        if cfg.data.get("moe_latent_size") is not None:
+            raise ValueError(f"config.json: moe_latent_size={cfg.data['moe_latent_size']!r} (latent MoE "
+                             "projections) is not modelled")
+        if mlp_bias:
+            raise ValueError("config.json: mlp_bias=true with MoE layers is not modelled (transformers' routed "
+                             "experts have no biases, its shared expert has)")
+        moe = FFN(cfg.count("moe_intermediate_size", default=7688), gated=False, experts=experts,
+                  experts_per_token=per_token, shared_experts=1,
+                  shared_width=cfg.count("moe_shared_expert_intermediate_size", default=7688))
+        extra["tensor_bytes"] = {"ffn/router": 4}       # _keep_in_fp32_modules_strict: the router's gate.weight
+    mamba = Layer(None, None, norms=1, mixer=mixer)
+    block = {"linear_attention": mamba, "full_attention": Layer(attention, None, norms=1),
+             "mlp": Layer(None, mlp, norms=1), "moe": Layer(None, moe, norms=1)}
+    out = [block[k] for k in kinds]
+    if cfg.flag("tie_word_embeddings", False):
+        notes.append("tie_word_embeddings=true (transformers' Nemotron-H ties no weights: its LM head is its own)")
+    _, cache_dtype = cfg.get("mamba_ssm_cache_dtype", default="float32")
+    if cache_dtype != "auto":
+        extra["state_bytes"] = BYTES[dtype_name(cache_dtype, "mamba_ssm_cache_dtype")]
+    attn = _attention_fields(attention) if "full_attention" in kinds else {}
+    fields = _fields(cfg, hidden, len(kinds), False, tied_embeddings=False, **attn, **extra)
+    return Reading(fields, out, notes)
+
+
 # ``ffn_kind`` and the other generic keys are unused: each reader builds its layers itself
 register("mamba", Family("gated", tied=True, read=_read_mamba), "MambaForCausalLM")
 register("falcon_mamba", Family("gated", tied=True, read=_read_mamba), "FalconMambaForCausalLM")
@@ -243,3 +403,9 @@ register("mamba2", Family("gated", read=_read_mamba2), "Mamba2ForCausalLM")
 register("jamba", Family("gated", read=_read_jamba), "JambaForCausalLM")
 register("qwen3_next", Family("gated", read=_read_qwen3_next), "Qwen3NextForCausalLM")
 register("granitemoehybrid", Family("gated", read=_read_granitemoehybrid), "GraniteMoeHybridForCausalLM")
+# the config classes' defaults of the keys the readers need (FalconH1Config, NemotronHConfig)
+register("falcon_h1", Family("gated", read=_read_falcon_h1, defaults=dict(
+    vocab_size=128000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32)),
+    "FalconH1ForCausalLM")
+register("nemotron_h", Family("dense", read=_read_nemotron_h, defaults=dict(
+    vocab_size=131072, hidden_size=4096, intermediate_size=21504, num_attention_heads=32)), "NemotronHForCausalLM")
