@@ -108,11 +108,9 @@ def test_bytes_match_transformers(case):
     assert arch.kv_bytes == 2 and arch.recurrent_bytes == 4
 
 
-@pytest.mark.parametrize("case", ["mamba2", "jamba", "qwen3_next", "granitemoehybrid-dense"])
-@pytest.mark.xfail(strict=True, reason="open (issue 16's earlier families, left as they were): transformers 5.24 "
-                   "keeps their recurrent state in fp32 too; their readers leave it at b_kv (Arch.state_bytes "
-                   "unset), which halves its bytes in bf16")
+@pytest.mark.parametrize("case", ["mamba", "falcon_mamba", "mamba2", "jamba", "qwen3_next", "granitemoehybrid-dense"])
 def test_bytes_of_earlier_families(case):
+    """The same byte-for-byte check: their recurrent state is fp32 in transformers 5.24's cache too."""
     model_type, config, load = CASES[case]
     om.check_memory(model_type, config, load=load)
 

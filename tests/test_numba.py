@@ -157,8 +157,8 @@ def test_below_the_threshold_numpy_runs(monkeypatch):
 
 def test_without_a_thread_safe_layer_numpy_runs(monkeypatch):
     monkeypatch.setattr(_numba, "usable", lambda: False)
-    ev = symroof.compile(3 * B + S, backend="numba")
-    np.testing.assert_array_equal(ev(B=np.arange(1, 9), S=2), 3.0 * np.arange(1, 9) + 2)
+    ev = symroof.compile(13 * B + S, backend="numba")  # an expression no other test compiles (evaluators are cached)
+    np.testing.assert_array_equal(ev(B=np.arange(1, 9), S=2), 13.0 * np.arange(1, 9) + 2)
     assert not _kernels(ev)
 
 

@@ -36,8 +36,8 @@ model-level fields that `symroof.model.arch.Arch` needs (a Mamba model, with no 
 
 The recurrent state (`symroof.model.arch.Arch.state_bytes`): transformers 5.24's torch path keeps it in
 fp32 for every family here (its scans compute the state in fp32; the conv cache stays at the model's
-dtype). ``falcon_h1`` reads it so (4 bytes), ``nemotron_h`` from ``mamba_ssm_cache_dtype`` (default
-``float32``; ``"auto"``: the KV dtype); the earlier families leave it at ``b_kv``.
+dtype). Every reader sets it so (4 bytes), except ``nemotron_h``, which reads ``mamba_ssm_cache_dtype``
+(default ``float32``; ``"auto"``: the KV dtype), the dtype a serving engine keeps it in.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def _read_mamba(cfg: Config, model_type: str, fam: Family) -> Reading:
                        conv=cfg.count("conv_kernel", default=4), dt_rank=_dt_rank(cfg, "time_step_rank", hidden),
                        conv_bias=_bias(cfg, "use_conv_bias", True), bias=_bias(cfg, "use_bias", False))
     layer = Layer(None, None, norms=1, mixer=mixer)
-    return Reading(_fields(cfg, hidden, layers, True), [layer] * layers, [])
+    return Reading(_fields(cfg, hidden, layers, True, state_bytes=4), [layer] * layers, [])
 
 
 def _mamba2(cfg: Config, hidden: int, *, keys: dict[str, str] | None = None, groups: int = 8,
@@ -145,7 +145,7 @@ def _read_mamba2(cfg: Config, model_type: str, fam: Family) -> Reading:
     hidden = cfg.count("hidden_size")
     layers = cfg.count("num_hidden_layers")
     layer = Layer(None, None, norms=1, mixer=_mamba2(cfg, hidden))
-    return Reading(_fields(cfg, hidden, layers, False), [layer] * layers, [])
+    return Reading(_fields(cfg, hidden, layers, False, state_bytes=4), [layer] * layers, [])
 
 
 def _read_jamba(cfg: Config, model_type: str, fam: Family) -> Reading:
@@ -174,7 +174,7 @@ def _read_jamba(cfg: Config, model_type: str, fam: Family) -> Reading:
             out.append(Layer(attention, ffn))
         else:
             out.append(Layer(None, ffn, mixer=mixer))
-    fields = _fields(cfg, hidden, layers, False, ffn_dim=width, **_attention_fields(attention))
+    fields = _fields(cfg, hidden, layers, False, ffn_dim=width, state_bytes=4, **_attention_fields(attention))
     return Reading(fields, out, [])
 
 
@@ -224,7 +224,7 @@ def _read_qwen3_next(cfg: Config, model_type: str, fam: Family) -> Reading:
     mtp = cfg.data.get("mtp_num_hidden_layers")
     if mtp:
         notes.append(f"mtp_num_hidden_layers={mtp} (the multi-token-prediction layers transformers does not build)")
-    return Reading(_fields(cfg, hidden, layers, False, **_attention_fields(attention)), out, notes)
+    return Reading(_fields(cfg, hidden, layers, False, state_bytes=4, **_attention_fields(attention)), out, notes)
 
 
 def _read_granitemoehybrid(cfg: Config, model_type: str, fam: Family) -> Reading:
@@ -252,7 +252,7 @@ def _read_granitemoehybrid(cfg: Config, model_type: str, fam: Family) -> Reading
     else:
         ffn = FFN(shared)
     out = [Layer(attention, ffn) if kinds[i] else Layer(None, ffn, mixer=mixer) for i in range(layers)]
-    return Reading(_fields(cfg, hidden, layers, False, **_attention_fields(attention)), out,
+    return Reading(_fields(cfg, hidden, layers, False, state_bytes=4, **_attention_fields(attention)), out,
                    ["embedding, attention, residual and logits multipliers (no change to FLOPs or bytes)"])
 
 
