@@ -51,7 +51,7 @@ _OPS = {"add": "{} + {}", "sub": "{} - {}", "mul": "{} * {}", "div": "{} / {}", 
 
 Check = tuple[int, Literal["positive", "nonnegative", "none"], bool, bool]  # position, lower, integer, floating
 Read = Literal["flat", "full", "col", "row"]
-_INDEX = {"flat": "i0", "full": "i0, i1", "row": "i1", "col": "i0"}
+_INDEX = {"flat": "i0", "full": "i0, i1", "row": "i1"}  # a "col" value is read once per row
 
 
 @functools.cache

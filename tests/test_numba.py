@@ -4,6 +4,7 @@ one ufunc at a time; its argument checks and floating-point errors; its disk cac
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -18,7 +19,10 @@ import symroof
 from symroof import _numba, evaluate
 from symroof.symbols import B, S, S_c, S_i
 
-pytestmark = pytest.mark.skipif(not _numba.available(), reason="numba is not installed (the fast extra)")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                                reason="numba is not installed (the fast extra)")
+README_THRESHOLD = 1 << 18  # the README: "arrays of 2^18 points or more run instead in one loop compiled by numba"
+THRESHOLD = _numba.MIN_POINTS  # before the fixture below lowers it
 
 ROOT = Path(__file__).resolve().parent.parent
 LLAMA = symroof.step(symroof.models.get("llama-3-8b"), "exact")
@@ -53,9 +57,76 @@ def test_llama_decode_intensity_by_hand():
 def test_same_numbers_as_the_numpy_backend(dtype):
     # the same program in the same order, without fast-math: the same float64 results, bit for bit
     batch = np.arange(1, 5001).astype(dtype)
-    fused = symroof.compile(LLAMA, S_i=1, backend="numba")(B=batch, S_c=2048)
+    ev = symroof.compile(LLAMA, S_i=1, backend="numba")
+    fused = ev(B=batch, S_c=2048)
     blocked = symroof.compile(LLAMA, S_i=1, backend="numpy")(B=batch, S_c=2048)
     np.testing.assert_array_equal(fused, blocked)
+    assert any(key[4][0][3] == (batch.dtype.kind == "f") for key in _kernels(ev) if key[4]), \
+        "the fused loop did not run on this dtype"
+
+
+def test_the_threshold_is_the_documented_one(monkeypatch):
+    monkeypatch.setattr(_numba, "MIN_POINTS", THRESHOLD)
+    assert _numba.available()
+    ev = symroof.compile(17 * B + 2, backend="numba")  # an expression no other test compiles
+    small = np.arange(1, README_THRESHOLD)            # 2^18 - 1 points: numpy
+    np.testing.assert_array_equal(ev(B=small), 17.0 * small + 2)
+    assert not _kernels(ev)
+    large = np.arange(1, README_THRESHOLD + 1)        # 2^18: the fused loop
+    np.testing.assert_array_equal(ev(B=large), 17.0 * large + 2)
+    assert _kernels(ev)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_loop_runs_on_the_threads_asked_for(threads):
+    numba = _numba._numba()
+    ev = symroof.compile(19 * B + 2, backend="numba", threads=threads)
+    batch = np.arange(1, 2 * evaluate._MIN_PER_THREAD + 1)
+    np.testing.assert_array_equal(ev(B=batch), 19.0 * batch + 2)
+    assert numba.get_num_threads() == min(threads, numba.config.NUMBA_NUM_THREADS)
+    # fewer points than two threads' worth: one thread
+    ev(B=batch[: evaluate._MIN_PER_THREAD])
+    assert numba.get_num_threads() == 1
+
+
+def test_a_real_valued_symbol_takes_fractions_and_rejects_nan():
+    x = sympy.Symbol("x", positive=True)  # not an integer: 2.5 is allowed
+    ev = symroof.compile(3 * x + B, backend="numba")
+    np.testing.assert_array_equal(ev(x=np.array([2.5, 0.25]), B=1), [8.5, 1.75])
+    with pytest.raises(ValueError, match=r"x\[1\]=-0.5 must be a positive number"):
+        ev(x=np.array([2.5, -0.5]), B=1)
+    with pytest.raises(ValueError, match=r"x\[0\]=nan must be a positive number"):
+        ev(x=np.array([np.nan, 1.0]), B=1)
+
+
+def test_usable_needs_numba_and_a_thread_safe_layer(monkeypatch):
+    check = _numba.usable.__wrapped__  # not the cached answer
+    assert check()
+    monkeypatch.setattr(_numba, "available", lambda: False)
+    assert not check()
+    monkeypatch.undo()
+    real = importlib.import_module
+
+    def no_layers(name, *args):
+        if name.startswith("numba.np.ufunc.") and name.endswith("pool"):
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", no_layers)
+    assert not check()
+
+
+def test_the_cache_directory(tmp_path, monkeypatch):
+    version = _numba._numba().__version__
+    monkeypatch.setenv("SYMROOF_CACHE_DIR", str(tmp_path / "a" / "b"))  # created, parents too
+    assert _numba._cache_dir() == tmp_path / "a" / "b" / f"kernels-numba-{version}"
+    assert (tmp_path / "a" / "b" / f"kernels-numba-{version}").is_dir()
+    monkeypatch.delenv("SYMROOF_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert _numba._cache_dir() == tmp_path / "xdg" / "symroof" / f"kernels-numba-{version}"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert _numba._cache_dir() == tmp_path / "home" / ".cache" / "symroof" / f"kernels-numba-{version}"
 
 
 def test_a_grid_of_broadcast_inputs():
@@ -177,6 +248,10 @@ def test_the_generated_loop():
     assert "fastmath" not in text  # the arithmetic keeps its order and rounding
     with pytest.raises(ValueError, match="1 or 2 dimensions, not 3"):
         _numba.source(program.n_inputs, program.ops, (), program.roots, (0,), (1,), (), 3, ("flat",), cache=False)
+    for ndim, reads in ((1, ()), (1, ("flat", "flat")), (1, ("full",)), (2, ("flat",)), (2, ())):
+        with pytest.raises(ValueError, match=r"reads=.*for each of the 1 arrays"):
+            _numba.source(program.n_inputs, program.ops, (), program.roots, (0,), (1,), (), ndim, reads,
+                          cache=False)
 
 
 def test_kernels_are_cached_on_disk_for_the_next_process(tmp_path):
