@@ -144,6 +144,7 @@ def test_a_grid_of_broadcast_inputs():
     c = np.array([[0, 1, 5, 100]])
     got = ev(B=b, S_c=c)
     assert got.shape == (3, 4)
+    assert any(key[5] == 2 for key in _kernels(ev)), "the 2-D loop did not run"
     for i, bi in enumerate((1, 2, 7)):
         for j, cj in enumerate((0, 1, 5, 100)):
             assert Fraction(float(got[i, j])) == pytest.approx(Fraction(bi * (cj + 3), bi + cj + 1), rel=1e-15)
@@ -193,6 +194,15 @@ def test_a_bad_count_is_named(values, message):
     ev = symroof.compile(B * S_c + 1, backend="numba")
     with pytest.raises(ValueError, match=message):
         ev(B=values, S_c=np.ones(len(values)))
+
+
+def test_a_bad_value_in_a_broadcast_input_is_named():
+    # the column and the row are smaller than the grid: checked whole before the loop
+    ev = symroof.compile(B * S_c + 1, backend="numba")
+    with pytest.raises(ValueError, match=r"B\[1, 0\]=0 must be a positive integer"):
+        ev(B=np.array([[2], [0], [3]]), S_c=np.array([[1, 2, 3, 4]]))
+    with pytest.raises(ValueError, match=r"S_c\[0, 2\]=-3 must be a non-negative integer"):
+        ev(B=np.array([[2], [1], [3]]), S_c=np.array([[1, 2, -3, 4]]))
 
 
 def test_an_empty_cache_is_allowed_a_negative_one_is_not():
