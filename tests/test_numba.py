@@ -153,7 +153,9 @@ def test_a_grid_of_broadcast_inputs():
     full = np.arange(1, 13).reshape(4, 3).T
     np.testing.assert_array_equal(symroof.compile(3 * B + 1, backend="numba")(B=full), 3.0 * full + 1)
     ordered = np.arange(1, 13).reshape(3, 4)
-    np.testing.assert_array_equal(symroof.compile(3 * B + 1, backend="numba")(B=ordered), 3.0 * ordered + 1)
+    flat = symroof.compile(5 * B + 3, backend="numba")  # an expression no other test compiles
+    np.testing.assert_array_equal(flat(B=ordered), 5.0 * ordered + 3)
+    assert [key[5] for key in _kernels(flat)] == [1], "a C-ordered grid runs as one flat loop"
     mixed = symroof.compile(B * S + S, backend="numba")(B=full, S=np.array([[2], [5], [7]]))
     np.testing.assert_array_equal(mixed, full * np.array([[2], [5], [7]]) + np.array([[2], [5], [7]]))
     rows = symroof.compile(B * S + S, backend="numba")(B=full, S=np.array([[2, 5, 7, 11]]))
@@ -194,6 +196,27 @@ def test_a_bad_count_is_named(values, message):
     ev = symroof.compile(B * S_c + 1, backend="numba")
     with pytest.raises(ValueError, match=message):
         ev(B=values, S_c=np.ones(len(values)))
+
+
+def test_a_grid_with_parts_computed_once_per_row():
+    # seed 000's decode intensity at H = 4096, N = 32, Z = 8 (fp16) over B x S_c, with call-time scalars:
+    # (S_c + 24576)/(S_c/2 + 2 + 1953125/(64·B)); the last term depends on B alone, computed once per row
+    cost = symroof.decode(symroof.Arch.symbolic(weight_bytes=2, act_bytes=2, kv_bytes=2), "000")
+    ev = symroof.compile(cost)
+    b, c = np.array([[1], [7], [64]]), np.array([[0, 5, 1000, 4096]])
+    got = ev(B=b, S_c=c, H=4096, N=32, Z=8)
+    for i, bi in enumerate((1, 7, 64)):
+        for j, cj in enumerate((0, 5, 1000, 4096)):
+            want = Fraction(cj + 24576) / (Fraction(cj, 2) + 2 + Fraction(1953125, 64 * bi))
+            assert abs(Fraction(float(got[i, j])) - want) <= 1e-14 * want
+    assert _kernels(ev)
+
+
+def test_a_non_finite_value_with_checks_off_gives_numpys_result():
+    # the loop sees inf, numpy reruns the call (a scalar among the arrays) and returns what it computes
+    ev = symroof.compile(B * S + 1, backend="numba", check=False)
+    np.testing.assert_array_equal(ev(B=np.array([1.0, np.inf, 2.0]), S=3), [4.0, np.inf, 7.0])
+    np.testing.assert_array_equal(ev(B=np.array([1.0, 2.0]), S=np.array([np.inf, 1.0])), [np.inf, 3.0])
 
 
 def test_a_bad_value_in_a_broadcast_input_is_named():
