@@ -35,11 +35,13 @@ gives, for each line of symroof, the tests that execute it, and each test's time
 cached in the temporary folder under a hash of ``symroof/``, ``tests/``, the README and
 pyproject.toml, so a second run on the same tree starts at once (``--no-cache`` maps again). A
 mutant then runs only the tests that execute its statement (for a compound statement its header;
-for a ``def``'s defaults the function's body; for code at import time, outside any function, every
-test that executes a line of the module), the tests that killed earlier mutants of the module
-first, then the fastest (counting the import of their file), in runs of growing cost with a timeout
-each. A mutant on a line no test executes is not run: it survives, "not covered". Only tests that
-passed unmutated are selected; a subprocess's execution (the CLI run as a program) is not seen.
+for a ``def``'s defaults the function's body; for a constant at import time, the tests that
+execute a line of a function naming it; for other code outside any function, every test that
+executes a line of the module), cheapest first (the test's time and its file's import, divided by
+1 + the number of the module's earlier mutants it killed), in runs of growing cost with a timeout
+each, stopping after ``--budget`` seconds of test time. A mutant on a line no test executes is
+not run: it survives, "not covered". Only tests that passed unmutated are selected; a
+subprocess's execution (the CLI run as a program) is not seen.
 
 How they run. Each workspace has a server process that imports the tests' third-party modules
 (sympy, numpy, pytest, hypothesis, torch...) once, but neither symroof nor the tests; for each run
@@ -552,12 +554,13 @@ class Selector:
             chosen = {i for n in lines for i in by_line.get(n, ())}
         if not chosen:
             return None
-        # Fastest first, counting a test file's import; but the tests that killed this module's earlier
-        # mutants go first of all, most kills first: a bug near one they caught is likely caught too.
+        # Fastest first, counting a test file's import; a test that killed this module's earlier mutants
+        # counts as that much faster (its cost over 1 + its kills): a bug near one it caught is likely
+        # caught too, but a slow killer does not go before a cheap test.
         kills = self.kills.get(m.path, {})
         collect = self.tmap.collect
-        return sorted(chosen, key=lambda i: (-kills.get(i, 0), self.tmap.seconds[i]
-                                             + collect.get(self.tmap.file(i), 0.5), self.tmap.tests[i]))
+        return sorted(chosen, key=lambda i: ((self.tmap.seconds[i] + collect.get(self.tmap.file(i), 0.5))
+                                             / (1 + kills.get(i, 0)), self.tmap.tests[i]))
 
     def killed(self, m: Mutant, test: str) -> None:
         """Note that ``test`` killed ``m`` (it moves to the front for the module's next mutants)."""
