@@ -117,28 +117,30 @@ def _read_mamba(cfg: Config, model_type: str, fam: Family) -> Reading:
 
 
 def _mamba2(cfg: Config, hidden: int, *, keys: dict[str, str] | None = None, groups: int = 8,
-            state: int = 128) -> StateSpace:
-    """A Mamba2 mixer from Mamba2Config's keys (or another family's ``keys``, with its defaults)."""
+            state: int = 128, inner: int | None = None, width: str = "", **extra: Any) -> StateSpace:
+    """A Mamba2 mixer from Mamba2Config's keys (or another family's ``keys``, with its defaults);
+    ``inner``: the family's own Mamba width (``width`` names it in errors), else ``expand·hidden``;
+    ``extra``: further `StateSpace` fields."""
     k = {"heads": "num_heads", "head_dim": "head_dim", "state": "state_size", "groups": "n_groups",
          "conv": "conv_kernel", "expand": "expand", "chunk": "chunk_size", "conv_bias": "use_conv_bias",
          "bias": "use_bias", **(keys or {})}
-    expand = cfg.count(k["expand"], default=2)
-    inner = expand * hidden
+    if inner is None:
+        inner = cfg.count(k["expand"], default=2) * hidden
+        width = f"{k['expand']}·hidden_size = {inner}"
     heads = cfg.count(k["heads"], default=128)
     _, head_dim = cfg.get(k["head_dim"], default="auto")
     if head_dim == "auto":
         head_dim = inner // heads
     if isinstance(head_dim, bool) or not isinstance(head_dim, int) or head_dim < 1:
-        raise ValueError(f"config.json: {k['head_dim']}={head_dim!r} must be a positive integer")
+        raise ValueError(f"config.json: {k['head_dim']}={head_dim!r} must be a positive integer or \"auto\"")
     if heads * head_dim != inner:
-        raise ValueError(f"config.json: {k['heads']}={heads} × {k['head_dim']}={head_dim} must equal "
-                         f"{k['expand']}·hidden_size = {inner}")
+        raise ValueError(f"config.json: {k['heads']}={heads} × {k['head_dim']}={head_dim} must equal {width}")
     groups = cfg.count(k["groups"], default=groups)
     if heads % groups:
         raise ValueError(f"config.json: {k['groups']}={groups} must divide {k['heads']}={heads}")
     return StateSpace(inner=inner, state=cfg.count(k["state"], default=state), conv=cfg.count(k["conv"], default=4),
                       heads=heads, groups=groups, chunk=cfg.count(k["chunk"], default=256),
-                      conv_bias=_bias(cfg, k["conv_bias"], True), bias=_bias(cfg, k["bias"], False))
+                      conv_bias=_bias(cfg, k["conv_bias"], True), bias=_bias(cfg, k["bias"], False), **extra)
 
 
 def _read_mamba2(cfg: Config, model_type: str, fam: Family) -> Reading:
@@ -289,23 +291,12 @@ def _read_falcon_h1(cfg: Config, model_type: str, fam: Family) -> Reading:
         inner = cfg.count("mamba_expand", default=2) * hidden
     else:
         inner = cfg.count("mamba_d_ssm", default=1024)
-    m_heads = cfg.count("mamba_n_heads", default=128)
-    _, d_head = cfg.get("mamba_d_head", default="auto")
-    if d_head == "auto":
-        d_head = inner // m_heads
-    if isinstance(d_head, bool) or not isinstance(d_head, int) or d_head < 1:
-        raise ValueError(f"config.json: mamba_d_head={d_head!r} must be a positive integer or \"auto\"")
-    if m_heads * d_head != inner:
-        raise ValueError(f"config.json: mamba_n_heads={m_heads} × mamba_d_head={d_head} must equal the Mamba "
-                         f"width {inner} (mamba_d_ssm, or mamba_expand·hidden_size when it is null)")
-    groups = cfg.count("mamba_n_groups", default=1)
-    if m_heads % groups:
-        raise ValueError(f"config.json: mamba_n_groups={groups} must divide mamba_n_heads={m_heads}")
-    mixer = StateSpace(inner=inner, state=cfg.count("mamba_d_state", default=256),
-                       conv=cfg.count("mamba_d_conv", default=4), heads=m_heads, groups=groups,
-                       chunk=cfg.count("mamba_chunk_size", default=256),
-                       conv_bias=cfg.flag("mamba_conv_bias", True), bias=cfg.flag("mamba_proj_bias", False),
-                       out_bias=cfg.flag("projectors_bias", False), gated_norm=cfg.flag("mamba_rms_norm", False))
+    mixer = _mamba2(cfg, hidden, groups=1, state=256, inner=inner, keys={
+        "heads": "mamba_n_heads", "head_dim": "mamba_d_head", "state": "mamba_d_state", "groups": "mamba_n_groups",
+        "conv": "mamba_d_conv", "chunk": "mamba_chunk_size", "conv_bias": "mamba_conv_bias",
+        "bias": "mamba_proj_bias"},
+        width=f"the Mamba width {inner} (mamba_d_ssm, or mamba_expand·hidden_size when it is null)",
+        out_bias=cfg.flag("projectors_bias", False), gated_norm=cfg.flag("mamba_rms_norm", False))
     ffn = FFN(cfg.count("intermediate_size"), bias=cfg.flag("mlp_bias", False))
     layer = Layer(attention, ffn, norms=2, mixer=mixer)
     # transformers' chunked scan computes the state in fp32, and its cache keeps it so (the conv cache at the dtype)
