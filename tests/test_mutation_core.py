@@ -10,11 +10,12 @@ import pytest
 import sympy
 
 import symroof
-from symroof.analysis import capacity, roofline
+from symroof import symbols as sym
+from symroof.analysis import capacity, roofline, timing
 from symroof.cost import Cost, components, conventions, mla
 from symroof.cost.moe import Missed
 from symroof.cost.step import Step
-from symroof.model import params
+from symroof.model import params, precision
 from symroof.model.layers import FFN, Attention, Layer, Matrix
 from symroof.symbols import B, beta, pi
 
@@ -42,6 +43,7 @@ def test_crossover_below_one_with_lower_zero():
     crossover into the compute-bound regime; from the default lower = 1 (I(1) = 1/2 ≥ 1/3) there is none."""
     c = roofline.crossover(B / (B + 1), sympy.Rational(1, 3), lower=0)
     assert c.exists and c.value == sympy.Rational(1, 2) and c.above == "compute"
+    assert c.reason == "memory-bound for B < 1/2 (≈ 0.5), compute-bound beyond (balance 1/3 (≈ 0.333333))"
     assert not roofline.crossover(B / (B + 1), sympy.Rational(1, 3)).exists
 
 
@@ -71,6 +73,8 @@ def test_symbolic_crossover_from_compute_into_memory():
     assert c.exists and c.above == "memory" and c.limit == k
     assert sympy.simplify(c.value - 2 / (2 - k)) == 0
     assert c.condition == sympy.Lt(k, 2)
+    assert c.reason == ("intensity = 2 at B = -2/(k - 2); B* > 0 exactly when k < 2 (if B* < 1, the step is "
+                        "memory-bound already at B = 1; compute-bound below B*)")
 
 
 def test_symbolic_crossover_whose_condition_is_false():
@@ -461,3 +465,90 @@ def test_regime_names_every_symbol_it_needs_from_the_intensity_and_the_balance()
     """2B FLOPs over 10 bytes against π/β: B, β and π are all needed."""
     with pytest.raises(ValueError, match=r"regime needs values for B, beta, pi \(intensity B/5, balance pi/beta\)"):
         roofline.regime(Cost({"m": 2 * B}, {"w": 10}), pi / beta)
+
+
+# ---- roofline: the numeric, bracketed and symbolic crossovers' answers and reasons -------------------------
+
+_TOUCHED = 1 - Missed(sympy.Rational(1, 2), B)        # 1 − (1/2)^B: not a ratio of polynomials in B
+
+
+def test_bracketed_crossover_of_a_non_polynomial_intensity():
+    """1 − 2^-B = 9/10 at B = log2(10) ≈ 3.3219: I(3) = 7/8 < 9/10 < I(4) = 15/16, so the root is bracketed
+    in [3, 4], memory-bound below, compute-bound beyond."""
+    c = roofline.crossover(_TOUCHED, sympy.Rational(9, 10))
+    assert c.exists and c.bracket == (3, 4) and c.above == "compute" and c.limit == 1
+    assert abs(c.value - sympy.log(10, 2)) < 1e-15
+    assert c.reason.startswith("memory-bound for B < 3.3219280948873623")
+    assert c.reason.endswith(", compute-bound beyond (balance 9/10 (≈ 0.9)); a numeric root, bracketed in [3, 4]: "
+                             "the intensity is not a ratio of polynomials in B")
+
+
+@pytest.mark.xfail(strict=True, reason="bug: the bracketed root is documented to 30 digits but mpmath.findroot "
+                   "runs at mpmath's default 15-digit precision: 1 − 2^-B = 9/10 gives 3.32192809488736234787017..., "
+                   "log2(10) = 3.32192809488736234787031...")
+def test_bracketed_crossover_is_found_to_30_digits():
+    c = roofline.crossover(_TOUCHED, sympy.Rational(9, 10))
+    assert abs(c.value - sympy.log(10, 2)) < 1e-28
+
+
+def test_bracketed_search_without_a_crossover_stops_at_2_to_the_62():
+    """1 − 2^-B never reaches 2: memory-bound for every B the search looks at, up to 2^62."""
+    c = roofline.crossover(_TOUCHED, 2)
+    assert not c.exists and c.value is None
+    assert c.reason == ("no crossover: memory-bound for every B ≥ 1 up to 4611686018427387904 (the intensity "
+                        "tends to 1 as B → ∞; balance 2)")
+
+
+def test_bracketed_search_of_an_integer_unknown_starts_at_one():
+    """With lower = 0 an integer unknown still starts at 1, where 1 − 1/2 is the balance 1/2: B* = 1 exactly."""
+    c = roofline.crossover(_TOUCHED, sympy.Rational(1, 2), lower=0)
+    assert c.exists and c.value == 1 and c.bracket is None and c.above == "compute"
+    assert c.reason == "intensity = balance 1/2 (≈ 0.5) at B = 1"
+
+
+def test_crossover_in_the_cache_starts_at_zero():
+    """4/(S_c + 1) = 3 at S_c = 1/3; an empty cache (S_c = 0, I = 4 ≥ 3) is a meaningful start, so this is a
+    crossover out of the compute-bound regime (from S_c = 1 there would be none)."""
+    c = roofline.crossover(4 / (sym.S_c + 1), 3, sym.S_c)
+    assert c.exists and c.value == sympy.Rational(1, 3) and c.above == "memory"
+    assert c.reason == "compute-bound for S_c < 1/3 (≈ 0.333333), memory-bound beyond (balance 3)"
+
+
+def test_no_crossover_when_compute_bound_at_the_start():
+    """B/(B + 1) at B = 1 is 1/2: above a balance of 1/3, and equal to a balance of 1/2 (a root at the lower
+    end is no crossover: the step is compute-bound there already)."""
+    assert roofline.crossover(B / (B + 1), sympy.Rational(1, 3)).reason == (
+        "no crossover: compute-bound already at B = 1 (intensity 1/2 (≈ 0.5) ≥ balance 1/3 (≈ 0.333333)) and "
+        "for every larger B")
+    at = roofline.crossover(B / (B + 1), sympy.Rational(1, 2))
+    assert not at.exists and at.reason == ("no crossover: compute-bound already at B = 1 (intensity 1/2 (≈ 0.5) "
+                                           "≥ balance 1/2 (≈ 0.5)) and for every larger B")
+
+
+def test_a_triple_root_is_a_crossover():
+    """I − 1 = (B − 2)³/(B + 1)³ changes sign at B = 2 (a root of odd multiplicity)."""
+    c = roofline.crossover(((B - 2) ** 3 + (B + 1) ** 3) / (B + 1) ** 3, 1)
+    assert c.exists and c.value == 2 and c.above == "compute"
+
+
+# ---- timing and precision ----------------------------------------------------------------------------------
+
+
+def test_zero_message_sizes_and_latencies_are_allowed():
+    """A ring all-reduce of 0 bytes moves 0; a link without per-message latency adds 0 s."""
+    assert timing.ring_allreduce_bytes(0, 8) == 0
+    llama = symroof.models.get("llama-3-8b")
+    assert timing.tp_communication(llama, "H100-SXM", tp=2, tokens=1, message_latency_s=0).latency_s == 0
+
+
+def test_kv_capacity_without_weights():
+    """weight_bytes = 0 leaves the A100-80GB's usable 0.9·80 GiB = 77,309,411,328 bytes for the cache; Llama-3-8B
+    caches 2·32·8·128·2 = 131,072 bytes per token: 589,824 tokens."""
+    cap = timing.kv_capacity(symroof.models.get("llama-3-8b"), "A100-80GB", weight_bytes=0)
+    assert (cap.free_bytes, cap.kv_bytes_per_token, cap.tokens) == (77_309_411_328, 131_072, 589_824)
+
+
+@pytest.mark.parametrize("cls", [timing.Comm, timing.AllReduce, timing.Latency, timing.Capacity,
+                                 roofline.Crossover, roofline.Limit, precision.Layout])
+def test_results_are_frozen(cls):
+    assert cls.__dataclass_params__.frozen
