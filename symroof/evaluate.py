@@ -1767,7 +1767,8 @@ def _input_symbols(exprs: list[sympy.Expr]) -> tuple[sympy.Symbol, ...]:
     inputs = tuple(sorted(set().union(*(e.free_symbols for e in exprs)), key=lambda s: s.name))
     names = tuple(s.name for s in inputs)
     if len(set(names)) != len(names):
-        raise ValueError(f"two different symbols share a name in {exprs}: {', '.join(names)}")
+        shown = exprs[0] if len(exprs) == 1 else exprs
+        raise ValueError(f"two different symbols share a name in {shown}: {', '.join(names)}")
     for name in names:
         if not name.isidentifier() or keyword.iskeyword(name):
             raise ValueError(f"symbol name {name!r} cannot be a keyword argument")
@@ -1902,15 +1903,8 @@ def _compiled(expr: sympy.Expr, items: tuple[tuple[sympy.Symbol, sympy.Expr], ..
     folded = expr.xreplace(dict(items)) if items else expr
     if isinstance(folded, sympy.Expr) and folded.has(sympy.zoo, sympy.nan):
         raise ValueError(f"{expr} is undefined at {', '.join(f'{k}={v}' for k, v in items)}")
-    inputs = tuple(sorted(folded.free_symbols, key=lambda s: s.name))
+    inputs = _input_symbols([folded])
     names = tuple(s.name for s in inputs)
-    if len(set(names)) != len(names):
-        raise ValueError(f"two different symbols share a name in {folded}: {', '.join(names)}")
-    for name in names:
-        if not name.isidentifier() or keyword.iskeyword(name):
-            raise ValueError(f"symbol name {name!r} cannot be a keyword argument")
-        if name == "out":
-            raise ValueError("symbol name 'out' is taken by the evaluator's out= argument; rename the symbol")
     # the expression as given, compiled as it stands: refuses what cannot be evaluated (sin,
     # a constant beyond float64) here; the search for cheaper forms waits for the first call
     # that needs it (a call with scalars among arrays needs only its own, smaller search)
