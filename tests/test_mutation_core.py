@@ -5,6 +5,7 @@ derived by hand in the test (or taken from a published config), never printed by
 from __future__ import annotations
 
 import dataclasses
+import signal
 
 import pytest
 import sympy
@@ -448,11 +449,19 @@ def test_limit_explanation_without_flops():
     assert lim.explanation.endswith("so the intensity falls to 0: a large enough B is memory-bound")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: with zero FLOPs the intensity is the constant 0, whose fraction "
-                   "has denominator 1, so the explanation says the bytes stay constant although they grow like B")
 def test_limit_explanation_without_flops_says_how_the_bytes_grow():
+    """The intensity 0/(2B) is the constant 0 (denominator 1), but the bytes themselves grow like B."""
     lim = roofline.intensity_limit(Cost({}, {"w": 2 * B}), B)
     assert "the bytes grow like B" in lim.explanation
+
+
+def test_limit_explanation_reads_the_degrees_before_a_common_factor_cancels():
+    """FLOPs 6B over bytes 3B: the intensity is the constant 2, yet both the FLOPs and the bytes grow like B
+    (the explanation is about them, not about the reduced fraction 2/1)."""
+    lim = roofline.intensity_limit(Cost({"m": 6 * B}, {"w": 3 * B}), B)
+    assert lim.value == 2
+    assert lim.explanation == ("as B → ∞ the FLOPs grow like B and the bytes grow like B (bytes led by w), so the "
+                               "intensity tends to the constant 2 ≈ 2 FLOP/byte: no B takes it beyond that")
 
 
 def test_limit_is_frozen():
@@ -483,12 +492,39 @@ def test_bracketed_crossover_of_a_non_polynomial_intensity():
                              "the intensity is not a ratio of polynomials in B")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the bracketed root is documented to 30 digits but mpmath.findroot "
-                   "runs at mpmath's default 15-digit precision: 1 − 2^-B = 9/10 gives 3.32192809488736234787017..., "
-                   "log2(10) = 3.32192809488736234787031...")
 def test_bracketed_crossover_is_found_to_30_digits():
+    """log2(10) = 3.321928094887362347870319429489...: the root to the 30 digits the docstring promises (it was
+    found at mpmath's default 15-digit working precision, 3.32192809488736234787017..., before)."""
     c = roofline.crossover(_TOUCHED, sympy.Rational(9, 10))
     assert abs(c.value - sympy.log(10, 2)) < 1e-28
+
+
+_POWER = 1 - sympy.Rational(1, 2) ** B                # the same intensity as a plain power, which SymPy evaluates
+
+
+@pytest.mark.parametrize("balance", [2, 1])
+def test_bracketed_search_of_a_plain_power_returns(balance):
+    """1 − (1/2)^B never reaches 2, nor its limit 1. The search doubles B up to 2^62; an exact (1/2)^B there
+    would be a rational of 2^62 bits, so the search must not evaluate it exactly (it never returned before)."""
+    def hung(*_):
+        raise TimeoutError("crossover of 1 - (1/2)^B did not return within 60 s")
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        c = roofline.crossover(_POWER, balance)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not c.exists and c.value is None
+    assert c.reason == (f"no crossover: memory-bound for every B ≥ 1 up to 4611686018427387904 (the intensity "
+                        f"tends to 1 as B → ∞; balance {balance})")
+
+
+def test_bracketed_root_on_an_integer_is_exact():
+    """1 − (1/2)^B = 3/4 exactly at B = 2 (1 − 1/4); I(1) = 1/2 < 3/4 < I(3) = 7/8."""
+    c = roofline.crossover(_POWER, sympy.Rational(3, 4))
+    assert c.exists and c.value == 2 and c.value.is_Integer and c.above == "compute"
+    assert c.reason == "memory-bound for B < 2, compute-bound beyond (balance 3/4 (≈ 0.75))"
 
 
 def test_bracketed_search_without_a_crossover_stops_at_2_to_the_62():

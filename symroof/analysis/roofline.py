@@ -243,8 +243,12 @@ def intensity_limit(cost_or_expr: Cost | sympy.Expr, symbol: sympy.Symbol | str 
         return Limit(x, value, f"as {x} → ∞ the intensity tends to {_fmt(value)} FLOP/byte (not a ratio of "
                                f"polynomials in {x}: the limit of the expression itself)")
     value = _limit(p, q)
-    dp = -1 if p.is_zero else p.degree()
-    return Limit(x, value, _explain(x, value, dp, q.degree(), cost, table))
+    if cost is not None:      # the degrees of the FLOPs and the bytes themselves, before a common factor cancels
+        flops, nbytes = (t.subs(table) if table else t for t in (cost.flops, cost.bytes))
+        dp, dq = (-1 if flops == 0 else _degree(flops, x)), _degree(nbytes, x)
+    else:
+        dp, dq = (-1 if p.is_zero else p.degree()), q.degree()
+    return Limit(x, value, _explain(x, value, dp, dq, cost, table))
 
 
 def _general_limit(expr: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
@@ -380,6 +384,7 @@ def _numeric(x: sympy.Symbol, expr: sympy.Expr, g: sympy.Poly, limit: sympy.Expr
 
 
 _SCAN_TOP = 2**62          # the largest value of the unknown a bracketed search looks at
+_EXACT_UP_TO = 2**12       # the largest value at which it evaluates the intensity exactly
 
 
 def _bracketed(x: sympy.Symbol, expr: sympy.Expr, bal: sympy.Expr, lo: sympy.Expr) -> Crossover:
@@ -387,7 +392,16 @@ def _bracketed(x: sympy.Symbol, expr: sympy.Expr, bal: sympy.Expr, lo: sympy.Exp
     touches, a window): the first sign change of ``I − balance`` on ``lo, 2·lo, 4·lo, ...`` brackets it,
     bisection on the integers narrows the bracket to ``[n − 1, n]`` (``n`` the first value beyond it,
     for an integer unknown), and the root inside is found to 30 digits."""
-    f = lambda v: sympy.sign((expr.subs(x, v) - bal).evalf(40))
+    gap = expr - bal
+
+    def f(v: sympy.Expr) -> sympy.Expr:
+        # exact up to 2^12, so that a root on an integer (1 − 2^-B = 3/4 at B = 2) is seen as one; beyond,
+        # numeric: an exact (1/2)^B at B = 2^40 would build a rational of 2^40 bits
+        if abs(v) <= _EXACT_UP_TO:
+            at = gap.subs(x, v)
+            return sympy.sign(at if at.is_Rational else at.evalf(40))
+        return sympy.sign(gap.evalf(40, subs={x: v}))
+
     start = max(lo, sympy.Integer(1)) if x.is_integer else lo
     limit = _general_limit(expr, x)
     first = f(start)
@@ -406,12 +420,15 @@ def _bracketed(x: sympy.Symbol, expr: sympy.Expr, bal: sympy.Expr, lo: sympy.Exp
     while b - a > 1 and x.is_integer:
         mid = (a + b) // 2
         a, b = (mid, b) if f(mid) == first else (a, mid)
-    root = sympy.Float(mpmath.findroot(lambda v: mpmath.mpf(str((expr.subs(x, sympy.Float(v, 40)) - bal)
-                                                                  .evalf(40))),
-                                        (mpmath.mpf(int(a)), mpmath.mpf(int(b))), solver="bisect", tol=1e-28),
-                       30)
     above: Regime = "compute" if first < 0 else "memory"
     below = "memory" if above == "compute" else "compute"
+    if f(b) == 0:                 # an exact root at the bracket's end (1 − 2^-B = 3/4 at B = 2)
+        return Crossover(x, b, True, f"{below}-bound for {x} < {b}, {above}-bound beyond (balance {_fmt(bal)})",
+                         limit, bal, sympy.true, above)
+    with mpmath.workdps(40):      # findroot works at mpmath's own precision, 15 digits unless raised
+        root = sympy.Float(mpmath.findroot(lambda v: mpmath.mpf(str(gap.evalf(40, subs={x: sympy.Float(v, 40)}))),
+                                           (mpmath.mpf(int(a)), mpmath.mpf(int(b))), solver="bisect", tol=1e-32),
+                           30)
     reason = (f"{below}-bound for {x} < {_fmt(root)}, {above}-bound beyond (balance {_fmt(bal)}); a numeric "
               f"root, bracketed in [{a}, {b}]: the intensity is not a ratio of polynomials in {x}")
     return Crossover(x, root, True, reason, limit, bal, sympy.true, above, (a, b))
