@@ -1,0 +1,141 @@
+"""Tests for survivors of the whole-core mutation run of session 5 (`benchmarks/mutation.py --core`).
+
+Each expected value is derived by hand here from a published config (the files in tests/data and
+the presets, whose sources they cite) or from a rule the docstrings state; none is symroof's output.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import symroof
+from symroof.cost import components, conventions
+from symroof.cost.step import Step
+from symroof.model import params
+
+DATA = __import__("pathlib").Path(__file__).parent / "data"
+EXACT = conventions.get("exact")
+ONE_TOKEN = Step(1, 1, 0)                   # B = 1, one new token, an empty cache
+
+
+@pytest.fixture(scope="module")
+def deepseek():
+    return symroof.models.get("deepseek-v3")  # 3 dense layers, then 58 MoE layers
+
+
+# ---- params: the defaults a caller gets without keywords ----------------------------------------------------
+
+def test_expert_parameters_default_to_a_routed_expert_of_a_model_with_dense_first_layers(deepseek):
+    """DeepSeek-V3 (hidden 7168, moe_intermediate_size 2048, intermediate_size 18432): one routed expert is
+    gate, up and down of 7168 x 2048; ``dense=True`` gives the dense layers' FFN, 7168 x 18432 each."""
+    assert sum(params.expert_parameters(deepseek).values()) == 3 * 7168 * 2048 == 44_040_192
+    assert sum(params.expert_parameters(deepseek, dense=True).values()) == 3 * 7168 * 18432
+
+
+def test_expert_parameters_dense_of_an_all_moe_model_is_its_moe_layer():
+    """Mixtral has no dense layer: ``dense=True`` falls back to its (only) layer, one expert of
+    4096 x 14336 three times."""
+    mixtral = symroof.models.get("mixtral-8x7b")
+    assert sum(params.expert_parameters(mixtral, dense=True).values()) == 3 * 4096 * 14336
+
+
+def test_layer_parameters_count_biases_by_default():
+    """Qwen2.5-7B (hidden 3584, 28 heads and 4 KV heads of 128) has biases on q, k and v, none on out."""
+    layer = params.layer_parameters(symroof.models.get("qwen2.5-7b"))
+    assert layer["attention/q"] == 3584 * 3584 + 3584
+    assert layer["attention/k"] == layer["attention/v"] == 3584 * 512 + 512
+    assert layer["attention/out"] == 3584 * 3584
+
+
+def test_model_parameters_count_the_lm_head_bias_by_default():
+    """GPT-J-6B (n_embd 4096, vocab 50400, untied): its LM head is an nn.Linear with a bias."""
+    gptj = symroof.models.from_hf_config(DATA / "gpt-j-6b.json")
+    assert params.model_parameters(gptj)["lm_head"] == 50400 * 4096 + 50400
+    assert params.model_parameters(gptj, biases=False)["lm_head"] == 50400 * 4096
+
+
+def test_active_parameters_without_norms():
+    """Llama-3-8B: 8,030,261,248 parameters (its published numel); the norms are two RMSNorms of 4096 per
+    layer and a final one: 32 x 8192 + 4096 = 266,240. Dense, so active = total."""
+    llama = symroof.models.get("llama-3-8b")
+    assert params.active_parameters(llama, norms=False) == 8_030_261_248 - 266_240
+
+
+def test_active_parameters_of_a_model_with_layers_without_an_ffn():
+    """Mamba layers have no FFN: none is MoE, so every parameter is active (Jamba's are not all: 16 experts,
+    2 per token, in every other layer: 14 idle experts of 3 x 4096 x 14336 in 16 layers)."""
+    jamba = symroof.models.from_hf_config(DATA / "jamba-v0.1.json")
+    idle = 16 * 14 * 3 * 4096 * 14336
+    assert params.total_parameters(jamba) - params.active_parameters(jamba) == idle
+    mamba = symroof.models.from_hf_config(DATA / "mamba-130m-hf.json")
+    assert params.active_parameters(mamba) == params.total_parameters(mamba)
+
+
+# ---- components: the layer a call means, and each block's own matrices ----------------------------------------
+
+def test_ffn_of_a_model_with_dense_first_layers_is_the_moe_layer_by_default(deepseek):
+    """DeepSeek-V3, one token: 8 routed experts and 1 shared, each 2·3·7168·2048 FLOPs, plus the router
+    2·7168·256 = 796,393,472 (the dense layers' 2·3·7168·18432 = 792,723,456 have no router)."""
+    assert components.ffn(deepseek, EXACT, ONE_TOKEN).flops == 9 * 2 * 3 * 7168 * 2048 + 2 * 7168 * 256
+
+
+def test_attention_projections_read_the_attention_matrices_only():
+    """Llama-3-8B in bf16: q and out are 4096 x 4096, k and v 4096 x 1024: 2 bytes each, one token (2 FLOPs
+    per weight)."""
+    cost = components.attention_projections(symroof.models.get("llama-3-8b"), EXACT, ONE_TOKEN)
+    weights = 2 * 4096 * 4096 + 2 * 4096 * 1024
+    assert cost.bytes == 2 * weights and cost.flops == 2 * weights
+    assert set(cost.byte_terms) == {f"weights/attention/{m}" for m in ("q", "k", "v", "out")}
+
+
+def test_attention_of_a_given_layer_projects_with_that_layer():
+    """Jamba v0.1's last layer is a Mamba layer; its fifth (index 4) is attention (hidden 4096, 32 heads and
+    8 KV heads of 128): projections 2·(2·4096² + 2·4096·1024) FLOPs for one token, and scores and values
+    2·128·32 each over the one key."""
+    jamba = symroof.models.from_hf_config(DATA / "jamba-v0.1.json")
+    (_, layer) = jamba.groups[4]
+    assert layer.attention is not None
+    cost = components.attention(jamba, EXACT, ONE_TOKEN, layer=layer)
+    assert cost.flops == 2 * (2 * 4096 * 4096 + 2 * 4096 * 1024) + 2 * (2 * 128 * 32)
+
+
+def test_layer_and_model_parameters_count_norms_by_default():
+    """Llama-3-8B: two RMSNorms of 4096 per layer (input and post-attention), one final RMSNorm of 4096."""
+    llama = symroof.models.get("llama-3-8b")
+    assert params.layer_parameters(llama)["norm"] == 2 * 4096
+    assert "norm" not in params.layer_parameters(llama, norms=False)
+    assert params.model_parameters(llama)["final_norm"] == 4096
+    assert "final_norm" not in params.model_parameters(llama, norms=False)
+
+
+def test_moe_ffn_flops_and_bytes_with_two_shared_experts_by_hand():
+    """H = 8; 4 routed experts of a gated FFN of 16, 2 per token, 2 shared experts of 16, router (8, 4); B = 3
+    sequences of S_i = 2 new tokens: t = 6 token rows.
+
+    FLOPs, 2 per multiply-add: each of gate, up, down is 8·16 = 128 weights; routed 2·(6·2)·128 = 3072 per
+    matrix, shared 2·6·128·2 copies = 3072 per matrix, so gate, up and down each 6144; router 2·6·8·4 = 384.
+    Bytes at 2 per weight, every expert read (``experts_read="all"``): per matrix 4 routed + 2 shared copies of
+    128 = 768 weights, 1536 bytes; router 32 weights, 64 bytes. The router runs first, so it comes first."""
+    arch = symroof.Arch(hidden=8, layers=1, heads=2, vocab=10, ffn_kind="gated", expert_ffn_dim=16, ffn_dim=16,
+                        experts=4, experts_per_token=2, shared_experts=2)
+    conv = conventions.get("exact").replace(experts_read="all")
+    cost = components.ffn(arch, conv, Step(3, 2, 0))
+    assert cost.flop_terms == {"ffn/gate": 6144, "ffn/up": 6144, "ffn/down": 6144, "ffn/router": 384}
+    assert list(cost.byte_terms) == ["weights/ffn/router", "weights/ffn/gate", "weights/ffn/up", "weights/ffn/down"]
+    assert cost.byte_terms == {"weights/ffn/router": 64, "weights/ffn/gate": 1536, "weights/ffn/up": 1536,
+                               "weights/ffn/down": 1536}
+
+
+@pytest.mark.parametrize("kv_write, step, written", [
+    ("none", Step(2, 3, 5), 0),
+    ("decode", Step(2, 3, 0), 0),          # a prefill (empty cache) writes nothing under "decode"
+    ("decode", Step(2, 3, 5), 6 * 576 * 2),
+    ("always", Step(2, 3, 0), 6 * 576 * 2),
+])
+def test_mla_latent_write_follows_kv_write(deepseek, kv_write, step, written):
+    """DeepSeek-V3 caches one latent of kv_lora_rank 512 + qk_rope_head_dim 64 = 576 elements per token, at
+    2 bytes (bf16): B·S_i = 6 new tokens write 6·576·2 bytes when they write at all; the read is the
+    S_c = 5 (or 0) cached tokens of each of the 2 sequences, 2·5·576·2 bytes."""
+    cost = components.kv_cache(deepseek, EXACT.replace(kv_write=kv_write), step, layer=deepseek.groups[-1][1])
+    assert cost.byte_terms.get("kv/write", 0) == written
+    assert cost.byte_terms.get("kv/read", 0) == 2 * step.cached * 576 * 2
