@@ -139,3 +139,29 @@ def test_mla_latent_write_follows_kv_write(deepseek, kv_write, step, written):
     cost = components.kv_cache(deepseek, EXACT.replace(kv_write=kv_write), step, layer=deepseek.groups[-1][1])
     assert cost.byte_terms.get("kv/write", 0) == written
     assert cost.byte_terms.get("kv/read", 0) == 2 * step.cached * 576 * 2
+
+
+# ---- arch: the defaults of a bare Arch, and that it is a frozen value ---------------------------------------
+
+def test_a_bare_arch_by_hand():
+    """Arch(hidden=64, layers=2, heads=4), every documented default: head_dim 64/4 = 16, kv_heads = heads, a
+    dense (non-gated) FFN of 4·64 = 256 without biases, RMSNorm, vocab 50257 tied, 2 bytes per weight, no learned
+    positions, no window. Per layer: q, k, v, out 4·64² = 16384, up and down 2·64·256 = 32768, two norms 128:
+    49280; two layers 98560; the table 50257·64 = 3,216,448; the final norm 64: 3,315,072 parameters, at 2
+    bytes each. K and V of one token: 2 layers · 2 · 64 elements, 2 bytes each: 512 bytes."""
+    arch = symroof.Arch(hidden=64, layers=2, heads=4)
+    assert (arch.head_dim, arch.kv_heads, arch.ffn_dim, arch.expert_ffn_dim, arch.vocab) == (16, 4, 256, 256, 50257)
+    assert (arch.ffn_kind, arch.norm, arch.tied_embeddings, arch.max_positions, arch.window) == (
+        "dense", "rmsnorm", True, 0, None)
+    assert (arch.weight_bytes, arch.act_bytes, arch.kv_bytes, arch.experts, arch.shared_experts) == (2, 2, 2, 1, 0)
+    assert params.total_parameters(arch) == 3_315_072
+    assert params.weight_bytes(arch) == 2 * 3_315_072
+    assert arch.kv_cache_elements(1) * arch.kv_bytes == 512
+
+
+def test_an_arch_is_a_frozen_hashable_value():
+    arch = symroof.Arch(hidden=64, layers=2, heads=4)
+    with pytest.raises(__import__("dataclasses").FrozenInstanceError):
+        arch.hidden = 128  # type: ignore[misc]
+    assert arch == symroof.Arch(hidden=64, layers=2, heads=4) and hash(arch) == hash(symroof.Arch(64, 2, 4))
+    assert {arch: 1}[symroof.Arch(hidden=64, layers=2, heads=4)] == 1

@@ -67,7 +67,8 @@ class Arch:
 
     ``head_dim`` defaults to ``hidden / heads`` (which must then divide exactly);
     ``kv_heads`` defaults to ``heads`` (multi-head attention); ``ffn_dim``
-    defaults to ``4 * hidden``. A mixture-of-experts FFN has ``experts > 1``
+    defaults to ``4 * hidden``; ``vocab`` to GPT-2's 50257, tied to the embedding
+    table. A mixture-of-experts FFN has ``experts > 1``
     routed experts of width ``expert_ffn_dim`` (default ``ffn_dim``), of which
     ``experts_per_token`` are active per token, plus ``shared_experts``
     always-active experts of the same width. The first ``dense_layers`` layers
