@@ -339,6 +339,10 @@ class TestMap:                                # (a change of these fields or of 
     lines: dict[str, dict[int, list[int]]]    # module (relative path) -> line -> indices into ``tests``
     preload: list[str]                        # third-party modules the tests imported (the server imports them)
 
+    def __post_init__(self) -> None:
+        # JSON keys are strings: a map read back from the cache must look lines up by number, as a new one does
+        self.lines = {mod: {int(n): ids for n, ids in by_line.items()} for mod, by_line in self.lines.items()}
+
     def file(self, i: int) -> str:
         return self.tests[i].split("::")[0]
 
