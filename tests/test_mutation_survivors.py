@@ -165,3 +165,53 @@ def test_an_arch_is_a_frozen_hashable_value():
         arch.hidden = 128  # type: ignore[misc]
     assert arch == symroof.Arch(hidden=64, layers=2, heads=4) and hash(arch) == hash(symroof.Arch(64, 2, 4))
     assert {arch: 1}[symroof.Arch(hidden=64, layers=2, heads=4)] == 1
+
+
+# ---- a step sums each group of layers with that group's own layer -----------------------------------------
+
+def _dense_then_moe() -> symroof.Arch:
+    """H = 8, 2 heads of 4, vocab 10 (tied): layer 1 dense (up, down 8 x 32), layer 2 MoE (4 experts of 16,
+    2 per token, router 8 x 4); no gates, RMSNorm."""
+    return symroof.Arch(hidden=8, layers=2, heads=2, vocab=10, ffn_dim=32, expert_ffn_dim=16, experts=4,
+                        experts_per_token=2, dense_layers=1)
+
+
+def test_each_layer_of_a_dense_then_moe_model_by_hand():
+    """One token, an empty cache. Attention: q, k, v, out 4·8·8 = 256 weights; scores and values 2·(1 key)·4
+    per head, 2 heads: 16 each. Dense FFN 2·8·32 = 512 weights, MoE 2 experts · 2·8·16 = 512 and the router
+    32. So the dense layer is 2·(256 + 512) + 32 = 1568 FLOPs, the MoE layer 2·(256 + 512 + 32) + 32 = 1632;
+    by default a call means the MoE layer (``dense=True``: the dense one)."""
+    arch = _dense_then_moe()
+    (_, dense), (_, moe) = arch.groups
+    assert components.layer(arch, EXACT, ONE_TOKEN, layer=dense).flops == 1568
+    assert components.layer(arch, EXACT, ONE_TOKEN, layer=moe).flops == 1632
+    assert components.layer(arch, EXACT, ONE_TOKEN).flops == 1632
+    assert components.layer(arch, EXACT, ONE_TOKEN, dense=True).flops == 1568
+
+
+def test_a_step_of_a_dense_then_moe_model_by_hand():
+    """The two layers above plus the LM head 2·10·8 = 160 on the last token: 1568 + 1632 + 160 = 3360."""
+    cost = symroof.step(_dense_then_moe(), EXACT, B=1, S_i=1, S_c=0)
+    assert cost.flops == 3360
+    assert cost.flop_terms["ffn/up"] == 2 * 8 * 32 + 2 * 2 * 8 * 16
+
+
+def test_the_kv_read_of_a_global_layer_between_sliding_ones():
+    """Gemma 3 1B (tests/data/gemma-3-1b-it.json: 1 KV head of 256, sliding window 512, every sixth layer
+    global, bf16), one sequence decoding over 1000 cached tokens: a global layer reads K and V of all 1000,
+    2·1000·256·2 = 1,024,000 bytes; a sliding layer at most W − 1 = 511 of them, 523,264 bytes."""
+    gemma = symroof.models.from_hf_config(DATA / "gemma-3-1b-it.json")
+    (_, local), (_, full) = gemma.groups[:2]
+    assert (local.attention.window, full.attention.window) == (512, None)
+    step = Step(1, 1, 1000)
+    for layer, read in ((full, 2 * 1000 * 256 * 2), (local, 2 * 511 * 256 * 2)):
+        assert components.kv_cache(gemma, EXACT, step, layer=layer).byte_terms["kv/read"] == read
+        assert components.layer(gemma, EXACT, step, layer=layer).byte_terms["kv/read"] == read
+
+
+def test_a_mamba_layer_projects_in_and_out_by_hand():
+    """Mamba-130m (hidden 768, d_inner 2·768 = 1536): in_proj (768, 2·1536) and out_proj (1536, 768), one
+    token: 2·768·3072 = 4,718,592 and 2·1536·768 = 2,359,296 FLOPs."""
+    mamba = symroof.models.from_hf_config(DATA / "mamba-130m-hf.json")
+    terms = components.layer(mamba, EXACT, ONE_TOKEN).flop_terms
+    assert (terms["mixer/in"], terms["mixer/out"]) == (4_718_592, 2_359_296)
