@@ -154,6 +154,7 @@ def test_a_bare_arch_by_hand():
     assert (arch.ffn_kind, arch.norm, arch.tied_embeddings, arch.max_positions, arch.window) == (
         "dense", "rmsnorm", True, 0, None)
     assert (arch.weight_bytes, arch.act_bytes, arch.kv_bytes, arch.experts, arch.shared_experts) == (2, 2, 2, 1, 0)
+    assert (arch.name, arch.source, arch.dense_layers, arch.params_b, arch.state_bytes) == ("", "", 0, None, None)
     assert params.total_parameters(arch) == 3_315_072
     assert params.weight_bytes(arch) == 2 * 3_315_072
     assert arch.kv_cache_elements(1) * arch.kv_bytes == 512
@@ -215,3 +216,16 @@ def test_a_mamba_layer_projects_in_and_out_by_hand():
     mamba = symroof.models.from_hf_config(DATA / "mamba-130m-hf.json")
     terms = components.layer(mamba, EXACT, ONE_TOKEN).flop_terms
     assert (terms["mixer/in"], terms["mixer/out"]) == (4_718_592, 2_359_296)
+
+
+def test_mla_head_widths_of_a_prefill_under_a_naive_prefill_convention(deepseek):
+    """DeepSeek-V3: qk_nope 128, qk_rope 64, v 128, kv_lora_rank 512. Absorbed, a score is over the latent and
+    the RoPE key (512 + 64) and a value is the latent (512); naive, (128 + 64, 128). ``mla="absorbed",
+    mla_prefill="naive"``: a pass over an empty cache is naive, a decode step and a call without a step
+    absorbed."""
+    from symroof.cost import mla
+    a = deepseek.groups[-1][1].attention
+    conv = EXACT.replace(mla="absorbed", mla_prefill="naive")
+    assert mla.head_widths(a, conv, Step(1, 16, 0)) == (128 + 64, 128)
+    assert mla.head_widths(a, conv, Step(1, 1, 16)) == (512 + 64, 512)
+    assert mla.head_widths(a, conv) == (512 + 64, 512)
