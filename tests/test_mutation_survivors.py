@@ -229,3 +229,22 @@ def test_mla_head_widths_of_a_prefill_under_a_naive_prefill_convention(deepseek)
     assert mla.head_widths(a, conv, Step(1, 16, 0)) == (128 + 64, 128)
     assert mla.head_widths(a, conv, Step(1, 1, 16)) == (512 + 64, 512)
     assert mla.head_widths(a, conv) == (512 + 64, 512)
+
+
+def test_arch_refuses_shared_experts_without_routed_ones_when_built():
+    """The refusal comes from Arch itself, before any layer is built."""
+    with pytest.raises(ValueError, match=r"^shared_experts=1 needs experts > 1$"):
+        symroof.Arch(hidden=8, layers=1, heads=2, shared_experts=1)
+
+
+@pytest.mark.parametrize("item", [(1, "attention"), (1,), ("1", None, 2), [1, 2]])
+def test_arch_refuses_a_layout_item_that_is_not_a_count_and_a_layer(item):
+    with pytest.raises(ValueError, match=r"^layout item .* must be a \(count, Layer\) pair$"):
+        symroof.Arch(hidden=8, layers=1, heads=2, layout=[item])
+
+
+def test_a_moe_layer_keeps_the_models_norm_kind():
+    """LayerNorm has a weight and a bias: each of the 2 norms of H = 8 is 16 parameters, in the MoE layers
+    (32) as in the dense first one."""
+    arch = symroof.Arch(hidden=8, layers=2, heads=2, experts=4, dense_layers=1, norm="layernorm")
+    assert [params.layer_parameters(arch, layer=g)["norm"] for _, g in arch.groups] == [32, 32]
