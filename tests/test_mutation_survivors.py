@@ -248,3 +248,12 @@ def test_a_moe_layer_keeps_the_models_norm_kind():
     (32) as in the dense first one."""
     arch = symroof.Arch(hidden=8, layers=2, heads=2, experts=4, dense_layers=1, norm="layernorm")
     assert [params.layer_parameters(arch, layer=g)["norm"] for _, g in arch.groups] == [32, 32]
+
+
+@pytest.mark.parametrize("name, moe", [("gemma-3-1b-it.json", False),    # a layout of dense layers
+                                       ("mamba-130m-hf.json", False),    # layers without an FFN
+                                       ("jamba-v0.1.json", True),         # 16 experts in every other layer
+                                       ("llama-4-scout-17b-16e.json", True)])
+def test_is_moe_of_a_layout(name, moe):
+    arch = symroof.models.from_hf_config(DATA / name)
+    assert arch.layout and arch.is_moe is moe
