@@ -257,3 +257,9 @@ def test_a_moe_layer_keeps_the_models_norm_kind():
 def test_is_moe_of_a_layout(name, moe):
     arch = symroof.models.from_hf_config(DATA / name)
     assert arch.layout and arch.is_moe is moe
+
+
+@pytest.mark.parametrize("experts, moe", [(1, False), (2, True), (8, True)])
+def test_is_moe_of_the_fields(experts, moe):
+    arch = symroof.Arch(hidden=8, layers=1, heads=2, experts=experts)
+    assert arch.is_moe is moe and arch.moe_layers == (1 if moe else 0)
