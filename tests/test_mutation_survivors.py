@@ -77,6 +77,7 @@ def test_ffn_of_a_model_with_dense_first_layers_is_the_moe_layer_by_default(deep
     """DeepSeek-V3, one token: 8 routed experts and 1 shared, each 2·3·7168·2048 FLOPs, plus the router
     2·7168·256 = 796,393,472 (the dense layers' 2·3·7168·18432 = 792,723,456 have no router)."""
     assert components.ffn(deepseek, EXACT, ONE_TOKEN).flops == 9 * 2 * 3 * 7168 * 2048 + 2 * 7168 * 256
+    assert components.ffn(deepseek, EXACT, ONE_TOKEN, dense=True).flops == 2 * 3 * 7168 * 18432
 
 
 def test_attention_projections_read_the_attention_matrices_only():
@@ -263,3 +264,14 @@ def test_is_moe_of_a_layout(name, moe):
 def test_is_moe_of_the_fields(experts, moe):
     arch = symroof.Arch(hidden=8, layers=1, heads=2, experts=experts)
     assert arch.is_moe is moe and arch.moe_layers == (1 if moe else 0)
+
+
+def test_naive_mla_unfused_kernel_traffic_by_hand(deepseek):
+    """Naive MLA attends over up-projected K and V, activations written once and read once by an unfused
+    kernel. DeepSeek-V3: 128 heads of qk_nope 128 + qk_rope 64 (K) and v 128 (V): 128·320 = 40960 elements
+    per token, 2 bytes. B = 2 sequences decoding one token over 7 cached ones: 8 keys each, written and read,
+    2·(8 + 8)·40960·2 = 2,621,440 bytes; the unfused score matrix, written, read, written as probabilities
+    and read: 4·2·128·(1·8)·2 = 16,384 bytes."""
+    conv = EXACT.replace(attention_kernel="unfused", mla="naive")
+    cost = components.attention_kernel(deepseek, conv, Step(2, 1, 7), layer=deepseek.groups[-1][1])
+    assert cost.byte_terms == {"attention/kv": 2 * (8 + 8) * 40960 * 2, "attention/scores": 4 * 2 * 128 * 8 * 2}
