@@ -275,3 +275,25 @@ def test_naive_mla_unfused_kernel_traffic_by_hand(deepseek):
     conv = EXACT.replace(attention_kernel="unfused", mla="naive")
     cost = components.attention_kernel(deepseek, conv, Step(2, 1, 7), layer=deepseek.groups[-1][1])
     assert cost.byte_terms == {"attention/kv": 2 * (8 + 8) * 40960 * 2, "attention/scores": 4 * 2 * 128 * 8 * 2}
+
+
+def test_replace_of_a_layout_arch_takes_a_layout_not_its_summary_fields():
+    """Gemma 3 1B is read as an explicit layout: changing ``heads`` alone is refused (its groups say how many
+    heads each layer has); a new layout with its layer count is taken."""
+    gemma = symroof.models.from_hf_config(DATA / "gemma-3-1b-it.json")
+    with pytest.raises(ValueError, match=r"^heads: this Arch has an explicit layout; pass layout=\.\.\. \(its "
+                                         r"groups\) instead$"):
+        gemma.replace(heads=8)
+    half = gemma.layout[:2]                      # 5 sliding layers and 1 global: 6 layers
+    smaller = gemma.replace(layout=half, layers=6)
+    assert smaller.layers == 6 and smaller.groups == half
+
+
+def test_the_symbolic_arch_is_named():
+    assert symroof.Arch.symbolic().name == "symbolic"
+
+
+@pytest.mark.parametrize("tensor_bytes", [[("embedding", 1, 2)], [(1, 2)], [("embedding",)], ["embedding"]])
+def test_tensor_bytes_items_must_be_name_and_bytes_pairs(tensor_bytes):
+    with pytest.raises(ValueError, match=r"^tensor_bytes=.* must map parameter names to bytes per element$"):
+        symroof.Arch(hidden=8, layers=1, heads=2, tensor_bytes=tensor_bytes)
