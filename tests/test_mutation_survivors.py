@@ -297,3 +297,22 @@ def test_the_symbolic_arch_is_named():
 def test_tensor_bytes_items_must_be_name_and_bytes_pairs(tensor_bytes):
     with pytest.raises(ValueError, match=r"^tensor_bytes=.* must map parameter names to bytes per element$"):
         symroof.Arch(hidden=8, layers=1, heads=2, tensor_bytes=tensor_bytes)
+
+
+def test_result_and_model_types_are_frozen_values():
+    """Every value type a user gets back is an immutable dataclass (a frozen instance is also hashable when
+    its fields are): changing one in place raises."""
+    import dataclasses
+
+    from symroof.analysis import capacity as cap
+    from symroof.analysis import roofline as rl
+    from symroof.analysis import timing
+    from symroof.model import layers, precision
+    types = [symroof.Arch, layers.Matrix, layers.Attention, layers.FFN, layers.Layer, Step, symroof.Cost,
+             conventions.Conventions, symroof.Hardware, timing.Comm, timing.AllReduce, timing.Latency,
+             timing.Capacity, cap.Fit, rl.Limit, rl.Crossover, precision.Precision, precision.Layout]
+    assert [t.__name__ for t in types if not t.__dataclass_params__.frozen] == []
+    step = Step(1, 2, 3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        step.batch = 4  # type: ignore[misc]
+    assert step == Step(1, 2, 3) and hash(step) == hash(Step(1, 2, 3))
