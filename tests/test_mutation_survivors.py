@@ -7,6 +7,7 @@ the presets, whose sources they cite) or from a rule the docstrings state; none 
 from __future__ import annotations
 
 import pytest
+import sympy
 
 import symroof
 from symroof.cost import components, conventions
@@ -316,3 +317,66 @@ def test_result_and_model_types_are_frozen_values():
     with pytest.raises(dataclasses.FrozenInstanceError):
         step.batch = 4  # type: ignore[misc]
     assert step == Step(1, 2, 3) and hash(step) == hash(Step(1, 2, 3))
+
+
+# ---- step: what each query sees ------------------------------------------------------------------------------
+
+def _windowed():
+    """Gemma 3 1B's sliding attention (window 512) and Llama 4 Scout's chunked attention (chunk 8192)."""
+    gemma = symroof.models.from_hf_config(DATA / "gemma-3-1b-it.json")
+    scout = symroof.models.from_hf_config(DATA / "llama-4-scout-17b-16e.json")
+    sliding = gemma.groups[0][1].attention
+    chunked = next(g.attention for _, g in scout.groups if g.attention.chunk is not None)
+    assert (sliding.window, chunked.chunk) == (512, 8192)
+    return sliding, chunked
+
+
+def test_cached_tokens_seen_by_sliding_and_chunked_layers():
+    """10000 cached tokens. Sliding window 512: at most W − 1 = 511. Chunked 8192, causal: the first new
+    token (position 10000) is in the chunk starting at 8192, so it sees 10000 mod 8192 = 1808 cached tokens;
+    with dense scores (an eager kernel over every kept token) min(10000, 8191) = 8191."""
+    from symroof.cost.step import cached_visible
+    sliding, chunked = _windowed()
+    step = Step(1, 1, 10000)
+    assert cached_visible(EXACT, step, sliding) == 511
+    assert cached_visible(EXACT, step, chunked) == 1808
+    assert cached_visible(EXACT.replace(scores="dense"), step, chunked) == 8191
+    assert cached_visible(EXACT, step, symroof.models.get("llama-3-8b").groups[0][1].attention) == 10000
+
+
+def test_keys_and_query_key_pairs_of_a_sliding_layer():
+    """One new token at position 1001 (1000 cached). Full attention: 1000 + 1 keys, causal pairs
+    1·1000 + 1·2/2 = 1001. Sliding window 512: the token sees min(1001, 512) = 512 keys, 511 of them cached.
+    ``scores="none"``: no pairs."""
+    from symroof.cost.step import key_count, query_key_pairs
+    sliding, _ = _windowed()
+    step = Step(1, 1, 1000)
+    assert key_count(EXACT, step) == 1001 and key_count(EXACT, step, sliding) == 512
+    assert query_key_pairs(EXACT, step) == 1001 and query_key_pairs(EXACT, step, sliding) == 512
+    assert query_key_pairs(EXACT.replace(scores="none"), step, sliding) == 0
+    assert query_key_pairs(EXACT.replace(scores="none"), step) == 0
+
+
+# ---- timing: tensor-parallel communication's options ---------------------------------------------------------
+
+def test_allreduce_with_one_byte_activations_and_no_step_latency():
+    """Llama-3-8B at T = 8, B = S_i = 1 with 1-byte activations on the wire: 64 all-reduces of 4096 bytes, each
+    GPU moving 2·7/8 of each: 64·4096·7/4 = 458,752 bytes, over H100's 450 GB/s; with no per-step latency the
+    latency is the 64 all-reduces' 6.6 µs each, 422.4 µs."""
+    from symroof.analysis import timing
+    llama = symroof.models.get("llama-3-8b")
+    ar = timing.tp_allreduce(llama, tp=8, B=1, S_i=1, bytes_per_element=1)
+    assert (ar.message_bytes, ar.bytes_per_gpu) == (4096, 458_752)
+    c = timing.tp_allreduce_time(llama, "H100-SXM", tp=8, B=1, S_i=1, bytes_per_element=1, step_latency_s=0)
+    assert c.throughput_s == sympy.Rational(458_752, 450 * 10**9)
+    assert c.latency_s == 64 * sympy.Rational(66, 10**7)
+
+
+def test_the_003_model_over_a_given_link():
+    """003's model chosen under exact conventions counts bytes: 8 tokens · 32 layers · 4 messages · 4096
+    elements · 2 bytes = 8,388,608 bytes over a 100 GB/s link; latency 32·4 messages of 10 µs = 1.28 ms."""
+    from symroof.analysis import timing
+    c = timing.communication(symroof.models.get("llama-3-8b"), "H100-SXM", "exact", tp=8, tokens=8, comm="003",
+                             link_bytes_per_s=10**11)
+    assert c.throughput_s == sympy.Rational(8 * 32 * 4 * 4096 * 2, 10**11)
+    assert c.latency_s == sympy.Rational(128, 10**5)
