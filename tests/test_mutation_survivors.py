@@ -380,3 +380,11 @@ def test_the_003_model_over_a_given_link():
                              link_bytes_per_s=10**11)
     assert c.throughput_s == sympy.Rational(8 * 32 * 4 * 4096 * 2, 10**11)
     assert c.latency_s == sympy.Rational(128, 10**5)
+
+
+def test_communication_passes_its_options_to_the_allreduce_model():
+    """The same 458,752 bytes per GPU (one token, 1-byte activations) over a given 100 GB/s link."""
+    from symroof.analysis import timing
+    c = timing.communication(symroof.models.get("llama-3-8b"), "H100-SXM", "exact", tp=8, tokens=1,
+                             bytes_per_element=1, link_bytes_per_s=10**11)
+    assert c.throughput_s == sympy.Rational(458_752, 10**11)
