@@ -1,0 +1,290 @@
+"""Values a mutation run of the output and request code (benchmarks/mutation.py on symroof/output/latex.py,
+symroof/output/cli.py, symroof/cost/request.py, symroof/analysis/request.py) found unasserted.
+
+Every expected value is derived by hand in the test (the formatting rule, the formula and its arithmetic
+in a comment or docstring), or comes from a plain loop over the steps; none is symroof's own output
+pasted back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+import sympy
+
+import symroof
+from symroof import symbols as sym
+from symroof.cost import Cost
+from symroof.cost.conventions import get
+from symroof.output import latex
+from symroof.symbols import B, H, N, S, S_c, V
+
+# A machine with round numbers: 10^15 FLOP/s over 10^12 byte/s, a balance of 1000 FLOPs per byte.
+TOY = symroof.Hardware(name="Toy", peak_flops_per_s={"bf16": 10**15}, bandwidth_bytes_per_s=10**12, source="hand")
+
+ALIGN_OPEN, ALIGN_CLOSE = "\\begin{align*}\n", "\n\\end{align*}\n"
+
+
+def align(*lines):
+    """An align* block as `_align` writes it: rows joined by `` \\\\`` and a line break."""
+    return ALIGN_OPEN + " \\\\\n".join(lines) + ALIGN_CLOSE
+
+
+# ---- latex: the small formatting rules -------------------------------------------------------------------------
+
+
+def test_sci_writes_four_significant_digits_and_no_power_for_exponent_zero():
+    """`_sci`: the mantissa to 4 significant digits, `` \\times 10^{e}`` unless e = 0, the unit in \\text."""
+    assert latex._sci(5) == "5.000"                                     # 5 = 5.000·10^0: no power
+    assert latex._sci(0.5) == r"5.000 \times 10^{-1}"                    # e = -1 keeps its power
+    assert latex._sci(1.48e13, "FLOP") == r"1.480 \times 10^{13}~\text{FLOP}"
+
+
+def test_number_is_exact_and_approximated_when_not_an_integer():
+    assert latex._number(sympy.Integer(1000)) == "1000"
+    assert latex._number(sympy.Rational(1001, 2)) == r"\frac{1001}{2} \approx 500.5"
+
+
+def test_align_joins_the_parts_of_a_sum_while_they_fit():
+    """A tuple formula is printed part by part: a part's first line joins the line before it with `` + ``
+    when the joined line has at most ``max_chars`` characters. ``H`` then ``S``: ``H + S`` is 1 + 3 + 1 = 5
+    characters, so it joins at 5 and not at 4 (then the part opens a row ``+ S``)."""
+    assert latex._align([("X", (H, S))], 5) == align("X &= H + S")
+    assert latex._align([("X", (H, S))], 4) == align("X &= H", r"&\quad + S")
+    # b_{kv} is 6 characters: b_{kv} + S is 6 + 3 + 1 = 10
+    assert latex._align([("X", (sym.b_kv, S))], 10) == align("X &= b_{kv} + S")
+    assert latex._align([("X", (sym.b_kv, S))], 9) == align("X &= b_{kv}", r"&\quad + S")
+
+
+def test_align_joins_a_part_to_the_last_row_of_the_part_before():
+    """Max 12 characters. P1 = 1111 H^3 + 1111 H^2 + H prints as ``1111 H^{3}`` (10), ``+ 1111 H^{2}`` (12),
+    ``+ H`` (3): no two fit on one row (10 + 1 + 12 > 12, 12 + 1 + 3 > 12), three rows. P2 = S + 1111 S^2
+    (ascending in S) is ``S`` (1) and ``+ 1111 S^{2}`` (12): two rows. P2's first row joins P1's last,
+    ``+ H + S`` (3 + 3 + 1 = 7 ≤ 12); its second row stays a row of its own."""
+    p1, p2 = 1111 * H**3 + 1111 * H**2 + H, S + 1111 * S**2
+    assert latex._align([("X", (p1, p2))], 12) == align(
+        "X &= 1111 H^{3}", r"&\quad + 1111 H^{2}", r"&\quad + H + S", r"&\quad + 1111 S^{2}")
+
+
+def test_ratio_in_full_when_both_sides_fit_else_by_name():
+    """3B/(1 + B): the numerator ``3 B`` is 3 characters, the denominator ``1 + B`` 5. At 5 both fit; at 4
+    the denominator does not, so the ratio is written with names and each side below, the denominator
+    broken at its + sign (``1``, then ``+ B``: 1 + 1 + 3 = 5 > 4)."""
+    assert latex._ratio("L", 3 * B, 1 + B, 5) == align(r"L &= \frac{3 B}{1 + B}")
+    assert latex._ratio("L", 3 * B, 1 + B, 4) == (
+        align(r"L &= \frac{\text{numerator}}{\text{denominator}}") + "where\n"
+        + align(r"\text{numerator} &= 3 B", r"\text{denominator} &= 1", r"&\quad + B"))
+
+
+def test_intensity_block_writes_the_ratio_only_when_it_fits():
+    cost = Cost(flops={"ffn/up": 3 * B}, bytes={"weights": 1, "activations": B})
+    head = r"\text{Arithmetic Intensity} &= \frac{\text{FLOPs}_\text{total}}{\text{Bytes}_\text{total}}"
+    assert latex._intensity_block(cost, 5) == align(head, r" &= \frac{3 B}{1 + B}")   # 1 + B: 5 characters
+    assert latex._intensity_block(cost, 4) == align(head)
+
+
+def test_per_layer_share_needs_two_layers_or_more_and_whole_coefficients():
+    assert latex._per_layer(6 * H, sympy.Integer(2)) == 3 * H
+    assert latex._per_layer(sympy.Integer(6), sympy.Integer(3)) == 2
+    assert latex._per_layer(6 * H, sympy.Integer(1)) is None        # one layer: nothing to factor out
+    assert latex._per_layer(3 * H + 1, sympy.Integer(2)) is None    # 3/2 H + 1/2: not whole
+
+
+def test_terms_rows_factor_the_layers_and_keep_the_whole_model_terms():
+    """Two layers: attention/q 4BH² and ffn/up 8BH² are N·2BH² and N·4BH²; lm_head 2BHV is once per
+    model. The total is lm_head's term and N times the layers' share, (12BH²)/2 = 6BH²."""
+    cost = Cost(flops={"attention/q": 4 * B * H**2, "ffn/up": 8 * B * H**2, "lm_head": 2 * B * H * V})
+    rows = latex._terms_rows(cost, "FLOPs", None, sympy.Integer(2))
+    assert rows == [(r"\text{FLOPs}_\text{attention/q}", 2 * N * B * H**2),
+                    (r"\text{FLOPs}_\text{ffn/up}", 4 * N * B * H**2),
+                    (r"\text{FLOPs}_\text{lm\_head}", 2 * B * H * V),
+                    (r"\text{FLOPs}_\text{total}", (2 * B * H * V, 6 * N * B * H**2))]
+    # every term is a layer's: the total is N·6BH² alone (no whole-model part before it)
+    layers_only = Cost(flops={"attention/q": 4 * B * H**2, "ffn/up": 8 * B * H**2})
+    assert latex._terms_rows(layers_only, "FLOPs", None, sympy.Integer(2))[-1] == (
+        r"\text{FLOPs}_\text{total}", 6 * N * B * H**2)
+
+
+# ---- latex: the crossover and numbers sections, for costs written by hand ------------------------------------
+
+BALANCE_TOY = ("The step is compute-bound where its intensity reaches the machine balance $\\pi/\\beta$:\n"
+               + align(r"\text{balance of Toy} &= 1000"))
+LIMIT = r"\lim_{B \to \infty} \text{Arithmetic Intensity}"
+
+
+def test_crossover_section_numeric_compute_above():
+    """I = 3000B/(1001 + B) against 1000: 3000B = 1000(1001 + B) gives B* = 1001000/2000 = 1001/2 = 500.5;
+    I(1) = 3000/1002 < 1000, so memory-bound below and compute-bound from B = ⌈500.5⌉ = 501."""
+    cost = Cost(flops={"ffn/up": 3000 * B}, bytes={"weights": 1001, "activations": B})
+    assert latex._crossover_section(cost, TOY, {}, 90) == (
+        "\\subsection*{Crossover batch}\n" + BALANCE_TOY + align(r"B^{*} &= \frac{1001}{2} \approx 500.5")
+        + "The step is memory-bound for $B < B^{*}$ and compute-bound beyond; the smallest compute-bound batch "
+          "is $B = 501$.\n")
+
+
+def test_crossover_section_numeric_memory_above():
+    """I = (500B + 3·10^6)/(1 + B): I(1) = 1.5·10^6 > 1000, limit 500 < 1000. 500B + 3·10^6 = 1000 + 1000B
+    gives B* = 2999000/500 = 5998: compute-bound below, memory-bound beyond."""
+    cost = Cost(flops={"ffn/up": 500 * B + 3 * 10**6}, bytes={"weights": 1, "activations": B})
+    assert latex._crossover_section(cost, TOY, {}, 90) == (
+        "\\subsection*{Crossover batch}\n" + BALANCE_TOY + align(r"B^{*} &= 5998")
+        + "The step is compute-bound for $B < B^{*}$ and memory-bound beyond; the smallest memory-bound batch "
+          "is $B = 5998$.\n")
+
+
+def test_crossover_section_solves_at_the_given_values_but_b():
+    """Values name B (the unknown: left out), S_c (in the cost: used) and S (not in the cost: left out).
+    Bytes 1001 + B + S_c at S_c = 5: 3000B = 1000(1006 + B), B* = 1006000/2000 = 503."""
+    cost = Cost(flops={"ffn/up": 3000 * B}, bytes={"weights": 1001, "activations": B, "kv/read": S_c})
+    assert latex._crossover_section(cost, TOY, {"B": 8, "S_c": 5, "S": 3}, 90) == (
+        "\\subsection*{Crossover batch at $S_c = 5$}\n" + BALANCE_TOY + align(r"B^{*} &= 503")
+        + "The step is memory-bound for $B < B^{*}$ and compute-bound beyond; the smallest compute-bound batch "
+          "is $B = 503$.\n")
+
+
+def test_crossover_section_against_the_symbolic_balance():
+    """π/β: 3000B = (π/β)(1001 + B) gives B* = 1001π/(3000β − π), a crossover (into compute) when the
+    limit 3000 exceeds π/β."""
+    cost = Cost(flops={"ffn/up": 3000 * B}, bytes={"weights": 1001, "activations": B})
+    assert latex._crossover_section(cost, None, {}, 90) == (
+        "\\subsection*{Crossover batch}\n"
+        "The step is compute-bound where its intensity reaches the machine balance $\\pi/\\beta$:\n"
+        + align(r"\text{balance} &= \frac{\pi}{\beta}")
+        + align(r"B^{*} &= \frac{1001 \pi}{3000 \beta - \pi}")
+        + align(LIMIT + " &= 3000")
+        + "It is a crossover when the limit of the intensity as $B$ grows exceeds the balance (otherwise the "
+          "step stays memory-bound).\n")
+
+
+def test_crossover_section_without_a_closed_form():
+    """Bytes 1001 + B³ against π/β: (intensity − balance)·bytes has degree 3 in B, no closed form."""
+    cost = Cost(flops={"ffn/up": 3000 * B}, bytes={"weights": 1001, "activations": B**3})
+    assert latex._crossover_section(cost, None, {}, 90) == (
+        "\\subsection*{Crossover batch}\n"
+        "The step is compute-bound where its intensity reaches the machine balance $\\pi/\\beta$:\n"
+        + align(r"\text{balance} &= \frac{\pi}{\beta}")
+        + "No closed form: no closed form for the crossover in B: intensity - balance has degree 3 in B; "
+          "substitute numbers for ['beta', 'pi'].\n")
+
+
+def test_crossover_section_without_a_crossover():
+    """Limit 500 ≤ 1000 (I = 500B/(1 + B) < 500 always): memory-bound everywhere. 5000B/(1 + B) is 2500 ≥ 1000
+    already at B = 1 and rises to 5000: compute-bound everywhere."""
+    low = Cost(flops={"ffn/up": 500 * B}, bytes={"weights": 1, "activations": B})
+    assert latex._crossover_section(low, TOY, {}, 90) == (
+        "\\subsection*{Crossover batch}\n" + BALANCE_TOY + align(LIMIT + " &= 500")
+        + "No crossover: the step is memory-bound for every batch, since its intensity stays below the balance "
+          "however large $B$ grows.\n")
+    high = Cost(flops={"ffn/up": 5000 * B}, bytes={"weights": 1, "activations": B})
+    assert latex._crossover_section(high, TOY, {}, 90) == (
+        "\\subsection*{Crossover batch}\n" + BALANCE_TOY + align(LIMIT + " &= 5000")
+        + "No crossover: the step is compute-bound already at $B = 1$, and for every larger batch.\n")
+
+
+def test_numbers_section_with_numbers():
+    """B = 1000: FLOPs 3000·1000 = 3·10^6, bytes 1001 + 1000 = 2001, intensity 3·10^6/2001 = 1499.25;
+    on Toy the compute time is 3·10^6/10^15 s = 3·10^-6 ms, the memory time 2001/10^12 s = 2.001·10^-6 ms:
+    compute-bound. S_c is given but not in the cost: not listed."""
+    cost = Cost(flops={"ffn/up": 3000 * B}, bytes={"weights": 1001, "activations": B})
+    assert latex._numbers_section(cost, TOY, {"B": 1000, "S_c": 5}, "decode") == (
+        "\\subsection*{At $B = 1000$}\n\\begin{tabular}{ll}\n"
+        "FLOPs & $3.000 \\times 10^{6}$ FLOP \\\\\n"
+        "bytes & $2.001 \\times 10^{3}$ byte \\\\\n"
+        "arithmetic intensity & $1499$ FLOP/byte \\\\\n"
+        "compute time $\\text{FLOPs}/\\pi$ & 3e-06 ms \\\\\n"
+        "memory time $\\text{Bytes}/\\beta$ & 2.001e-06 ms \\\\\n"
+        "bound on Toy & compute \\\\\n"
+        "\\end{tabular}\n")
+    assert latex._numbers_section(cost, TOY, {"S_c": 5}, "decode") == ""      # nothing the cost has
+
+
+def test_numbers_section_with_symbols_left_breaks_at_100_characters():
+    """Symbols left after B = 1: the totals as formulas, rows of at most 100 characters. The FLOPs
+    1111 H^9 + ... + 1111 H^3 + 111 H^2 print as ``1111 H^{9}`` (10 characters), six ``+ 1111 H^{k}`` (12)
+    and ``+ 111 H^{2}`` (11): 10 + 6·13 + 12 = 100 characters, one row. The bytes have 1111 H^2 instead, 101
+    characters: the last term goes to a row of its own."""
+    flops = sum(1111 * H**k for k in range(3, 10)) + 111 * H**2
+    moved = sum(1111 * H**k for k in range(2, 10))
+    cost = Cost(flops={"ffn/up": B * flops}, bytes={"weights": B * moved})
+    seven = " + ".join(f"1111 H^{{{k}}}" for k in range(9, 2, -1))
+    assert len(seven + r" + 111 H^{2}") == 100
+    assert latex._numbers_section(cost, None, {"B": 1}, "decode") == (
+        "\\subsection*{At $B = 1$}\n"
+        + align(r"\text{FLOPs}_\text{total} &= " + seven + r" + 111 H^{2}",
+                r"\text{Bytes}_\text{total} &= " + seven, r"&\quad + 1111 H^{2}"))
+
+
+# ---- latex: the document's tables --------------------------------------------------------------------------
+
+
+def test_hardware_section():
+    """Toy: 10^15 FLOP/s and 10^12 byte/s to four digits, balance 10^15/10^12 = 1000 exactly."""
+    assert latex._hardware_section(TOY) == (
+        "\\section*{Hardware: Toy}\n\\begin{tabular}{ll}\n"
+        "peak $\\pi$ (bf16) & $1.000 \\times 10^{15}$ FLOP/s \\\\\n"
+        "bandwidth $\\beta$ & $1.000 \\times 10^{12}$ byte/s \\\\\n"
+        "balance $\\pi/\\beta$ & $1000$ FLOP/byte \\\\\n"
+        "\\end{tabular}\n\n{\\raggedright Source: hand.\\par}\n")
+
+
+def test_notation_gives_the_gpus_peak_to_pi_and_its_bandwidth_to_beta():
+    assert latex._notation({B, sym.pi, sym.beta}, TOY, set()) == (
+        "\\section*{Notation}\n\\begin{tabular}{ll}\n"
+        "$B$ & batch size (sequences) \\\\\n"
+        "$\\pi$ & peak FLOP/s ($1.000 \\times 10^{15}$ on Toy) \\\\\n"
+        "$\\beta$ & memory bandwidth (bytes/s) ($1.000 \\times 10^{12}$ on Toy) \\\\\n"
+        "\\end{tabular}\n")
+
+
+TINY = symroof.Arch(hidden=64, layers=2, heads=4, kv_heads=2, ffn_dim=128, vocab=100, name="tiny")
+
+
+def environments(tex):
+    """Check that every \\begin{x} is closed by its \\end{x}, in order; return the environments opened."""
+    stack, opened = [], []
+    for kind, name in re.findall(r"\\(begin|end)\{([^}]*)\}", tex):
+        if kind == "begin":
+            stack.append(name)
+            opened.append(name)
+        else:
+            assert stack and stack.pop() == name, name
+    assert not stack
+    return opened
+
+
+@pytest.mark.parametrize("make", [
+    lambda: latex.document(TINY, "exact", TOY, B=8, S_c=16),
+    lambda: latex.document(TINY, "exact", phases=("decode",)),
+    lambda: latex.document(symroof.Arch.symbolic(), "arithmetic-intensity", "A100-80GB"),
+], ids=["tiny on Toy", "tiny without a GPU", "symbolic"])
+def test_document_environments_are_balanced(make):
+    opened = environments(make())
+    assert opened[0] == "document" and "tabular" in opened and "align*" in opened
+
+
+def test_document_of_two_layers_defines_n_and_only_the_symbols_it_uses():
+    """A numeric two-layer model's decode depends on B and S_c only; its layer terms print as N (...),
+    and π, β are always defined: the notation lists exactly B, S_c, N, π, β."""
+    tex = latex.document(TINY, "exact", phases=("decode",))
+    table = tex.split("\\section*{Notation}\n\\begin{tabular}{ll}\n")[1].split("\n\\end{tabular}")[0]
+    assert [row.split(" & ")[0] for row in table.split("\n")] == ["$B$", "$S_c$", "$N$", r"$\pi$", r"$\beta$"]
+
+
+def test_document_bytes_subsection_has_its_rows():
+    tex = latex.document(TINY, "exact", phases=("decode",))
+    assert "\\subsection*{Bytes}\n\\begin{align*}\n\\text{Bytes}_\\text{weights" in tex
+
+
+def test_document_lists_the_conventions_that_apply_to_a_dense_model():
+    """A dense model with standard attention: every field of the conventions but the MLA, MoE and
+    communication ones (a document has no tensor parallelism)."""
+    conv = get("exact")
+    tex = latex.document(TINY, conv, phases=("decode",))
+    table = tex.split("\\section*{Conventions}\n\\begin{tabular}{ll}\n")[1].split("\n\\end{tabular}")[0]
+    skip = {"name", "mla", "mla_prefill", "experts_read", "expert_parallel", "comms"}
+    fields = [f.name for f in dataclasses.fields(conv) if f.name not in skip]
+    assert len(fields) > 5
+    assert table.split("\n") == [f"{latex.escape(f)} & \\texttt{{{latex.escape(getattr(conv, f))}}} \\\\"
+                                 for f in fields]
