@@ -288,3 +288,74 @@ def test_document_lists_the_conventions_that_apply_to_a_dense_model():
     assert len(fields) > 5
     assert table.split("\n") == [f"{latex.escape(f)} & \\texttt{{{latex.escape(getattr(conv, f))}}} \\\\"
                                  for f in fields]
+
+
+def test_document_rows_default_to_90_characters():
+    """The documented default width is 90 (``document(..., max_chars=90)``). The symbolic model's exact
+    document has a sum that breaks differently at 91, so the default must give the 90-character document."""
+    arch = symroof.Arch.symbolic()
+    assert latex.document(arch, "exact") == latex.document(arch, "exact", max_chars=90)
+    assert latex.document(arch, "exact") != latex.document(arch, "exact", max_chars=91)
+
+
+# ---- cli: numbers in text, by the rules of the docstrings ------------------------------------------------------
+
+from symroof.output import cli  # noqa: E402
+
+
+@pytest.mark.parametrize("value,text", [
+    (sympy.Integer(999999), "999999"),           # an integer below 10^6: whole
+    (sympy.Integer(10**6), "1.000e+06"),         # 10^6 and beyond: 4 significant digits, exponent
+    (12345678, "1.235e+07"),
+    (857.3, "857.3"), (0.96, "0.96"),            # positional, trailing zeros dropped (0.9600 -> 0.96)
+    (1234.6, "1235"), (-0.5, "-0.5"), (0.001, "0.001"),
+    (0.0001234, "1.234e-04"),                    # below 10^-3: exponent
+    (0.0, "0"),
+    ("1.5e+400", "1.5e+400 (beyond float range)"),
+])
+def test_round_is_the_one_rounding_rule(value, text):
+    assert cli._round(value) == text
+
+
+@pytest.mark.parametrize("value,text", [
+    (2.5, "2.5 s"), (1, "1 s"), (0.0025, "2.5 ms"), (1e-3, "1 ms"), (2.5e-6, "2.5 µs"), (2.5e-9, "2.5 ns"),
+    ("1.5e+400", "1.5e+400 s (beyond float range)"),
+])
+def test_seconds_pick_the_largest_unit_at_most_the_value(value, text):
+    assert cli._seconds(value) == text
+
+
+@pytest.mark.parametrize("value,unit,text", [
+    (16.49e12, "FLOP", "16.49 TFLOP"), (999, "B", "999 B"), (1000, "B", "1 kB"), (10**18, "B", "1 EB"),
+    ("3/2", "B", "1.5 B"), (-2000, "B", "-2 kB"),
+    (sympy.Integer(10**400), "B", "1e+400 B (beyond float range)"),
+    (sympy.Integer(10**400), "", "1e+400 (beyond float range)"),
+])
+def test_si_prefixes(value, unit, text):
+    assert cli._si(value, unit) == text
+
+
+@pytest.mark.parametrize("value,digits,expected", [
+    (sympy.Integer(10**400), 4, ("1", 400)),
+    (sympy.Integer(12346 * 10**400), 4, ("1.235", 404)),      # 1.2346 to 4 digits
+    (sympy.Integer(99996 * 10**400), 4, ("1", 405)),          # 9.9996 rounds up to 10: 1·10^405
+    (-3 * sympy.Integer(10)**400, 4, ("-3", 400)),
+    (sympy.Rational(1, 10**400), 4, ("1", -400)),
+    (sympy.Integer(0), 4, ("0", 0)),
+])
+def test_sci_beyond_float_range_is_exact(value, digits, expected):
+    assert cli._sci(value, digits) == expected
+
+
+def test_sig_beyond_float_range():
+    assert cli._sig(sympy.Rational(1, 10**400), 4) == "1e-400"      # float gives 0.0: not the value
+    assert cli._sig(sympy.Integer(0), 4) == "0"
+    assert cli._sig(sympy.Rational(3, 2), 4) == "1.5"
+
+
+@pytest.mark.parametrize("value,text", [
+    (8030261248, "8,030,261,248 (8.03 B)"), (999, "999"), (1000, "1,000 (1 k)"),
+    (10**12, "1,000,000,000,000 (1 T)"), (2_500_000, "2,500,000 (2.5 M)"),
+])
+def test_count_text(value, text):
+    assert cli._count_text(sympy.Integer(value)) == text
