@@ -359,3 +359,106 @@ def test_sig_beyond_float_range():
 ])
 def test_count_text(value, text):
     assert cli._count_text(sympy.Integer(value)) == text
+
+
+# ---- cost/request: range_sum against plain loops -------------------------------------------------------------
+
+from symroof.cost import request as cost_request  # noqa: E402
+from symroof.symbols import S_g  # noqa: E402
+
+X = sympy.Symbol("x", integer=True)
+
+
+def loop(f, lo, hi):
+    """Σ_{x=lo}^{hi} f(x), one term at a time."""
+    return sum((f(k) for k in range(lo, hi + 1)), sympy.Integer(0))
+
+
+def test_range_sum_empty_constant_and_bad_range():
+    assert cost_request.range_sum(X**2, X, 5, 4) == 0                      # hi = lo − 1: no term
+    assert cost_request.range_sum(7, X, 1, 10) == 70                        # ten terms of 7
+    assert sympy.expand(cost_request.range_sum(7, X, S, S + S_g - 1)) == 7 * S_g
+    with pytest.raises(ValueError) as err:
+        cost_request.range_sum(X, X, 5, 3)
+    assert str(err.value) == "range_sum: hi=3 must be at least lo - 1 = 4"
+
+
+def test_range_sum_of_a_polynomial_is_faulhaber():
+    """Σ_{x=1}^{n} x² = n(n + 1)(2n + 1)/6 and Σ_{x=1}^{n} x³ = (n(n + 1)/2)²."""
+    n = sympy.Symbol("n", integer=True, positive=True)
+    assert sympy.expand(cost_request.range_sum(X**2, X, 1, n) - n * (n + 1) * (2 * n + 1) / 6) == 0
+    assert sympy.expand(cost_request.range_sum(X**3, X, 1, n) - (n * (n + 1) / 2) ** 2) == 0
+    assert cost_request.range_sum(X**2 + 3 * X, X, -2, 4) == loop(lambda k: k**2 + 3 * k, -2, 4)
+
+
+@pytest.mark.parametrize("make,f", [
+    (lambda: sympy.Min(10 - X, 3), lambda k: min(10 - k, 3)),             # falling slope: the other side
+    (lambda: sympy.Max(10 - X, 3), lambda k: max(10 - k, 3)),
+    (lambda: sympy.Min(2 * X + 1, 9), lambda k: min(2 * k + 1, 9)),        # crossing between integers
+    (lambda: sympy.Max(2 * X + 1, 9), lambda k: max(2 * k + 1, 9)),
+    (lambda: sympy.Min(X + 2, X + 5), lambda k: k + 2),                    # parallel: one side everywhere
+    (lambda: sympy.Max(X + 2, X + 5), lambda k: k + 5),
+    (lambda: sympy.Min(X + 5, X + 2), lambda k: k + 2),
+    (lambda: sympy.Max(X + 5, X + 2), lambda k: k + 5),
+    (lambda: X * sympy.Min(X, 4), lambda k: k * min(k, 4)),
+], ids=["min-falling", "max-falling", "min-odd", "max-odd", "min-parallel", "max-parallel",
+        "min-parallel-2", "max-parallel-2", "product"])
+def test_range_sum_of_min_and_max_equals_the_loop(make, f):
+    expr = make()
+    closed = cost_request.range_sum(expr, X, S, S + S_g - 1)
+    for lo, count in [(-3, 20), (0, 1), (4, 3), (9, 6), (1, 0)]:
+        assert cost_request.range_sum(expr, X, lo, lo + count - 1) == loop(f, lo, lo + count - 1), (lo, count)
+        assert closed.subs({S: lo, S_g: count}) == loop(f, lo, lo + count - 1), (lo, count)
+
+
+def test_range_sum_with_a_slope_or_offset_of_unknown_sign():
+    """Min(a·x, 5): a > 0, a < 0 and a = 0 each split differently; Min(x + c, x) is x + c for c ≤ 0, else x."""
+    a, c = sympy.Symbol("a", integer=True), sympy.Symbol("c", integer=True)
+    closed = cost_request.range_sum(sympy.Min(a * X, 5), X, 1, 10)
+    for value in (2, -1, 0):
+        assert closed.subs(a, value) == loop(lambda k: min(value * k, 5), 1, 10), value
+    closed = cost_request.range_sum(sympy.Max(a * X, 5), X, 1, 10)
+    for value in (2, -1, 0):
+        assert closed.subs(a, value) == loop(lambda k: max(value * k, 5), 1, 10), value
+    offset = cost_request.range_sum(sympy.Min(X + c, X), X, 1, 10)
+    for value in (-2, 0, 3):
+        assert offset.subs(c, value) == loop(lambda k: min(k + value, k), 1, 10), value
+    offset = cost_request.range_sum(sympy.Max(X + c, X), X, 1, 10)
+    for value in (-2, 0, 3):
+        assert offset.subs(c, value) == loop(lambda k: max(k + value, k), 1, 10), value
+
+
+def test_range_sum_without_a_closed_form():
+    """x² against 10 is no linear crossing, Mod no polynomial: exact term by term with numbers only."""
+    assert cost_request.range_sum(sympy.Min(X**2, 10), X, 1, 6) == loop(lambda k: min(k * k, 10), 1, 6)
+    assert cost_request.range_sum(sympy.Mod(X, 3), X, 1, 7) == 1 + 2 + 0 + 1 + 2 + 0 + 1
+    with pytest.raises(ValueError) as err:
+        cost_request.range_sum(sympy.Mod(X, 3), X, 1, S)
+    assert str(err.value) == ("no closed form for the sum over x of Mod(x, 3) (chunked attention's Mod, or a "
+                              "non-linear bound): give numbers for the range")
+    with pytest.raises(ValueError) as err:
+        cost_request.range_sum(sympy.Mod(X, 3), X, 1, 200_001)
+    assert str(err.value) == "a finite sum of 200001 terms over x is over the 200000-term limit"
+
+
+def test_range_sum_finite_limit_is_inclusive(monkeypatch):
+    """At most MAX_FINITE_TERMS terms: exactly that many is summed, one more refused."""
+    monkeypatch.setattr(cost_request, "MAX_FINITE_TERMS", 5)
+    assert cost_request.range_sum(sympy.Mod(X, 3), X, 1, 5) == 1 + 2 + 0 + 1 + 2
+    with pytest.raises(ValueError, match="a finite sum of 6 terms over x is over the 5-term limit"):
+        cost_request.range_sum(sympy.Mod(X, 3), X, 1, 6)
+
+
+def test_mean_context_and_prefix_messages():
+    assert cost_request.mean_context(10, 5) == sympy.Rational(25, 2)        # S + G/2
+    llama = symroof.models.get("llama-3-8b")
+    for prefix in (100, 101):
+        with pytest.raises(ValueError) as err:
+            cost_request.shared_prefix_prefill(llama, "exact", S=100, prefix=prefix, B=1)
+        assert str(err.value) == f"prefix={prefix} must be shorter than S=100"
+    with pytest.raises(ValueError) as err:
+        cost_request.chunked_prefill(llama, "exact", S=100, chunk=30, B=1)
+    assert str(err.value) == "chunk=30 must divide S=100"
+    with pytest.raises(ValueError) as err:
+        cost_request.request(llama, "exact", S=8, G=2, B=1, chunk=2, prefix=1)
+    assert str(err.value) == "give chunk or prefix, not both"
