@@ -462,3 +462,46 @@ def test_mean_context_and_prefix_messages():
     with pytest.raises(ValueError) as err:
         cost_request.request(llama, "exact", S=8, G=2, B=1, chunk=2, prefix=1)
     assert str(err.value) == "give chunk or prefix, not both"
+
+
+# ---- cli: every typed option refuses a bad value with one line naming it ---------------------------------------
+# argparse's rule: "argument <the option's strings joined by '/'>: <the type's message>"; the messages are the
+# ones the option types state (_text: empty; _count: whole, positive or non-negative; _number: positive
+# decimal; _fraction_option: in (0, 1]; _setting: FIELD=VALUE).
+
+MODEL_OPTIONS = [
+    *[(opt, "", "'' is empty; give a name") for opt in (
+        "-m/--model", "--hf-config", "--family", "-g/--gpu", "--hardware-file", "--dtype", "--weights-dtype",
+        "--act-dtype", "--kv-dtype", "--compute-dtype", "--conventions", "--conventions-file")],
+    *[(opt, bad, msg) for opt in ("--peak-tflops", "--bandwidth-gbs", "--memory-gib", "--interconnect-gbs")
+      for bad, msg in (("0", "'0' must be positive"), ("x", "'x' is not a number"), ("1/0", "'1/0' is not a number"))],
+    *[(opt, bad, msg) for opt in ("--usable-fraction", "--flops-efficiency", "--bandwidth-efficiency")
+      for bad, msg in (("1.5", "'1.5' must be a fraction in (0, 1]"), ("-1", "'-1' must be positive"))],
+    ("--set", "x", "'x' must be FIELD=VALUE (e.g. experts_read=all)"),
+    ("--set", "=all", "'=all' must be FIELD=VALUE (e.g. experts_read=all)"),
+]
+SIZE_OPTIONS = [
+    *[(opt, bad, msg) for opt in ("-b/--batch", "-s/--seq", "--new")
+      for bad, msg in (("0", "'0' must be positive"), ("1.5", "'1.5' is not a whole number"))],
+    ("--cached", "-1", "'-1' must be non-negative"), ("--cached", "x", "'x' is not a whole number"),
+]
+POSITIVE = lambda *opts: [(opt, "0", "'0' must be positive") for opt in opts]  # noqa: E731
+BAD_OPTIONS = {
+    "report": MODEL_OPTIONS + SIZE_OPTIONS + POSITIVE("--tp", "--prompt", "--gen"),
+    "latex": MODEL_OPTIONS + SIZE_OPTIONS + POSITIVE("--prompt", "--gen"),
+    "crossover": MODEL_OPTIONS + SIZE_OPTIONS + POSITIVE("--tp"),
+    "plot": MODEL_OPTIONS + POSITIVE("--batch", "--seq", "--new", "--max-batch", "--tp") + [
+        ("--cached", "-1", "'-1' must be non-negative"), ("-o/--out", "", "'' is empty; give a name"),
+        ("--dpi", "0", "'0' must be positive"), ("--dpi", "x", "'x' is not a number")],
+    "models": [("--hf-config", "", "'' is empty; give a name"), ("--family", "", "'' is empty; give a name")],
+    "hardware": [("--hardware-file", "", "'' is empty; give a name")],
+}
+BAD_CASES = [(command, *case) for command, cases in BAD_OPTIONS.items() for case in cases]
+
+
+@pytest.mark.parametrize("command,option,bad,message", BAD_CASES,
+                         ids=[f"{c} {o.split('/')[-1]} {b!r}" for c, o, b, _ in BAD_CASES])
+def test_a_bad_option_value_is_one_line_naming_it(capsys, command, option, bad, message):
+    code = cli.main([command, option.split("/")[-1], bad])
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (2, "", f"symroof: error: argument {option}: {message}\n")
