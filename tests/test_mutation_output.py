@@ -505,3 +505,37 @@ def test_a_bad_option_value_is_one_line_naming_it(capsys, command, option, bad, 
     code = cli.main([command, option.split("/")[-1], bad])
     out, err = capsys.readouterr()
     assert (code, out, err) == (2, "", f"symroof: error: argument {option}: {message}\n")
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_line_is_one_safe_line_of_at_most_400_characters():
+    assert cli._line("x" * 400) == "x" * 400
+    assert cli._line("x" * 401) == "x" * 397 + "..."                 # 397 + 3 = 400
+    assert cli._line("a\n  b\tc") == "a b c"                          # whitespace runs are one space
+    assert cli._line("a\x1bb") == "a\\u001bb"                         # a control character shown escaped
+
+
+def test_latex_of_a_step_with_numbers_is_000s_formula(capsys):
+    """000 (jamesnulliu) writes a step's FLOPs as N (24 B S_i H^2 + 4 B S_i S_c H); at B = 2, S_i = 4, S_c = 8:
+    24·2·4 = 192 and 4·2·4·8 = 256."""
+    code, out, err = run_cli(capsys, "latex", "-m", "symbolic", "--conventions", "000", "--phase", "step",
+                             "-b", "2", "--new", "4", "--cached", "8", "--only", "flops")
+    assert (code, out, err) == (0, "N \\left(192 H^{2} + 256 H\\right)\n", "")
+
+
+@pytest.mark.parametrize("command", ["report", "latex", "crossover"])
+def test_help_names_the_sizes_as_the_readme_does(capsys, command):
+    """README: ``-m/--model NAME``, ``--hf-config PATH``, the sizes ``-b/--batch B``, ``-s/--seq S``,
+    ``--cached S_c``, ``--new S_i``, ``--conventions-file FILE.toml``, ``--hardware-file FILE.toml``, ``--tp T``."""
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == 0
+    out = " ".join(out.split())
+    for usage in ["-m NAME, --model NAME", "--hf-config PATH", "-b B, --batch B", "-s S, --seq S", "--cached S_c",
+                  "--new S_i", "--conventions-file FILE.toml", "--hardware-file FILE.toml"]:
+        assert usage in out, usage
+    assert ("--tp T" in out) == (command != "latex")
