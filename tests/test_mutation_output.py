@@ -539,3 +539,60 @@ def test_help_names_the_sizes_as_the_readme_does(capsys, command):
                   "--new S_i", "--conventions-file FILE.toml", "--hardware-file FILE.toml"]:
         assert usage in out, usage
     assert ("--tp T" in out) == (command != "latex")
+
+
+A100_PEAKS = "bf16, fp16, tf32, fp32, int8"       # symroof/data/hardware.toml's A100-80GB row
+
+
+@pytest.mark.parametrize("options,flag", [
+    (["--dtype", "fp8"], "--dtype fp8"),
+    (["--compute-dtype", "fp8"], "--compute-dtype fp8"),
+    (["--weights-dtype", "fp8", "--act-dtype", "fp8"], "the compute dtype fp8"),     # the wider of the two
+])
+def test_a_compute_dtype_without_a_peak_names_the_option_that_chose_it(capsys, options, flag):
+    code, out, err = run_cli(capsys, "crossover", "--gpu", "A100-80GB", *options)
+    assert (code, out, err) == (2, "", f"symroof: error: {flag}: A100-80GB has no fp8 peak; it has {A100_PEAKS}\n")
+
+
+def header(capsys, *options):
+    code, out, err = run_cli(capsys, "crossover", "--json", *options)
+    assert code == 0, err
+    import json
+    return json.loads(out)
+
+
+def test_hardware_options_in_their_units(capsys):
+    """--peak-tflops in 10^12 FLOP/s, --bandwidth-gbs in 10^9 byte/s, --memory-gib in 2^30 bytes:
+    100 TFLOP/s over 50 GB/s is 10^14/(5·10^10) = 2000 FLOPs per byte; 10 GiB = 10737418240 bytes, half of
+    it usable 5368709120."""
+    h = header(capsys, "--gpu", "custom", "--peak-tflops", "100", "--bandwidth-gbs", "50", "--memory-gib", "10",
+               "--usable-fraction", "1/2")
+    assert (h["gpu"], h["dtype"], h["peak_flops_per_s"], h["bandwidth_bytes_per_s"], h["balance_exact"],
+            h["capacity_bytes"], h["usable_bytes"]) == ("custom", "bf16", 10**14, 5 * 10**10, 2000,
+                                                        10737418240, 5368709120)
+    # efficiencies scale the roofs: 10^14/2 over 5·10^10/4 is 4000 FLOPs per byte
+    h = header(capsys, "--gpu", "custom", "--peak-tflops", "100", "--bandwidth-gbs", "50",
+               "--flops-efficiency", "1/2", "--bandwidth-efficiency", "1/4")
+    assert (h["peak_flops_per_s"], h["bandwidth_bytes_per_s"], h["balance_exact"], h["flops_efficiency"],
+            h["bandwidth_efficiency"]) == (5 * 10**13, 125 * 10**8, 4000, 0.5, 0.25)
+    # a catalogue part changed: H100-SXM at 500 TFLOP/s and 1000 GB/s, balance 5·10^14/10^12 = 500
+    h = header(capsys, "--gpu", "H100-SXM", "--peak-tflops", "500", "--bandwidth-gbs", "1000")
+    assert (h["gpu"], h["peak_flops_per_s"], h["bandwidth_bytes_per_s"], h["balance_exact"]) == (
+        "H100-SXM", 5 * 10**14, 10**12, 500)
+    # a dtype the part has no peak for, with --peak-tflops: that peak, in that dtype
+    h = header(capsys, "--gpu", "A100-80GB", "--dtype", "fp8", "--peak-tflops", "500")
+    assert (h["dtype"], h["peak_flops_per_s"]) == ("fp8", 5 * 10**14)
+
+
+def test_custom_gpu_says_where_it_comes_from(capsys):
+    code, out, err = run_cli(capsys, "latex", "--document", "--gpu", "custom", "--peak-tflops", "100",
+                             "--bandwidth-gbs", "50", "--phase", "decode")
+    assert code == 0, err
+    assert "\\section*{Hardware: custom}\n" in out and "{\\raggedright Source: from the command line.\\par}" in out
+
+
+def test_custom_gpu_needs_its_two_rates(capsys):
+    code, out, err = run_cli(capsys, "crossover", "--gpu", "custom", "--peak-tflops", "100")
+    assert (code, err) == (2, "symroof: error: --gpu custom needs --bandwidth-gbs\n")
+    code, out, err = run_cli(capsys, "crossover", "--gpu", "custom")
+    assert (code, err) == (2, "symroof: error: --gpu custom needs --peak-tflops and --bandwidth-gbs\n")
