@@ -401,14 +401,19 @@ def test_range_sum_of_a_polynomial_is_faulhaber():
     (lambda: sympy.Min(X + 5, X + 2), lambda k: k + 2),
     (lambda: sympy.Max(X + 5, X + 2), lambda k: k + 5),
     (lambda: X * sympy.Min(X, 4), lambda k: k * min(k, 4)),
+    (lambda: sympy.Max(3 * X - 10, sympy.Min(X + 1, 6)), lambda k: max(3 * k - 10, min(k + 1, 6))),   # nested
+    (lambda: sympy.Min(sympy.Max(X, 3), 7), lambda k: min(max(k, 3), 7)),
+    (lambda: sympy.Max(sympy.Min(X, 7), 3) + sympy.Min(X, 2), lambda k: max(min(k, 7), 3) + min(k, 2)),
 ], ids=["min-falling", "max-falling", "min-odd", "max-odd", "min-parallel", "max-parallel",
-        "min-parallel-2", "max-parallel-2", "product"])
+        "min-parallel-2", "max-parallel-2", "product", "nested", "clamp", "clamp-plus"])
 def test_range_sum_of_min_and_max_equals_the_loop(make, f):
     expr = make()
     closed = cost_request.range_sum(expr, X, S, S + S_g - 1)
     for lo, count in [(-3, 20), (0, 1), (4, 3), (9, 6), (1, 0)]:
         assert cost_request.range_sum(expr, X, lo, lo + count - 1) == loop(f, lo, lo + count - 1), (lo, count)
-        assert closed.subs({S: lo, S_g: count}) == loop(f, lo, lo + count - 1), (lo, count)
+    for lo in range(1, 10):                    # S and S_g are positive symbols: a prompt and at least one step
+        for count in range(1, 10):
+            assert closed.subs({S: lo, S_g: count}) == loop(f, lo, lo + count - 1), (lo, count)
 
 
 def test_range_sum_with_a_slope_or_offset_of_unknown_sign():
