@@ -601,3 +601,131 @@ def test_custom_gpu_needs_its_two_rates(capsys):
     assert (code, err) == (2, "symroof: error: --gpu custom needs --bandwidth-gbs\n")
     code, out, err = run_cli(capsys, "crossover", "--gpu", "custom")
     assert (code, err) == (2, "symroof: error: --gpu custom needs --peak-tflops and --bandwidth-gbs\n")
+
+
+# ---- analysis/request: a tiny model on a round machine, against loops over the passes --------------------------
+
+from symroof.analysis import request as an_request  # noqa: E402
+from symroof.analysis.timing import communication, latency, time_per_output_token, time_to_first_token  # noqa: E402
+
+# Toy with a GPU-to-GPU link (tensor parallelism needs one), 10^11 byte/s
+LINKED = symroof.Hardware(name="Linked", peak_flops_per_s={"bf16": 10**15}, bandwidth_bytes_per_s=10**12,
+                          interconnect_bytes_per_s=10**11, board_power_w=500)
+SMALL = symroof.Arch(hidden=64, layers=2, heads=4, kv_heads=4, ffn_dim=128, vocab=100, name="small")
+
+
+@pytest.mark.parametrize("name,kind,operator", [
+    ("attention/scores", "flops", "attention"), ("attention/scores", "bytes", "attention"),
+    ("attention/values", "flops", "attention"), ("kv/read", "bytes", "attention"), ("kv/write", "bytes", "attention"),
+    ("attention/kv", "bytes", "attention"), ("weights/attention/sinks", "bytes", "attention"),
+    ("attention/q_absorb", "flops", "attention/kv_up"), ("attention/v_absorb", "flops", "attention/kv_up"),
+    ("weights/ffn/up", "bytes", "ffn/up"), ("weights/ffn/up", "flops", "weights/ffn/up"),
+    ("attention/q", "flops", "attention/q"), ("activations", "bytes", "activations"), ("kvx", "bytes", "kvx"),
+])
+def test_operator_of_follows_the_documented_rules(name, kind, operator):
+    """The module's rules: attention proper is one fused operator; MLA's folded products use kv_up's weights;
+    a weight term belongs to its matrix (bytes only); the rest are operators of their own."""
+    assert an_request.operator_of(name, kind) == operator
+
+
+def test_operators_split_a_cost_by_operator():
+    cost = Cost(flops={"attention/q": 1, "attention/scores": 2},
+                bytes={"weights/attention/q": 3, "kv/read": 4, "activations": 5})
+    assert an_request.operators(cost) == {
+        "activations": Cost(bytes={"activations": 5}),
+        "attention": Cost(flops={"attention/scores": 2}, bytes={"kv/read": 4}),
+        "attention/q": Cost(flops={"attention/q": 1}, bytes={"weights/attention/q": 3})}
+
+
+@pytest.mark.parametrize("tp,comm,model", [(1, None, None), (2, None, None), (2, "none", None), (2, None, "sum")])
+def test_request_time_of_a_small_model_equals_the_loops(tp, comm, model):
+    """S = 6, G = 4, B = 3: the prefill's latency, then one decode step at each S_c = 6..9."""
+    s, g, b, conv = 6, 4, 3, "exact"
+    kw = {"tp": tp, "comm": comm, "model": model}
+    ttft = time_to_first_token(SMALL, conv, LINKED, B=b, S=s, **kw).total_s
+    steps = [time_per_output_token(SMALL, conv, LINKED, B=b, S_c=x, **kw).total_s for x in range(s, s + g)]
+    decode = sum(steps)
+    t = an_request.request_time(SMALL, conv, LINKED, S=s, G=g, B=b, **kw)
+    assert (t.ttft_s, t.decode_s, t.total_s, t.tpot_s) == (ttft, decode, ttft + decode, decode / g)
+    assert (t.tokens_per_s, t.decode_tokens_per_s, t.gpus, t.tokens) == (b * g / (ttft + decode), b * g / decode,
+                                                                          tp, b * g)
+    one = time_per_output_token(SMALL, conv, LINKED, B=b, S_c=S_c, **kw)
+    assert t.mean_context_s == g * one.total_s.subs(S_c, s + sympy.Rational(g, 2))        # one step at S + G/2
+    assert t.mean_context_error_s == t.mean_context_s - decode
+    assert sympy.expand(t.step_s - one.total_s) == 0
+    x = t.crossover_S_c                           # compute = memory there (both linear in S_c)
+    assert x is not None and sympy.simplify((one.compute_s - one.memory_s).subs(S_c, x)) == 0
+
+
+def test_request_time_of_chunked_and_shared_prefix_prefills():
+    """Chunks of 4 of a 12-token prompt, B = 2, on 2 GPUs: a prefill of 4, then steps of 4 new tokens over 4 and 8,
+    each pass with the communication of its B·4 tokens. A shared prefix of 8: a prefill of 8 (one sequence, 8
+    tokens), then a step of 4 new over 8 for the B sequences (B·4 tokens)."""
+    conv, b, tp = get("exact"), 2, 2
+    comm = lambda tokens: communication(SMALL, LINKED, conv, tp=tp, tokens=tokens).total_s  # noqa: E731
+    lat = lambda cost, tokens: latency(cost, LINKED, tp=tp, comm_s=comm(tokens)).total_s     # noqa: E731
+    chunked = lat(symroof.prefill(SMALL, conv, B=b, S=4), b * 4) + sum(
+        lat(symroof.step(SMALL, conv, B=b, S_i=4, S_c=4 * j), b * 4) for j in (1, 2))
+    t = an_request.request_time(SMALL, conv, LINKED, S=12, G=2, B=b, tp=tp, chunk=4)
+    assert t.ttft_s == chunked
+    shared = lat(symroof.prefill(SMALL, conv, B=1, S=8), 8) + lat(symroof.step(SMALL, conv, B=b, S_i=4, S_c=8), b * 4)
+    t = an_request.request_time(SMALL, conv, LINKED, S=12, G=2, B=b, tp=tp, prefix=8)
+    assert t.ttft_s == shared
+    with pytest.raises(ValueError) as err:
+        an_request.request_time(SMALL, conv, LINKED, S=12, G=2, B=b, chunk=4, prefix=8)
+    assert str(err.value) == "give chunk or prefix, not both"
+    with pytest.raises(ValueError) as err:
+        an_request.request_time(SMALL, conv, LINKED, S=12, G=2, B=b, chunk=5)
+    assert str(err.value) == "chunk=5 must divide S=12"
+    with pytest.raises(ValueError) as err:
+        an_request.request_time(SMALL, conv, LINKED, S=12, G=2, B=b, prefix=12)
+    assert str(err.value) == "prefix=12 must be shorter than S=12"
+
+
+def test_operator_time_of_a_small_model_equals_llm_viewers_loop():
+    """LLM-Viewer's per-operator time (tests/test_request.py's llm_viewer_time) summed over the prefill and
+    the decode steps S_c = 6..9."""
+    from tests.test_request import llm_viewer_time
+    s, g, b = 6, 4, 3
+    loop = llm_viewer_time(symroof.prefill(SMALL, "exact", B=b, S=s), LINKED) + sum(
+        llm_viewer_time(symroof.decode(SMALL, "exact", B=b, S_c=x), LINKED) for x in range(s, s + g))
+    got = an_request.operator_time(SMALL, "exact", LINKED, S=s, G=g, B=b)
+    assert got.per_operator_s == loop
+    roof = an_request.request_time(SMALL, "exact", LINKED, S=s, G=g, B=b).total_s
+    assert (got.roofline_s, got.operator_gap_s) == (roof, loop - roof)
+    assert got.ttft_s == llm_viewer_time(symroof.prefill(SMALL, "exact", B=b, S=s), LINKED)
+
+
+def test_request_report_of_a_small_model():
+    """The report's sizes and costs against the loop of steps (tests/test_request.py's loop_request); $ and J
+    by their formulas: price·gpus·seconds/3600/tokens·10^6 and watts·gpus·seconds/tokens."""
+    from tests.test_request import loop_request
+    s, g, b, tp = 6, 4, 3, 2
+    r = an_request.request_report(SMALL, "exact", LINKED, S=s, G=g, B=b, tp=tp, price_per_gpu_hour=3)
+    cost = loop_request(SMALL, "exact", s, g, b)
+    t = an_request.request_time(SMALL, "exact", LINKED, S=s, G=g, B=b, tp=tp)
+    assert (r["model"], r["conventions"], r["hardware"], r["S"], r["G"], r["B"], r["tp"]) == (
+        "small", "exact", "Linked", s, g, b, tp)
+    assert (r["flops"], r["bytes"], r["kv_bytes"], r["weight_bytes"]) == (
+        cost.flops, cost.bytes, cost.bytes_of("kv"), cost.bytes_of("weights"))
+    assert (r["ttft_s"], r["total_s"], r["crossover_S_c"]) == (t.ttft_s, t.total_s, t.crossover_S_c)
+    assert r["dollars_per_million_tokens"] == sympy.Rational(3) * tp * t.total_s / 3600 / (b * g) * 10**6
+    assert r["joules_per_token"] == 500 * tp * t.total_s / (b * g)                  # the part's 500 W
+    other = an_request.request_report(SMALL, "exact", LINKED, S=s, G=g, B=b, board_power_w=100)
+    one = an_request.request_time(SMALL, "exact", LINKED, S=s, G=g, B=b)
+    assert other["joules_per_token"] == 100 * one.total_s / (b * g) and other["dollars_per_million_tokens"] is None
+
+
+def test_request_latex_of_a_small_model_with_numbers():
+    """S = 6, G = 4: the loop's FLOPs are proportional to B, its bytes the weights plus B times the rest, so
+    with B left a symbol the lines are ``c B`` and ``w + k B`` (constant terms first), c, w, k from the loop
+    at B = 1 and B = 2; the KV bytes are B times their value at B = 1."""
+    from tests.test_request import loop_request
+    one, two = loop_request(SMALL, "exact", 6, 4, 1), loop_request(SMALL, "exact", 6, 4, 2)
+    assert two.flops == 2 * one.flops and two.bytes_of("kv") == 2 * one.bytes_of("kv")
+    w, k = 2 * one.bytes - two.bytes, two.bytes - one.bytes
+    for n in (one.flops, w, k, one.bytes_of("kv")):      # fewer than 6 trailing zeros: printed digit by digit
+        assert n > 1 and not str(n).endswith("000000")
+    assert an_request.request_latex(SMALL, "exact", S=6, G=4) == [
+        rf"\text{{FLOPs}}_\text{{request}} = {one.flops} B", rf"\text{{bytes}}_\text{{request}} = {w} + {k} B",
+        rf"\text{{KV bytes}}_\text{{request}} = {one.bytes_of('kv')} B"]
