@@ -729,3 +729,89 @@ def test_request_latex_of_a_small_model_with_numbers():
     assert an_request.request_latex(SMALL, "exact", S=6, G=4) == [
         rf"\text{{FLOPs}}_\text{{request}} = {one.flops} B", rf"\text{{bytes}}_\text{{request}} = {w} + {k} B",
         rf"\text{{KV bytes}}_\text{{request}} = {one.bytes_of('kv')} B"]
+
+
+# ---- cli: report, against the library's timing functions and hand rules ---------------------------------------
+
+import json  # noqa: E402
+
+LLAMA = symroof.models.get("llama-3-8b")
+H100 = symroof.hardware.get("H100-SXM")
+
+
+def report_json(capsys, *argv):
+    code, out, err = run_cli(capsys, "report", "--json", *argv)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_report_of_a_step_times_and_tokens_per_second(capsys):
+    """B = 2, S_c = 8, S_i = 3: the step's time is time_per_output_token's, its tokens B·S_i = 6, its fit
+    holds S_c + S_i = 11 tokens of context."""
+    r = report_json(capsys, "--phase", "decode", "-b", "2", "--cached", "8", "--new", "3")["phases"]["decode"]
+    t = time_per_output_token(LLAMA, "exact", H100, B=2, S_c=8, S_i=3)
+    assert r["time_s"]["total"] == float(t.total_s) and r["time_s"]["bound"] == t.bound
+    assert r["tokens_per_s"] == float(6 / t.total_s)
+    assert r["fit"]["context"] == 11 and r["fit"]["batch"] == 2
+
+
+def test_report_with_symbols_left_gives_intensity_as_flops_over_bytes(capsys):
+    r = report_json(capsys, "--phase", "decode", "--cached", "8")["phases"]["decode"]
+    assert r["symbols"] == ["B"]
+    flops, moved, intensity = (sympy.sympify(r[k], locals={"B": B}) for k in ("flops", "bytes", "intensity"))
+    assert sympy.simplify(intensity - flops / moved) == 0
+    c = r["crossover_batch"]                       # the intensity reaches the balance 989e12/3.35e12 at B*
+    value = sympy.Rational(c["value"]) if isinstance(c["value"], str) else sympy.Integer(c["value"])
+    assert c["above"] == "compute" and (flops / moved).subs(B, value) == H100.balance
+
+
+@pytest.mark.parametrize("latency_model", ["max", "sum"])
+def test_report_of_a_request_sums_its_decode_steps(capsys, latency_model):
+    """A prompt of 6, 4 generated, B = 3: TTFT is the prefill's latency, the decode steps are at S_c = 6..9,
+    TPOT their mean, end-to-end TTFT + their sum, tokens/s B·G over it, decode tokens/s B over TPOT. The
+    memory holds a context of 6 + 4 = 10 tokens."""
+    conv = get("exact").replace(latency=latency_model)
+    r = report_json(capsys, "--prompt", "6", "--gen", "4", "-b", "3", "--set", f"latency={latency_model}")["request"]
+    ttft = time_to_first_token(LLAMA, conv, H100, B=3, S=6).total_s
+    steps = [time_per_output_token(LLAMA, conv, H100, B=3, S_c=x).total_s for x in range(6, 10)]
+    mean = sum(steps) / 4
+    assert r["method"] == "exact: the sum of the 4 decode steps' latencies, S_c = 6..9"
+    assert (r["ttft_s"], r["tpot_s"], r["decode_s"], r["e2e_s"]) == (
+        float(ttft), float(mean), float(sum(steps)), float(ttft + sum(steps)))
+    assert (r["tokens_per_s"], r["decode_tokens_per_s"]) == (float(12 / (ttft + sum(steps))), float(3 / mean))
+    assert r["fit"]["context"] == 10
+
+
+def test_report_sums_every_step_up_to_4096_and_samples_beyond(capsys):
+    """MAX_EXACT_STEPS = 4096: G = 4096 steps are summed one by one; G = 4097 takes the mean of 4096 evenly
+    spaced steps."""
+    assert report_json(capsys, "--prompt", "6", "--gen", "4096")["request"]["method"] == (
+        "exact: the sum of the 4096 decode steps' latencies, S_c = 6..4101")
+    assert report_json(capsys, "--prompt", "6", "--gen", "4097")["request"]["method"] == (
+        "the mean of 4096 evenly spaced decode steps (exact each) over S_c = 6..4102, times G = 4097")
+
+
+def test_report_text_states_the_memory_of_the_largest_phase(capsys):
+    """Llama-3-8B: 8,030,261,248 parameters (the model card's 8.03 B) of 2 bytes, 16,060,522,496 B; KV per
+    token 32 layers · 2 (K, V) · 8 heads · 128 · 2 bytes = 131,072 B. The default workloads are a prefill of
+    1024 and a decode step over 1024 cached; the largest is the prefill (the activations of 1024 new tokens
+    outweigh the decode's one more token of KV, 131 kB), whose KV cache is 1024 · 131,072 = 134,217,728 B."""
+    code, out, err = run_cli(capsys, "report")
+    assert code == 0, err
+    lines = out.split("\n")
+    assert "parameters: 8,030,261,248 (8.03 B) total, 8,030,261,248 (8.03 B) active" in lines
+    assert "memory: weights 16.06 GB, KV cache 134.2 MB at B=1, 1024 tokens (131.1 kB of KV per token)" in lines
+
+
+def test_table_cuts_the_last_column_to_the_width(capsys):
+    """Width 20: the empty middle column is dropped; the first is 4 wide, two spaces, so the sources get 14
+    characters: a 14-character source stays whole, a longer one is cut to 13 and an ellipsis."""
+    cli._table(("name", "x", "source"), [("a", "", "abcdefghijklmnopqrstuvwxyz"), ("bb", "", "abcdefghijklmn")],
+               width=20)
+    assert capsys.readouterr().out == "name  source\na     abcdefghijklm…\nbb    abcdefghijklmn\n"
+
+
+def test_sci_of_a_float_beyond_float_range():
+    """A SymPy Float of 1.23456·10^400 (30 digits) to 4 significant digits: 1.235, exponent 400."""
+    assert cli._sci(sympy.Float("1.23456e400", 30), 4) == ("1.235", 400)
+    assert cli._sig(sympy.Float("-9.87654e-400", 30), 3) == "-9.88e-400"
