@@ -815,3 +815,32 @@ def test_sci_of_a_float_beyond_float_range():
     """A SymPy Float of 1.23456·10^400 (30 digits) to 4 significant digits: 1.235, exponent 400."""
     assert cli._sci(sympy.Float("1.23456e400", 30), 4) == ("1.235", 400)
     assert cli._sig(sympy.Float("-9.87654e-400", 30), 3) == "-9.88e-400"
+
+
+def test_cost_and_energy_default_to_one_gpu():
+    """One GPU for an hour at 2 $/h for 10^6 tokens: 2 $ per million; 700 W for 1 s over 100 tokens: 7 J each."""
+    assert an_request.dollars_per_million_tokens(3600, 10**6, price_per_gpu_hour=2) == 2
+    assert an_request.joules_per_token(1, 100, board_power_w=700) == 7
+
+
+def test_request_time_is_frozen():
+    t = an_request.request_time(SMALL, "exact", LINKED, S=2, G=1, B=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        t.ttft_s = 0
+
+
+def test_request_report_passes_its_options_on():
+    """chunk=3 and model="sum": the report's cost is the chunked request's, its times request_time's and
+    operator_time's with the same options (each checked against loops above and in tests/test_request.py)."""
+    s, g, b = 6, 4, 3
+    kw = {"S": s, "G": g, "B": b, "chunk": 3, "model": "sum"}
+    r = an_request.request_report(SMALL, "exact", LINKED, tp=2, **kw)
+    cost = cost_request.request(SMALL, "exact", S=s, G=g, B=b, chunk=3)
+    t = an_request.request_time(SMALL, "exact", LINKED, tp=2, **kw)
+    ops = an_request.operator_time(SMALL, "exact", LINKED, tp=2, **kw)
+    assert (r["flops"], r["bytes"]) == (cost.flops, cost.bytes)
+    assert (r["ttft_s"], r["decode_s"], r["total_s"], r["tpot_s"]) == (t.ttft_s, t.decode_s, t.total_s, t.tpot_s)
+    assert (r["tokens_per_s"], r["decode_tokens_per_s"]) == (b * g / t.total_s, b * g / t.decode_s)
+    assert (r["mean_context_s"], r["mean_context_error_s"]) == (t.mean_context_s, t.mean_context_error_s)
+    assert (r["per_operator_s"], r["operator_gap_s"]) == (ops.per_operator_s, ops.per_operator_s - t.total_s)
+    assert t.total_s != an_request.request_time(SMALL, "exact", LINKED, tp=2, S=s, G=g, B=b).total_s  # options matter
