@@ -844,3 +844,12 @@ def test_request_report_passes_its_options_on():
     assert (r["mean_context_s"], r["mean_context_error_s"]) == (t.mean_context_s, t.mean_context_error_s)
     assert (r["per_operator_s"], r["operator_gap_s"]) == (ops.per_operator_s, ops.per_operator_s - t.total_s)
     assert t.total_s != an_request.request_time(SMALL, "exact", LINKED, tp=2, S=s, G=g, B=b).total_s  # options matter
+
+
+@pytest.mark.parametrize("value,text", [
+    (999999.5, "1.000e+06"),     # 4 significant digits: 1.000·10^6, which is 10^6 and written as 10^6 is
+    (0.00099996, "0.001"),       # 4 significant digits: 1.000·10^-3, positional as 0.001 is
+    (999.96, "1000"), (99999.6, "100000"),
+])
+def test_round_decides_the_notation_after_rounding(value, text):
+    assert cli._round(value) == text
