@@ -853,3 +853,68 @@ def test_request_report_passes_its_options_on():
 ])
 def test_round_decides_the_notation_after_rounding(value, text):
     assert cli._round(value) == text
+
+
+@pytest.mark.parametrize("value,json_value", [
+    (sympy.Integer(7), 7), (sympy.Rational(3, 2), "3/2"), (sympy.Float(1.5), 1.5), (sympy.sqrt(2), "sqrt(2)"),
+])
+def test_exact_json_values(value, json_value):
+    """An integer as int, a fraction as "p/q", a float as float, anything else (an irrational) as its text."""
+    got = cli._exact(value)
+    assert got == json_value and type(got) is type(json_value)
+
+
+def test_table_header_names_the_tp(capsys):
+    """The time column is "time" on one GPU and "time (tp=2)" on two."""
+    code, out, err = run_cli(capsys, "report", "--phase", "decode", "-b", "1", "--cached", "16")
+    header = next(line for line in out.split("\n") if line.startswith("phase"))
+    assert code == 0 and header.split() == ["phase", "sizes", "FLOPs", "bytes", "intensity", "bound", "time",
+                                            "tokens/s"]
+    code, out, err = run_cli(capsys, "report", "--phase", "decode", "-b", "1", "--cached", "16", "--tp", "2")
+    header = next(line for line in out.split("\n") if line.startswith("phase"))
+    assert code == 0 and "time (tp=2)" in header
+
+
+def test_latex_document_notes_a_gpu_alias(capsys):
+    code, out, err = run_cli(capsys, "latex", "--document", "--gpu", "H100", "--phase", "decode")
+    assert code == 0 and err == "symroof: --gpu H100 → H100-SXM\n"
+
+
+def test_latex_formulas_refuse_the_hardware_options(capsys):
+    for option in (["--interconnect-gbs", "100"], ["--peak-tflops", "100"], ["--gpu", "H100-SXM"]):
+        code, out, err = run_cli(capsys, "latex", *option)
+        assert (code, out, err) == (2, "", "symroof: error: --gpu and the hardware options apply to latex "
+                                           "--document only\n"), option
+
+
+def test_crossover_json_of_the_batch(capsys):
+    """B* of a decode step over 16 cached tokens: the intensity equals the balance there; the memory check
+    is at ⌈B*⌉ with a context of S_c + 1 = 17 (one new token)."""
+    code, out, err = run_cli(capsys, "crossover", "--json", "--cached", "16")
+    assert code == 0, err
+    r = json.loads(out)
+    assert (r["command"], r["unknown"], r["phase"], r["values"]) == ("crossover", "B", "decode", {"S_c": 16})
+    value = sympy.Rational(r["value"]) if isinstance(r["value"], str) else sympy.Integer(r["value"])
+    cost = symroof.decode(LLAMA, "exact", B=B, S_c=16)
+    assert (cost.flops / cost.bytes).subs(B, value) == H100.balance
+    assert r["ceiling"] == int(sympy.ceiling(value)) and r["approx"] == float(value)
+    limit = sympy.Rational(r["limit"]) if isinstance(r["limit"], str) else sympy.Integer(r["limit"])
+    assert r["limit_approx"] == float(limit) and r["fit"]["context"] == 17
+    assert r["above"] == "compute" and r["exists"] is True
+
+
+def test_crossover_in_the_context(capsys):
+    """--unknown S_c at B = 256: the cache length where the step turns memory-bound (the library's docstring
+    example: 280 on A100-80GB under roofline-notes)."""
+    code, out, err = run_cli(capsys, "crossover", "--json", "--unknown", "S_c", "-b", "256", "--gpu", "A100-80GB",
+                             "--conventions", "roofline-notes")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["unknown"] == "S_c" and r["above"] == "memory" and int(r["approx"]) == 280
+
+
+def test_hardware_rows_give_the_peak_with_its_dtype(capsys):
+    """symroof/data/hardware.toml: H100-SXM's bf16 peak is 989e12 FLOP/s."""
+    code, out, err = run_cli(capsys, "hardware")
+    row = next(line for line in out.split("\n") if line.startswith("H100-SXM "))
+    assert code == 0 and "989 TFLOP/s bf16" in row
