@@ -918,3 +918,35 @@ def test_hardware_rows_give_the_peak_with_its_dtype(capsys):
     code, out, err = run_cli(capsys, "hardware")
     row = next(line for line in out.split("\n") if line.startswith("H100-SXM "))
     assert code == 0 and "989 TFLOP/s bf16" in row
+
+
+def test_range_sum_of_a_min_holding_a_max_of_other_symbols():
+    """Min(x + 1, Max(W, 5)): the inner Max has no x, so the Min is the one to split (at x = Max(W, 5) − 1)."""
+    W = sym.W
+    closed = cost_request.range_sum(sympy.Min(X + 1, sympy.Max(W, 5)), X, 1, 10)
+    for w in (1, 7, 20):
+        assert closed.subs(W, w) == loop(lambda k: min(k + 1, max(w, 5)), 1, 10), w
+
+
+def test_range_sum_over_a_symbolic_range_of_known_length():
+    """S .. S − 1 is empty (0 even for a Mod, which has no closed form); S .. S − 2 is refused."""
+    assert cost_request.range_sum(sympy.Mod(X, 3), X, S, S - 1) == 0
+    with pytest.raises(ValueError) as err:
+        cost_request.range_sum(X, X, S, S - 2)
+    assert str(err.value) == "range_sum: hi=S - 2 must be at least lo - 1 = S - 1"
+
+
+def test_range_sum_with_a_slope_of_unknown_sign_on_both_sides_of_zero():
+    """Min(a·x, 5) and Max(a·x, 5) for x = −10..10: for a < 0 the crossing is at x = 5/a, inside the range."""
+    a = sympy.Symbol("a", integer=True)
+    for func, f in ((sympy.Min, min), (sympy.Max, max)):
+        closed = cost_request.range_sum(func(a * X, 5), X, -10, 10)
+        for value in (2, -1, -3, 0):
+            assert closed.subs(a, value) == loop(lambda k: f(value * k, 5), -10, 10), (func, value)
+
+
+def test_request_with_chunks_and_a_batch():
+    """chunk=4 of S = 8, B = 3: steps of 4 new tokens over 0 and 4, then the decode steps at S_c = 8, 9."""
+    chunks = symroof.prefill(SMALL, "exact", B=3, S=4) + symroof.step(SMALL, "exact", B=3, S_i=4, S_c=4)
+    decode = symroof.step(SMALL, "exact", B=3, S_i=1, S_c=8) + symroof.step(SMALL, "exact", B=3, S_i=1, S_c=9)
+    assert cost_request.request(SMALL, "exact", S=8, G=2, B=3, chunk=4) == chunks + decode
