@@ -950,3 +950,25 @@ def test_request_with_chunks_and_a_batch():
     chunks = symroof.prefill(SMALL, "exact", B=3, S=4) + symroof.step(SMALL, "exact", B=3, S_i=4, S_c=4)
     decode = symroof.step(SMALL, "exact", B=3, S_i=1, S_c=8) + symroof.step(SMALL, "exact", B=3, S_i=1, S_c=9)
     assert cost_request.request(SMALL, "exact", S=8, G=2, B=3, chunk=4) == chunks + decode
+
+
+def test_operator_time_is_frozen_and_counts_the_communication():
+    """On 2 GPUs the per-operator model's "comm" is every pass's communication: the prefill's and each decode
+    step's (time_to_first_token's and time_per_output_token's comm_s); with --comm none, nothing."""
+    s, g, b = 6, 4, 3
+    got = an_request.operator_time(SMALL, "exact", LINKED, S=s, G=g, B=b, tp=2)
+    comm = time_to_first_token(SMALL, "exact", LINKED, B=b, S=s, tp=2).comm_s + sum(
+        time_per_output_token(SMALL, "exact", LINKED, B=b, S_c=x, tp=2).comm_s for x in range(s, s + g))
+    assert comm > 0 and got.by_operator["comm"] == comm
+    assert an_request.operator_time(SMALL, "exact", LINKED, S=s, G=g, B=b, tp=2, comm="none").by_operator["comm"] == 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.ttft_s = 0
+
+
+def test_request_latex_with_a_batch():
+    """B = 2 given: the three lines are the loop's numbers at B = 2."""
+    from tests.test_request import loop_request
+    two = loop_request(SMALL, "exact", 6, 4, 2)
+    assert an_request.request_latex(SMALL, "exact", S=6, G=4, B=2) == [
+        rf"\text{{FLOPs}}_\text{{request}} = {two.flops}", rf"\text{{bytes}}_\text{{request}} = {two.bytes}",
+        rf"\text{{KV bytes}}_\text{{request}} = {two.bytes_of('kv')}"]
