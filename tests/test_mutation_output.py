@@ -296,6 +296,10 @@ def test_document_rows_default_to_90_characters():
     arch = symroof.Arch.symbolic()
     assert latex.document(arch, "exact") == latex.document(arch, "exact", max_chars=90)
     assert latex.document(arch, "exact") != latex.document(arch, "exact", max_chars=91)
+    # and its decode under matmul has a 90-character denominator of B*, which breaks at 89
+    decode = {"phases": ("decode",)}
+    assert latex.document(arch, "matmul", **decode) == latex.document(arch, "matmul", max_chars=90, **decode)
+    assert latex.document(arch, "matmul", **decode) != latex.document(arch, "matmul", max_chars=89, **decode)
 
 
 # ---- cli: numbers in text, by the rules of the docstrings ------------------------------------------------------
