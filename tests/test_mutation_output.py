@@ -425,16 +425,16 @@ def test_range_sum_with_a_slope_or_offset_of_unknown_sign():
     a, c = sympy.Symbol("a", integer=True), sympy.Symbol("c", integer=True)
     closed = cost_request.range_sum(sympy.Min(a * X, 5), X, 1, 10)
     for value in (2, -1, 0):
-        assert closed.subs(a, value) == loop(lambda k: min(value * k, 5), 1, 10), value
+        assert closed.subs(a, value) == loop(lambda k, v=value: min(v * k, 5), 1, 10), value
     closed = cost_request.range_sum(sympy.Max(a * X, 5), X, 1, 10)
     for value in (2, -1, 0):
-        assert closed.subs(a, value) == loop(lambda k: max(value * k, 5), 1, 10), value
+        assert closed.subs(a, value) == loop(lambda k, v=value: max(v * k, 5), 1, 10), value
     offset = cost_request.range_sum(sympy.Min(X + c, X), X, 1, 10)
     for value in (-2, 0, 3):
-        assert offset.subs(c, value) == loop(lambda k: min(k + value, k), 1, 10), value
+        assert offset.subs(c, value) == loop(lambda k, v=value: min(k + v, k), 1, 10), value
     offset = cost_request.range_sum(sympy.Max(X + c, X), X, 1, 10)
     for value in (-2, 0, 3):
-        assert offset.subs(c, value) == loop(lambda k: max(k + value, k), 1, 10), value
+        assert offset.subs(c, value) == loop(lambda k, v=value: max(k + v, k), 1, 10), value
 
 
 def test_range_sum_without_a_closed_form():
@@ -494,7 +494,7 @@ SIZE_OPTIONS = [
       for bad, msg in (("0", "'0' must be positive"), ("1.5", "'1.5' is not a whole number"))],
     ("--cached", "-1", "'-1' must be non-negative"), ("--cached", "x", "'x' is not a whole number"),
 ]
-POSITIVE = lambda *opts: [(opt, "0", "'0' must be positive") for opt in opts]  # noqa: E731
+POSITIVE = lambda *opts: [(opt, "0", "'0' must be positive") for opt in opts]
 BAD_OPTIONS = {
     "report": MODEL_OPTIONS + SIZE_OPTIONS + POSITIVE("--tp", "--prompt", "--gen"),
     "latex": MODEL_OPTIONS + SIZE_OPTIONS + POSITIVE("--prompt", "--gen"),
@@ -602,9 +602,9 @@ def test_custom_gpu_says_where_it_comes_from(capsys):
 
 def test_custom_gpu_needs_its_two_rates(capsys):
     code, out, err = run_cli(capsys, "crossover", "--gpu", "custom", "--peak-tflops", "100")
-    assert (code, err) == (2, "symroof: error: --gpu custom needs --bandwidth-gbs\n")
+    assert (code, out, err) == (2, "", "symroof: error: --gpu custom needs --bandwidth-gbs\n")
     code, out, err = run_cli(capsys, "crossover", "--gpu", "custom")
-    assert (code, err) == (2, "symroof: error: --gpu custom needs --peak-tflops and --bandwidth-gbs\n")
+    assert (code, out, err) == (2, "", "symroof: error: --gpu custom needs --peak-tflops and --bandwidth-gbs\n")
 
 
 # ---- analysis/request: a tiny model on a round machine, against loops over the passes --------------------------
@@ -666,8 +666,8 @@ def test_request_time_of_chunked_and_shared_prefix_prefills():
     each pass with the communication of its B·4 tokens. A shared prefix of 8: a prefill of 8 (one sequence, 8
     tokens), then a step of 4 new over 8 for the B sequences (B·4 tokens)."""
     conv, b, tp = get("exact"), 2, 2
-    comm = lambda tokens: communication(SMALL, LINKED, conv, tp=tp, tokens=tokens).total_s  # noqa: E731
-    lat = lambda cost, tokens: latency(cost, LINKED, tp=tp, comm_s=comm(tokens)).total_s     # noqa: E731
+    comm = lambda tokens: communication(SMALL, LINKED, conv, tp=tp, tokens=tokens).total_s
+    lat = lambda cost, tokens: latency(cost, LINKED, tp=tp, comm_s=comm(tokens)).total_s
     chunked = lat(symroof.prefill(SMALL, conv, B=b, S=4), b * 4) + sum(
         lat(symroof.step(SMALL, conv, B=b, S_i=4, S_c=4 * j), b * 4) for j in (1, 2))
     t = an_request.request_time(SMALL, conv, LINKED, S=12, G=2, B=b, tp=tp, chunk=4)
@@ -870,17 +870,17 @@ def test_exact_json_values(value, json_value):
 
 def test_table_header_names_the_tp(capsys):
     """The time column is "time" on one GPU and "time (tp=2)" on two."""
-    code, out, err = run_cli(capsys, "report", "--phase", "decode", "-b", "1", "--cached", "16")
+    code, out, _ = run_cli(capsys, "report", "--phase", "decode", "-b", "1", "--cached", "16")
     header = next(line for line in out.split("\n") if line.startswith("phase"))
     assert code == 0 and header.split() == ["phase", "sizes", "FLOPs", "bytes", "intensity", "bound", "time",
                                             "tokens/s"]
     code, out, err = run_cli(capsys, "report", "--phase", "decode", "-b", "1", "--cached", "16", "--tp", "2")
     header = next(line for line in out.split("\n") if line.startswith("phase"))
-    assert code == 0 and "time (tp=2)" in header
+    assert code == 0 and "time (tp=2)" in header, err
 
 
 def test_latex_document_notes_a_gpu_alias(capsys):
-    code, out, err = run_cli(capsys, "latex", "--document", "--gpu", "H100", "--phase", "decode")
+    code, _, err = run_cli(capsys, "latex", "--document", "--gpu", "H100", "--phase", "decode")
     assert code == 0 and err == "symroof: --gpu H100 → H100-SXM\n"
 
 
@@ -919,7 +919,7 @@ def test_crossover_in_the_context(capsys):
 
 def test_hardware_rows_give_the_peak_with_its_dtype(capsys):
     """symroof/data/hardware.toml: H100-SXM's bf16 peak is 989e12 FLOP/s."""
-    code, out, err = run_cli(capsys, "hardware")
+    code, out, _ = run_cli(capsys, "hardware")
     row = next(line for line in out.split("\n") if line.startswith("H100-SXM "))
     assert code == 0 and "989 TFLOP/s bf16" in row
 
@@ -929,7 +929,7 @@ def test_range_sum_of_a_min_holding_a_max_of_other_symbols():
     W = sym.W
     closed = cost_request.range_sum(sympy.Min(X + 1, sympy.Max(W, 5)), X, 1, 10)
     for w in (1, 7, 20):
-        assert closed.subs(W, w) == loop(lambda k: min(k + 1, max(w, 5)), 1, 10), w
+        assert closed.subs(W, w) == loop(lambda k, w=w: min(k + 1, max(w, 5)), 1, 10), w
 
 
 def test_range_sum_over_a_symbolic_range_of_known_length():
@@ -946,7 +946,7 @@ def test_range_sum_with_a_slope_of_unknown_sign_on_both_sides_of_zero():
     for func, f in ((sympy.Min, min), (sympy.Max, max)):
         closed = cost_request.range_sum(func(a * X, 5), X, -10, 10)
         for value in (2, -1, -3, 0):
-            assert closed.subs(a, value) == loop(lambda k: f(value * k, 5), -10, 10), (func, value)
+            assert closed.subs(a, value) == loop(lambda k, f=f, v=value: f(v * k, 5), -10, 10), (func, value)
 
 
 def test_request_with_chunks_and_a_batch():
