@@ -927,9 +927,10 @@ def test_hardware_rows_give_the_peak_with_its_dtype(capsys):
 def test_range_sum_of_a_min_holding_a_max_of_other_symbols():
     """Min(x + 1, Max(W, 5)): the inner Max has no x, so the Min is the one to split (at x = Max(W, 5) − 1)."""
     W = sym.W
-    closed = cost_request.range_sum(sympy.Min(X + 1, sympy.Max(W, 5)), X, 1, 10)
+    closed = cost_request.range_sum(sympy.Min(X + 1, sympy.Max(W, 5)), X, 1, S)     # a closed form in S and W
     for w in (1, 7, 20):
-        assert closed.subs(W, w) == loop(lambda k, w=w: min(k + 1, max(w, 5)), 1, 10), w
+        for n in (1, 4, 10, 30):
+            assert closed.subs({W: w, S: n}) == loop(lambda k, w=w: min(k + 1, max(w, 5)), 1, n), (w, n)
 
 
 def test_range_sum_over_a_symbolic_range_of_known_length():
