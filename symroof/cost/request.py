@@ -82,6 +82,13 @@ def _innermost(expr: sympy.Expr, x: sympy.Symbol) -> sympy.Basic | None:
     return None
 
 
+def _numbers_evaluated(e: sympy.Expr) -> sympy.Expr:
+    """``e`` with every ``Min``/``Max`` of numbers evaluated: SymPy factors ``Min(Max(2, a), Max(6, a))`` into
+    ``Max(a, Min(2, 6))`` and leaves the ``Min(2, 6)`` unevaluated, so that a value substituted for ``a``
+    later would give an unevaluated expression, not a number."""
+    return e.replace(lambda a: isinstance(a, (sympy.Min, sympy.Max)) and a.is_number, lambda a: a.func(*a.args))
+
+
 def _sign(e: sympy.Expr) -> int | None:
     if e.is_positive:
         return 1
@@ -135,7 +142,7 @@ def range_sum(expr: Any, x: sympy.Symbol, lo: Any, hi: Any) -> sympy.Expr:
             cut, below, above = sympy.floor(-e / d), le, gt
         else:                                      # x ≥ -e/d: first ≤ second
             cut, below, above = sympy.ceiling(-e / d) - 1, gt, le
-        m = sympy.Min(sympy.Max(cut, lo - 1), hi)
+        m = _numbers_evaluated(sympy.Min(sympy.Max(cut, lo - 1), hi))
         return range_sum(below, x, lo, m) + range_sum(above, x, m + 1, hi)
 
     sign = _sign(d)

@@ -714,6 +714,7 @@ def _round(x: Any) -> str:
         return str(int(x))
     if not math.isfinite(x) or x == 0:
         return f"{x:g}"
+    x = float(f"{x:.3e}")                    # 4 significant digits first: 999999.5 is 1.000e+06, as 10^6 is
     e = math.floor(math.log10(abs(x)))
     if -3 <= e < 6:
         if e >= 3:
