@@ -45,3 +45,197 @@ def test_class_defaults_of_left_out_keys(case):
     arch = om.check_family(model_type, config, load=load)
     kv, head_dim = {"jamba": (8, 128 // 16), "qwen3_next": (2, 256)}[case]
     assert (arch.kv_heads, arch.head_dim) == (kv, head_dim)
+
+
+def _layers(arch):
+    """One `Layer` per layer, in model order."""
+    return [layer for n, layer in arch.groups for _ in range(int(n))]
+
+
+def _read(model_type, **config):
+    """symroof's reading of ``config`` and transformers' config object of the same keys (its class fills
+    in every key left out; no model is built)."""
+    import symroof
+
+    transformers = om.require("transformers")
+    return (symroof.models.from_hf_config({"model_type": model_type, **config}),
+            transformers.AutoConfig.for_model(model_type, **config))
+
+
+def test_mamba_left_out_keys_are_mambaconfig_defaults():
+    """MambaConfig: state_size 16, conv_kernel 4, expand 2 (``intermediate_size``), time_step_rank
+    "auto" = ceil(72/16) = 5, use_conv_bias true, use_bias false, a tied head."""
+    arch, hf = _read("mamba", hidden_size=72, num_hidden_layers=2, vocab_size=101)
+    (m,) = {layer.mixer for layer in _layers(arch)}
+    assert (m.heads, m.inner, m.state, m.conv, m.dt_rank) == (None, hf.intermediate_size, hf.state_size,
+                                                               hf.conv_kernel, hf.time_step_rank) == (None, 144, 16, 4, 5)
+    assert (m.conv_bias, m.bias, arch.tied_embeddings) == (hf.use_conv_bias, hf.use_bias, hf.tie_word_embeddings)
+    assert (m.conv_bias, m.bias, arch.tied_embeddings) == (True, False, True)
+
+
+def test_mamba2_left_out_keys_are_mamba2config_defaults():
+    """Mamba2Config: num_heads 128 of head_dim 64 (= expand 2 · 4096 / 128), n_groups 8, state_size 128,
+    conv_kernel 4, chunk_size 256, conv bias, no projection biases, an untied head."""
+    arch, hf = _read("mamba2", hidden_size=4096, num_hidden_layers=1, vocab_size=101)
+    (m,) = {layer.mixer for layer in _layers(arch)}
+    assert (m.inner, m.heads, m.head_dim, m.groups, m.state, m.conv, m.chunk) == (
+        hf.expand * hf.hidden_size, hf.num_heads, hf.head_dim, hf.n_groups, hf.state_size, hf.conv_kernel,
+        hf.chunk_size) == (8192, 128, 64, 8, 128, 4, 256)
+    assert (m.conv_bias, m.bias, arch.tied_embeddings) == (hf.use_conv_bias, hf.use_bias, hf.tie_word_embeddings)
+
+
+def test_jamba_left_out_keys_are_jambaconfig_defaults():
+    """JambaConfig (see DEFAULTS): the attention layers are ``layers_block_type``'s, the MoE ones
+    ``layers_num_experts``' (16 experts, 2 per token); every Mamba mixer of expand 2, d_state 16, d_conv 4,
+    dt_rank ceil(128/16) = 8, with its dt/B/C RMSNorms; 8 KV heads; the FFNs gated."""
+    _, config, _ = DEFAULTS["jamba"]
+    arch, hf = _read("jamba", **{**config, "num_experts": 16})
+    layers = _layers(arch)
+    assert ["attention" if x.attention is not None else "mamba" for x in layers] == hf.layers_block_type
+    assert hf.layers_block_type == ["mamba"] * 4 + ["attention"] + ["mamba"] * 3
+    assert [x.ffn.experts for x in layers] == hf.layers_num_experts == [1, 16] * 4
+    assert {x.ffn.experts_per_token for x in layers if x.ffn.is_moe} == {hf.num_experts_per_tok} == {2}
+    assert all(x.ffn.gated and x.ffn.width == 96 for x in layers) and arch.ffn_kind == "gated"
+    (m,) = {x.mixer for x in layers if x.mixer is not None}
+    assert (m.inner, m.state, m.conv, m.dt_rank, m.conv_bias, m.bias, m.dt_bc_norms) == (
+        hf.mamba_expand * 128, hf.mamba_d_state, hf.mamba_d_conv, hf.mamba_dt_rank, hf.mamba_conv_bias,
+        hf.mamba_proj_bias, True) == (256, 16, 4, 8, True, False, True)
+    (a,) = {x.attention for x in layers if x.attention is not None}
+    assert (a.heads, a.kv_heads, a.head_dim) == (16, hf.num_key_value_heads, 128 // 16) == (16, 8, 8)
+    assert arch.tied_embeddings is hf.tie_word_embeddings is False
+
+
+def test_qwen3_next_left_out_keys_are_qwen3nextconfig_defaults():
+    """Qwen3NextConfig (see DEFAULTS): ``layer_types`` every 4th layer full attention; gated attention of
+    head_dim 256 over 2 KV heads, rotating int(256·0.25) = 64 dims, q/k norms; Gated DeltaNet of 16 key
+    heads and 32 value heads of 128, conv 4; 512 experts of 512, 10 per token, a gated shared expert of 512."""
+    _, config, _ = DEFAULTS["qwen3_next"]
+    arch, hf = _read("qwen3_next", **config)
+    layers = _layers(arch)
+    assert ["full_attention" if x.attention is not None else "linear_attention" for x in layers] == hf.layer_types
+    (a,) = {x.attention for x in layers if x.attention is not None}
+    factor = hf.rope_parameters["partial_rotary_factor"]
+    assert (a.heads, a.kv_heads, a.head_dim, a.rotary_dim) == (
+        hf.num_attention_heads, hf.num_key_value_heads, hf.head_dim, int(hf.head_dim * factor)) == (16, 2, 256, 64)
+    assert a.gate and a.qk_norm == "head" and not a.qkv_bias and not a.out_bias
+    (d,) = {x.mixer for x in layers if x.mixer is not None}
+    assert (d.key_heads, d.value_heads, d.key_dim, d.value_dim, d.conv) == (
+        hf.linear_num_key_heads, hf.linear_num_value_heads, hf.linear_key_head_dim, hf.linear_value_head_dim,
+        hf.linear_conv_kernel_dim) == (16, 32, 128, 128, 4)
+    (f,) = {x.ffn for x in layers}
+    assert (f.experts, f.experts_per_token, f.width, f.shared_experts, f.shared_width, f.shared_gate) == (
+        hf.num_experts, hf.num_experts_per_tok, hf.moe_intermediate_size, 1, hf.shared_expert_intermediate_size,
+        True) == (512, 10, 512, 1, 512, True)
+    # mlp_only_layers: a dense MLP of intermediate_size (5632) there
+    arch, hf = _read("qwen3_next", **config, mlp_only_layers=[1])
+    assert [x.ffn.is_moe for x in _layers(arch)] == [True, False, True, True]
+    assert _layers(arch)[1].ffn.width == hf.intermediate_size == 5632
+
+
+def _numel(hf, **load):
+    """transformers' parameter count of the model of config ``hf``, built on the meta device."""
+    torch = om.require("torch")
+    transformers = om.require("transformers")
+    with torch.device("meta"):
+        lm = transformers.AutoModelForCausalLM.from_config(hf, **load)
+    return sum(p.numel() for p in lm.parameters()), lm
+
+
+def test_mamba_biases_as_transformers_builds_them():
+    """MambaMixer: in_proj and out_proj biased by use_bias, the conv by use_conv_bias (the meta model's
+    own modules, and its parameter count)."""
+    import symroof
+
+    arch, hf = _read("mamba", hidden_size=64, num_hidden_layers=1, vocab_size=101, use_bias=True, use_conv_bias=False)
+    numel, lm = _numel(hf)
+    mixer = lm.backbone.layers[0].mixer
+    (m,) = {layer.mixer for layer in _layers(arch)}
+    assert (m.bias, m.out_bias, m.conv_bias) == (mixer.in_proj.bias is not None, mixer.out_proj.bias is not None,
+                                                 mixer.conv1d.bias is not None) == (True, True, False)
+    assert symroof.total_parameters(arch) == numel
+
+
+def test_granitemoehybrid_left_out_keys_and_biases():
+    """GraniteMoeHybridConfig: mamba_d_state 256, mamba_n_groups 1, mamba_d_conv 4, mamba_chunk_size 256,
+    mamba_expand 2, mamba_d_head "auto" = 128/8 = 16, 8 local experts (2 per token), a shared MLP of 1024,
+    num_key_value_heads null: all heads, no RoPE unless position_embedding_type is "rope";
+    attention_bias on q, k, v and o (the meta model's o_proj has a bias)."""
+    import symroof
+
+    config = dict(hidden_size=64, num_hidden_layers=2, vocab_size=101, num_attention_heads=4, intermediate_size=96,
+                  mamba_n_heads=8, layer_types=["mamba", "attention"], attention_bias=True)
+    arch, hf = _read("granitemoehybrid", **config)
+    layers = _layers(arch)
+    m, a = layers[0].mixer, layers[1].attention
+    assert (m.inner, m.heads, m.head_dim, m.state, m.groups, m.conv, m.chunk) == (
+        hf.mamba_expand * 64, hf.mamba_n_heads, hf.mamba_d_head, hf.mamba_d_state, hf.mamba_n_groups,
+        hf.mamba_d_conv, hf.mamba_chunk_size) == (128, 8, 16, 256, 1, 4, 256)
+    (f,) = {x.ffn for x in layers}
+    assert (f.experts, f.experts_per_token, f.width, f.shared_experts, f.shared_width) == (
+        hf.num_local_experts, hf.num_experts_per_tok, 96, 1, hf.shared_intermediate_size) == (8, 2, 96, 1, 1024)
+    numel, lm = _numel(hf)
+    attn = lm.model.layers[1].self_attn
+    assert (a.kv_heads, a.rope, a.qkv_bias, a.out_bias) == (hf.num_key_value_heads, False, attn.q_proj.bias is not None,
+                                                            attn.o_proj.bias is not None) == (4, False, True, True)
+    assert symroof.total_parameters(arch) == numel
+    # mamba_expand read from its own key: 1·64 = 64 channels of 8 heads of 8
+    arch, hf = _read("granitemoehybrid", **{**config, "mamba_expand": 1})
+    m = _layers(arch)[0].mixer
+    assert (m.inner, m.head_dim) == (hf.mamba_expand * 64, hf.mamba_d_head) == (64, 8)
+    assert symroof.total_parameters(arch) == _numel(hf)[0]
+
+
+def test_qwen3_next_attention_bias_on_q_k_v_and_o():
+    """Qwen3NextAttention: q_proj (doubled for the gate), k, v and o_proj biased by attention_bias."""
+    import symroof
+
+    _, config, _ = DEFAULTS["qwen3_next"]
+    small = dict(config, num_experts=4, num_experts_per_tok=2, linear_num_key_heads=2, linear_num_value_heads=4,
+                 attention_bias=True)
+    arch, hf = _read("qwen3_next", **small)
+    numel, lm = _numel(hf, **MOE)
+    attn = lm.model.layers[3].self_attn
+    (a,) = {x.attention for x in _layers(arch) if x.attention is not None}
+    assert (a.qkv_bias, a.out_bias) == (attn.k_proj.bias is not None, attn.o_proj.bias is not None) == (True, True)
+    assert symroof.total_parameters(arch) == numel
+
+
+def test_falcon_h1_left_out_keys_with_a_null_mamba_d_ssm():
+    """FalconH1Config: mamba_d_ssm null is mamba_expand (2) · hidden_size = 128 channels (FalconH1Mixer);
+    mamba_d_head "auto" = 128/8 = 16, mamba_d_state 256, one group, d_conv 4, chunks of 256; 8 KV heads."""
+    import symroof
+
+    arch, hf = _read("falcon_h1", hidden_size=64, num_hidden_layers=1, vocab_size=101, intermediate_size=96,
+                     num_attention_heads=8, mamba_d_ssm=None, mamba_n_heads=8)
+    (layer,) = _layers(arch)
+    m, a = layer.mixer, layer.attention
+    assert (m.inner, m.heads, m.head_dim, m.state, m.groups, m.conv, m.chunk) == (
+        hf.mamba_expand * 64, hf.mamba_n_heads, hf.mamba_d_head, hf.mamba_d_state, hf.mamba_n_groups,
+        hf.mamba_d_conv, hf.mamba_chunk_size) == (128, 8, 16, 256, 1, 4, 256)
+    assert (a.heads, a.kv_heads, a.head_dim) == (8, hf.num_key_value_heads, 64 // 8) == (8, 8, 8)
+    assert layer.ffn.width == arch.ffn_dim == 96 and arch.ffn_kind == "gated"
+    assert symroof.total_parameters(arch) == _numel(hf)[0]
+
+
+def test_nemotron_h_left_out_keys_are_nemotronhconfig_defaults():
+    """NemotronHConfig (nothing but model_type): the four layers M E * -; Mamba2 of 128 heads of 64, 8 groups,
+    ssm_state_size 128, conv_kernel 4, chunk_size 128; attention of 32 heads over 8 KV heads of head_dim 128;
+    8 routed experts of 7688 (2 per token) and a shared one of 7688; the MLP 21504 wide; the recurrent state
+    kept in float32 (mamba_ssm_cache_dtype)."""
+    arch, hf = _read("nemotron_h")
+    layers = _layers(arch)
+    (m,) = {x.mixer for x in layers if x.mixer is not None}
+    assert (m.inner, m.heads, m.head_dim, m.groups, m.state, m.conv, m.chunk, m.conv_bias, m.bias) == (
+        hf.mamba_num_heads * hf.mamba_head_dim, hf.mamba_num_heads, hf.mamba_head_dim, hf.n_groups, hf.ssm_state_size,
+        hf.conv_kernel, hf.chunk_size, hf.use_conv_bias, hf.use_bias) == (8192, 128, 64, 8, 128, 4, 128, True, False)
+    (a,) = {x.attention for x in layers if x.attention is not None}
+    assert (a.heads, a.kv_heads, a.head_dim, a.rope) == (hf.num_attention_heads, hf.num_key_value_heads, hf.head_dim,
+                                                         False) == (32, 8, 128, False)
+    # the model-level summary of the attention (heads, KV heads, head width) is the attention layer's
+    assert (arch.heads, arch.kv_heads, arch.head_dim) == (32, 8, 128)
+    moe = layers[1].ffn
+    assert (moe.experts, moe.experts_per_token, moe.width, moe.shared_width, moe.gated) == (
+        hf.n_routed_experts, hf.num_experts_per_tok, hf.moe_intermediate_size, hf.moe_shared_expert_intermediate_size,
+        False) == (8, 2, 7688, 7688, False)
+    assert layers[3].ffn.width == hf.intermediate_size == 21504
+    assert arch.recurrent_bytes == 4 and hf.mamba_ssm_cache_dtype == "float32"
