@@ -239,3 +239,126 @@ def test_nemotron_h_left_out_keys_are_nemotronhconfig_defaults():
         False) == (8, 2, 7688, 7688, False)
     assert layers[3].ffn.width == hf.intermediate_size == 21504
     assert arch.recurrent_bytes == 4 and hf.mamba_ssm_cache_dtype == "float32"
+
+
+# ---- quantization_config ------------------------------------------------------------------------------------
+
+TINY_LLAMA = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+              "num_key_value_heads": 2, "intermediate_size": 96, "vocab_size": 100, "torch_dtype": "float16"}
+
+
+def _layout(quant, compute="fp16"):
+    from symroof.model.hf.quant import quantization_from_config
+
+    return quantization_from_config(quant, compute).layout
+
+
+def _fp8_linear_bytes(n_in, n_out, **kwargs):
+    """Bytes of transformers' own ``FP8Linear`` (integrations/finegrained_fp8.py) on the meta device: weight
+    float8_e4m3fn [out, in]; weight_scale_inv one fp32 scalar (no block size) or [ceil(out/b0), ceil(in/b1)]
+    of fp32 or float8_e8m0fnu (ue8m0); activation_scale one fp32 scalar when static."""
+    torch = om.require("torch")
+    om.require("transformers")
+    from transformers.integrations.finegrained_fp8 import FP8Linear
+
+    with torch.device("meta"):
+        linear = FP8Linear(n_in, n_out, **kwargs)
+    return sum(p.numel() * p.element_size() for p in linear.parameters())
+
+
+@pytest.mark.parametrize("quant, kwargs", [
+    ({}, {}),
+    ({"activation_scheme": "static"}, {"activation_scheme": "static"}),
+    ({"activation_scheme": "dynamic"}, {}),
+    ({"weight_block_size": [128, 64]}, {"block_size": (128, 64)}),
+    ({"weight_block_size": [128, 64], "activation_scheme": "static"}, {"block_size": (128, 64),
+                                                                       "activation_scheme": "static"}),
+    ({"weight_block_size": [64, 128], "scale_fmt": "ue8m0"}, {"block_size": (64, 128), "scale_fmt": "ue8m0"}),
+])
+@pytest.mark.parametrize("n_in, n_out", [(300, 200), (256, 64)])
+def test_fp8_layout_counts_transformers_fp8linear(quant, kwargs, n_in, n_out):
+    assert _layout({"quant_method": "fp8", **quant}).matrix_bytes(n_in, n_out) == _fp8_linear_bytes(n_in, n_out, **kwargs)
+
+
+def test_fp8_per_tensor_bytes_by_hand():
+    """Per-tensor fp8: 300·200 one-byte weights and one fp32 weight_scale_inv (4 bytes), and with a static
+    activation scheme one more fp32 activation_scale: 60,004 and 60,008 bytes."""
+    assert _layout({"quant_method": "fp8"}).matrix_bytes(300, 200) == 60_004
+    assert _layout({"quant_method": "fp8", "activation_scheme": "static"}).matrix_bytes(300, 200) == 60_008
+    # blocks of 128x64 (out x in), static: ceil(200/128)·ceil(300/64) = 2·5 = 10 fp32 scales + 4
+    assert _layout({"quant_method": "fp8", "weight_block_size": [128, 64], "activation_scheme": "static"}
+                   ).matrix_bytes(300, 200) == 60_000 + 40 + 4
+
+
+@pytest.mark.parametrize("block", [[128, 0], [True, 128], [128, 128.0], [128, -1], [128, 128, 128]])
+def test_fp8_bad_block_size(block):
+    from symroof.model.hf.quant import quantization_from_config
+
+    with pytest.raises(ValueError) as err:
+        quantization_from_config({"quant_method": "fp8", "weight_block_size": block})
+    assert str(err.value) == f"quantization_config: weight_block_size={block!r} must be two positive integers"
+
+
+def test_quantised_source_names_each_layout():
+    """The source line names the layout read (its scale dtype and grouping), as the method stores it."""
+    import symroof
+
+    def source(quant):
+        return symroof.models.from_hf_config({**TINY_LLAMA, "quantization_config": quant}).source
+
+    assert "fp8 (fp8 weights, one fp32 scale per tensor)" in source({"quant_method": "fp8"})
+    assert "fp8 (fp8 weights, one ue8m0 scale per 128x64 block)" in source(
+        {"quant_method": "fp8", "weight_block_size": [128, 64], "scale_fmt": "ue8m0"})
+    assert "fp8 (fp8 weights, one fp32 scale per 128x128 block)" in source(
+        {"quant_method": "fp8", "weight_block_size": [128, 128]})
+    assert "awq (int4 weights, groups of 32: fp16 scales, int4 zeros)" in source(
+        {"quant_method": "awq", "bits": 4, "group_size": 32})
+    assert "awq (int4 weights, groups of 32: fp16 scales);" in source(
+        {"quant_method": "awq", "bits": 4, "group_size": 32, "zero_point": False})
+
+
+def test_awq_and_fp8_keep_the_lm_head_at_the_compute_dtype():
+    """AutoAWQ and transformers' FP8 replace the decoder layers' linears only: the untied LM head stays a
+    float16 [vocab, H] matrix, 2 bytes per weight."""
+    import symroof
+
+    for quant in ({"quant_method": "awq", "bits": 4, "group_size": 32}, {"quant_method": "fp8"}):
+        arch = symroof.models.from_hf_config({**TINY_LLAMA, "quantization_config": quant})
+        assert arch.bytes_of("lm_head") == 2
+
+
+def test_gptq_group_size_default_one_and_v2():
+    """GPTQConfig's group_size default is 128; a group of 1 is a positive group; the gptq_v2 checkpoint
+    format (GPTQModel) stores the same tensors. AutoGPTQ QuantLinear, in = 256, out = 64, 4 bits:
+    qweight 256·64/2 = 8192 B, g_idx 256·4 = 1024 B, per group and output an fp16 scale and a 4-bit zero
+    (2.5 B): groups of 128: 2·64·2.5 = 320 B; groups of 1: 256·64·2.5 = 40,960 B."""
+    transformers = om.require("transformers")
+    assert transformers.GPTQConfig(bits=4).group_size == 128
+    assert _layout({"quant_method": "gptq", "bits": 4}).matrix_bytes(256, 64) == 8192 + 1024 + 320
+    assert _layout({"quant_method": "gptq", "bits": 4, "group_size": 1}).matrix_bytes(256, 64) == 8192 + 1024 + 40_960
+    assert _layout({"quant_method": "gptq", "bits": 4, "checkpoint_format": "gptq_v2"}).matrix_bytes(256, 64) \
+        == 8192 + 1024 + 320
+
+
+@pytest.mark.parametrize("quant, message", [
+    ({"quant_method": "awq", "bits": 4, "group_size": -1}, "quantization_config: AWQ group_size=-1 is not supported"),
+    ({"quant_method": "gptq", "bits": 4, "checkpoint_format": "marlin"},
+     "quantization_config: checkpoint_format='marlin' is not supported (gptq, gptq_v2)"),
+    ({"bits": 4, "group_size": 128}, "quantization_config: quant_method=None is not supported; supported: gptq, awq, "
+     "fp8, bitsandbytes, compressed-tensors, mxfp4 (or from_hf_config(..., quantization='ignore'))"),
+])
+def test_bad_quantization_messages(quant, message):
+    from symroof.model.hf.quant import quantization_from_config
+
+    with pytest.raises(ValueError) as err:
+        quantization_from_config(quant)
+    assert str(err.value) == message
+
+
+def test_bitsandbytes_without_quant_method():
+    """Older bitsandbytes configs carry only load_in_4bit / load_in_8bit: 4-bit packs two weights per byte
+    and one fp32 absmax per 64, plus the 16-entry fp32 quant map; 8-bit one byte per weight and one fp32
+    SCB per output row (+ a one-byte weight_format). 4096 -> 4096: 8,388,608 + 262,144·4 + 64 and
+    16,777,216 + 4096·4 + 1."""
+    assert _layout({"load_in_4bit": True}).matrix_bytes(4096, 4096) == 8_388_608 + 262_144 * 4 + 64
+    assert _layout({"load_in_8bit": True}).matrix_bytes(4096, 4096) == 16_777_216 + 4096 * 4 + 1
