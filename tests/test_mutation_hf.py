@@ -362,3 +362,60 @@ def test_bitsandbytes_without_quant_method():
     16,777,216 + 4096·4 + 1."""
     assert _layout({"load_in_4bit": True}).matrix_bytes(4096, 4096) == 8_388_608 + 262_144 * 4 + 64
     assert _layout({"load_in_8bit": True}).matrix_bytes(4096, 4096) == 16_777_216 + 4096 * 4 + 1
+
+
+def _ct(weights, targets=("Linear",)):
+    return {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"targets": list(targets),
+                                                                                "weights": weights}}}
+
+
+@pytest.mark.parametrize("weights, n_in, n_out, expected", [
+    # no strategy: one scale per tensor (expected_shape 1), in the compute dtype (fp16, 2 B); 8 bits
+    ({"num_bits": 8, "type": "int", "symmetric": True}, 256, 64, 256 * 64 + 2),
+    # per output channel, asymmetric: a scale (2 B) and an int8 zero point (1 B) per output row
+    ({"num_bits": 8, "strategy": "channel", "symmetric": False}, 256, 64, 256 * 64 + 64 * 3),
+    # groups of 32, asymmetric 4-bit: 256·64/2 packed, 64·8 groups of a scale and a zero point
+    ({"num_bits": 4, "strategy": "group", "group_size": 32, "symmetric": False}, 256, 64, 256 * 64 // 2 + 64 * 8 * 3),
+    # blocks of 128x128 (out x in) on 300 -> 200, symmetric 8-bit: ceil(200/128)·ceil(300/128) = 2·3 scales
+    ({"num_bits": 8, "type": "float", "strategy": "block", "block_structure": [128, 128]}, 300, 200, 60_000 + 6 * 2),
+    # the same blocks asymmetric: a zero point per block too
+    ({"num_bits": 8, "strategy": "block", "block_structure": [128, 128], "symmetric": False}, 300, 200, 60_000 + 6 * 3),
+])
+def test_compressed_tensors_layouts_by_hand(weights, n_in, n_out, expected):
+    """compressed-tensors (compressed_tensors/quantization/lifecycle/initialize.py,
+    ``_initialize_scale_zero_point``): a ``weight_scale`` of the strategy's shape in the model's dtype and,
+    unless ``symmetric``, a ``weight_zero_point`` of the same shape in ``pytorch_dtype()`` (int8)."""
+    assert _layout(_ct(weights)).matrix_bytes(n_in, n_out) == expected
+
+
+def test_compressed_tensors_refusals():
+    from symroof.model.hf.quant import quantization_from_config
+
+    def message(quant):
+        with pytest.raises(ValueError) as err:
+            quantization_from_config(quant)
+        return str(err.value)
+
+    w4 = {"num_bits": 4, "strategy": "group", "group_size": 32}
+    assert message(_ct(w4, targets=("Embedding",))) == (
+        "quantization_config: config_groups.group_0 must quantise weights of targets ['Linear'] "
+        "(got targets=['Embedding'])")
+    two = _ct(w4)
+    two["config_groups"]["group_1"] = {"targets": ["Linear"], "weights": {**w4, "group_size": 64}}
+    assert message(two) == "quantization_config: config_groups with different weight schemes are not supported"
+    assert message(_ct({"num_bits": 4, "strategy": "row"})) == (
+        "quantization_config: strategy='row' is not supported (tensor, channel, group, tensor_group, block)")
+    assert message(_ct({"num_bits": 4, "strategy": "block", "block_structure": [128, 0]})) == (
+        "quantization_config: block_structure=[128, 0] must be two positive integers")
+
+
+def test_mxfp4_keeps_the_lm_head_at_the_compute_dtype():
+    """transformers' Mxfp4 integration converts only the MoE experts; gpt-oss's untied LM head stays bf16."""
+    import symroof
+
+    gpt_oss = {"model_type": "gpt_oss", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+               "num_key_value_heads": 2, "head_dim": 16, "intermediate_size": 64, "num_local_experts": 4,
+               "num_experts_per_tok": 2, "vocab_size": 100, "torch_dtype": "bfloat16",
+               "tie_word_embeddings": False, "quantization_config": {"quant_method": "mxfp4"}}
+    arch = symroof.models.from_hf_config(gpt_oss)
+    assert arch.bytes_of("lm_head") == 2 and arch.bytes_of("attention/q") == 2
