@@ -419,3 +419,118 @@ def test_mxfp4_keeps_the_lm_head_at_the_compute_dtype():
                "tie_word_embeddings": False, "quantization_config": {"quant_method": "mxfp4"}}
     arch = symroof.models.from_hf_config(gpt_oss)
     assert arch.bytes_of("lm_head") == 2 and arch.bytes_of("attention/q") == 2
+
+
+# ---- symroof.model.statespace against transformers' mixer modules -----------------------------------------
+
+def _module_parts(model_type, module, **config):
+    """``{parameter name: numel}`` of one transformers mixer module (``modeling_<model_type>``) on the meta
+    device, built from a config of ``config``."""
+    torch = om.require("torch")
+    transformers = om.require("transformers")
+    import importlib
+
+    cls = getattr(importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}"), module)
+    with torch.device("meta"):
+        mixer = cls(transformers.AutoConfig.for_model(model_type, **config), layer_idx=0)
+    return {name: p.numel() for name, p in mixer.named_parameters()}, mixer
+
+
+def _matrix_sizes(m, hidden):
+    from symroof.model.layers import Layer, matrices
+
+    return {x.name: x.rows * x.cols for x in matrices(Layer(None, None, norms=1, mixer=m), hidden)}
+
+
+MIXERS = {
+    # MambaMixer: d_inner 2·64, d_state 8, d_conv 3, dt_rank 5
+    "mamba": ("mamba", "MambaMixer", dict(hidden_size=64, state_size=8, conv_kernel=3, time_step_rank=5),
+              dict(inner=128, state=8, conv=3, dt_rank=5)),
+    "mamba-no-conv-bias": ("mamba", "MambaMixer", dict(hidden_size=64, state_size=8, conv_kernel=4, time_step_rank=5,
+                                                       use_conv_bias=False),
+                           dict(inner=128, state=8, conv=4, dt_rank=5, conv_bias=False)),
+    # JambaMambaMixer: Mamba's mixer with RMSNorms of dt (dt_rank), B and C (d_state each)
+    "jamba": ("jamba", "JambaMambaMixer", dict(hidden_size=64, num_attention_heads=4, mamba_d_state=8, mamba_dt_rank=5),
+              dict(inner=128, state=8, conv=4, dt_rank=5, dt_bc_norms=True)),
+    # Mamba2Mixer: 8 heads of 16, 2 groups of d_state 8, a gated RMSNorm of d_inner
+    "mamba2": ("mamba2", "Mamba2Mixer", dict(hidden_size=64, num_heads=8, head_dim=16, n_groups=2, state_size=8),
+               dict(inner=128, state=8, heads=8, groups=2)),
+    # FalconH1Mixer without mamba_rms_norm: no gated norm; d_ssm 128, one group
+    "falcon_h1": ("falcon_h1", "FalconH1Mixer", dict(hidden_size=64, num_attention_heads=4, mamba_d_ssm=128,
+                                                     mamba_n_heads=8, mamba_d_state=8, mamba_rms_norm=False),
+                  dict(inner=128, state=8, heads=8, groups=1, gated_norm=False)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MIXERS))
+def test_state_space_parameters_are_the_mixers(case):
+    """conv (weight ``(channels, 1, d_conv)`` and bias), A_log/D/dt_bias, the mixer's norms, and the
+    projections, each the numel of transformers' own module."""
+    from symroof.model.layers import StateSpace
+
+    model_type, module, config, fields = MIXERS[case]
+    parts, mixer = _module_parts(model_type, module, **config)
+    m = StateSpace(**fields)
+    get = lambda *names: sum(parts.get(n, 0) for n in names)
+    assert m.conv_channels == mixer.conv1d.weight.shape[0]
+    assert m.conv_elements == m.conv * mixer.conv1d.weight.shape[0]
+    assert m.conv_parameters == get("conv1d.weight", "conv1d.bias")
+    assert m.ssm_parameters == get("A_log", "D", "dt_bias")
+    assert m.norm_parameters == get("norm.weight", "dt_layernorm.weight", "b_layernorm.weight", "c_layernorm.weight")
+    sizes = _matrix_sizes(m, 64)
+    assert sizes["mixer/in"] == parts["in_proj.weight"] and sizes["mixer/out"] == parts["out_proj.weight"]
+    if m.version == 1:
+        assert (sizes["mixer/x"], sizes["mixer/dt"]) == (parts["x_proj.weight"], parts["dt_proj.weight"])
+        assert m.recurrent_elements == mixer.A_log.numel()            # (d_inner, d_state): one state per sequence
+    else:
+        assert m.head_dim == 16 and m.recurrent_elements == 8 * 16 * 8   # heads · head_dim · d_state
+
+
+def test_gated_deltanet_parameters_are_the_mixers():
+    """Qwen3NextGatedDeltaNet: 2 key heads of 8, 4 value heads of 12, conv 4 without bias over
+    2·2·8 + 4·12 = 80 channels, A_log and dt_bias per value head, a gated RMSNorm of d_v."""
+    from symroof.model.layers import LinearAttention
+
+    parts, mixer = _module_parts("qwen3_next", "Qwen3NextGatedDeltaNet", hidden_size=64, num_attention_heads=4,
+                                 linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_dim=8,
+                                 linear_value_head_dim=12)
+    d = LinearAttention(key_heads=2, value_heads=4, key_dim=8, value_dim=12)
+    assert (d.key_width, d.value_width) == (16, 48)
+    assert d.conv_channels == mixer.conv1d.weight.shape[0] == 80
+    assert d.conv_parameters == parts["conv1d.weight"] == 320 and "conv1d.bias" not in parts
+    assert d.ssm_parameters == parts["A_log"] + parts["dt_bias"] == 8
+    assert d.norm_parameters == parts["norm.weight"] == 12
+    assert d.recurrent_elements == 4 * 8 * 12 and d.conv_elements == 4 * 80
+    sizes = _matrix_sizes(d, 64)
+    assert (sizes["mixer/qkvz"], sizes["mixer/ba"], sizes["mixer/out"]) == (
+        parts["in_proj_qkvz.weight"], parts["in_proj_ba.weight"], parts["out_proj.weight"])
+
+
+@pytest.mark.parametrize("make, message", [
+    (dict(inner=128, state=8), "a Mamba layer (heads=None) needs dt_rank"),
+    (dict(inner=128, state=8, heads=12), "heads=12 must divide inner=128"),
+    (dict(inner=128, state=8, heads=8, groups=3), "groups=3 must divide heads=8"),
+    (dict(inner=128, state=8, heads=8, conv_bias=1), "conv_bias=1 must be True or False"),
+    (dict(inner=128, state=8, heads=8, gated_norm=None), "gated_norm=None must be True or False"),
+    (dict(inner=128, state=8, dt_rank=4, dt_bc_norms="yes"), "dt_bc_norms='yes' must be True or False"),
+])
+def test_state_space_refusals(make, message):
+    from symroof.model.layers import StateSpace
+
+    with pytest.raises(ValueError) as err:
+        StateSpace(**make)
+    assert str(err.value) == message
+
+
+def test_linear_attention_refusal_and_symbolic_sizes():
+    import sympy
+
+    from symroof.model.layers import LinearAttention, StateSpace
+
+    with pytest.raises(ValueError) as err:
+        LinearAttention(key_heads=3, value_heads=4, key_dim=8, value_dim=8)
+    assert str(err.value) == "key_heads=3 must divide value_heads=4"
+    # symbolic sizes are not checked for divisibility, and keep their formulas: conv over d + 2·g·n channels
+    d, n, h, g = sympy.symbols("d n h g", positive=True, integer=True)
+    m = StateSpace(inner=d, state=n, heads=h, groups=g)
+    assert m.conv_channels == d + 2 * g * n and m.ssm_parameters == 3 * h and m.head_dim == d / h
