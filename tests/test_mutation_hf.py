@@ -67,8 +67,8 @@ def test_mamba_left_out_keys_are_mambaconfig_defaults():
     "auto" = ceil(72/16) = 5, use_conv_bias true, use_bias false, a tied head."""
     arch, hf = _read("mamba", hidden_size=72, num_hidden_layers=2, vocab_size=101)
     (m,) = {layer.mixer for layer in _layers(arch)}
-    assert (m.heads, m.inner, m.state, m.conv, m.dt_rank) == (None, hf.intermediate_size, hf.state_size,
-                                                               hf.conv_kernel, hf.time_step_rank) == (None, 144, 16, 4, 5)
+    assert (m.heads, m.inner, m.state, m.conv, m.dt_rank) == (
+        None, hf.intermediate_size, hf.state_size, hf.conv_kernel, hf.time_step_rank) == (None, 144, 16, 4, 5)
     assert (m.conv_bias, m.bias, arch.tied_embeddings) == (hf.use_conv_bias, hf.use_bias, hf.tie_word_embeddings)
     assert (m.conv_bias, m.bias, arch.tied_embeddings) == (True, False, True)
 
@@ -277,7 +277,8 @@ def _fp8_linear_bytes(n_in, n_out, **kwargs):
 ])
 @pytest.mark.parametrize("n_in, n_out", [(300, 200), (256, 64)])
 def test_fp8_layout_counts_transformers_fp8linear(quant, kwargs, n_in, n_out):
-    assert _layout({"quant_method": "fp8", **quant}).matrix_bytes(n_in, n_out) == _fp8_linear_bytes(n_in, n_out, **kwargs)
+    ours = _layout({"quant_method": "fp8", **quant}).matrix_bytes(n_in, n_out)
+    assert ours == _fp8_linear_bytes(n_in, n_out, **kwargs)
 
 
 def test_fp8_per_tensor_bytes_by_hand():
@@ -534,3 +535,108 @@ def test_linear_attention_refusal_and_symbolic_sizes():
     d, n, h, g = sympy.symbols("d n h g", positive=True, integer=True)
     m = StateSpace(inner=d, state=n, heads=h, groups=g)
     assert m.conv_channels == d + 2 * g * n and m.ssm_parameters == 3 * h and m.head_dim == d / h
+
+
+# ---- symroof.cost.statespace by hand --------------------------------------------------------------------------
+
+def _conv(name, **changes):
+    import symroof
+
+    return symroof.conventions.get(name).replace(**changes)
+
+
+def test_delta_rule_scan_flops_by_hand():
+    """Gated DeltaNet, 4 value heads, d_k 8, d_v 12, chunks of Q = 64. Prefill of 100 tokens (B = 2):
+    c = ceil(100/64) = 2 chunks, each per head (kβ)kᵀ and qkᵀ 4Q²d_k = 131,072, the intra-chunk output
+    2Q²d_v = 98,304, W·S, q·S and kᵀ·v_new 6Q·d_k·d_v = 36,864, and (algorithm only) the UT transform's two
+    triangular solves Q(Q−1)(d_k + d_v) = 64·63·20 = 80,640. Decode (1 token over 11, B = 2): 7·d_k·d_v per
+    head and token, 2·4·7·96 = 5,376 (algorithm); the counter sees none (all elementwise)."""
+    from symroof.cost.statespace import scan_flops
+    from symroof.cost.step import Step
+    from symroof.model.layers import LinearAttention
+
+    d = LinearAttention(key_heads=2, value_heads=4, key_dim=8, value_dim=12)
+    prefill, decode = Step(2, 100, 0), Step(2, 1, 11)
+    assert scan_flops(d, _conv("exact"), prefill) == 2 * 4 * 2 * (131_072 + 98_304 + 36_864 + 80_640)
+    assert scan_flops(d, _conv("matmul"), prefill) == 2 * 4 * 2 * (131_072 + 98_304 + 36_864)
+    assert scan_flops(d, _conv("exact"), decode) == 5_376
+    assert scan_flops(d, _conv("matmul"), decode) == 0
+    # more than one new token over a cache: the chunked form, over ceil(3/64) = 1 chunk
+    assert scan_flops(d, _conv("exact"), Step(2, 3, 11)) == 2 * 4 * 1 * (131_072 + 98_304 + 36_864 + 80_640)
+
+
+def test_mamba_scan_and_conv_flops_by_hand():
+    """Mamba (d_inner 128, d_state 8, d_conv 4): the selective scan 7·d_inner·d_state per token (algorithm),
+    the readout bmm 2·d_inner·d_state (counter), prefill and decode alike. The conv, 2·d_conv per channel and
+    output position: the algorithm counts the S_i new positions; the counter (aten.convolution, padding
+    d_conv − 1) the padded output: max(S_i, d_conv) + d_conv − 1 positions from an empty cache (11 → 14,
+    2 → 4 + 3 = 7), d_conv + S_i + d_conv − 1 over a cache (3 → 10), 2 in a one-token decode."""
+    from symroof.cost.statespace import conv_flops, scan_flops
+    from symroof.cost.step import Step
+    from symroof.model.layers import StateSpace
+
+    m = StateSpace(inner=128, state=8, conv=4, dt_rank=8)
+    for step in (Step(2, 11, 0), Step(2, 1, 11), Step(3, 5, 7)):
+        tokens = step.batch * step.new
+        assert scan_flops(m, _conv("exact"), step) == 7 * tokens * 128 * 8
+        assert scan_flops(m, _conv("matmul"), step) == 2 * tokens * 128 * 8
+    per_position = 2 * 2 * 128 * 4                       # B = 2, 128 channels, 4 taps
+    assert conv_flops(m, _conv("exact"), Step(2, 11, 0)) == per_position * 11
+    assert conv_flops(m, _conv("exact"), Step(2, 1, 11)) == per_position * 1
+    assert conv_flops(m, _conv("matmul"), Step(2, 11, 0)) == per_position * 14
+    assert conv_flops(m, _conv("matmul"), Step(2, 2, 0)) == per_position * 7
+    assert conv_flops(m, _conv("matmul"), Step(2, 3, 11)) == per_position * 10
+    assert conv_flops(m, _conv("matmul"), Step(2, 1, 11)) == per_position * 2
+
+
+def test_state_bytes_follow_the_cache_conventions():
+    """The state of B = 3 sequences, d_inner 128 · d_state 8 = 1024 recurrent elements at 4 bytes (the
+    readers' fp32 state) and 4·128 = 512 conv elements at b_kv = 2: 3·(4096 + 1024) = 15,360 bytes, read
+    over a cache (not from an empty one, not under kv_read="none"), written always, or only over a cache
+    (kv_write="decode"), or never."""
+    import symroof
+    from symroof.cost.statespace import state_bytes
+    from symroof.cost.step import Step
+
+    arch = symroof.models.from_hf_config({"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 1,
+                                          "vocab_size": 10, "state_size": 8, "time_step_rank": 8})
+    (m,) = {layer.mixer for layer in _layers(arch)}
+    one = 3 * (128 * 8 * 4 + 4 * 128 * 2)
+    assert one == 15_360
+    prefill, decode = Step(3, 5, 0), Step(3, 1, 9)
+    def got(conv, step):
+        terms = state_bytes(arch, m, conv, step)
+        return terms["state/read"], terms["state/write"]
+
+    assert got(_conv("exact", kv_read="k+v", kv_write="always"), decode) == (one, one)
+    assert got(_conv("exact", kv_read="k+v", kv_write="always"), prefill) == (0, one)
+    assert got(_conv("exact", kv_read="none", kv_write="decode"), decode) == (0, one)
+    assert got(_conv("exact", kv_read="one", kv_write="decode"), prefill) == (0, 0)
+    assert got(_conv("exact", kv_read="one", kv_write="none"), decode) == (one, 0)
+
+
+def test_mixer_weight_bytes_by_hand():
+    """One Mamba layer (H 64, d_inner 128, d_state 8, dt_rank 5, conv 4 with bias, fp16), as transformers'
+    MambaMixer holds it: in_proj 64·256, x_proj 128·21, dt_proj 5·128 with a 128 bias, out_proj 128·64; conv
+    128·4 + 128; A_log 128·8 and D 128. FLOPs 2·tokens·in·out per projection; weight bytes at 2 each: the
+    matrices (weights="matrices"), and with weights="all" also the dt bias, the conv and A_log/D."""
+    import symroof
+    from symroof.cost.statespace import mixer
+    from symroof.cost.step import Step
+
+    arch = symroof.models.from_hf_config({"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 1,
+                                          "vocab_size": 10, "state_size": 8, "time_step_rank": 5,
+                                          "torch_dtype": "float16"})
+    (layer,) = _layers(arch)
+    step = Step(2, 3, 0)
+    sizes = {"mixer/in": 64 * 256, "mixer/x": 128 * 21, "mixer/dt": 5 * 128, "mixer/out": 128 * 64}
+    cost = mixer(arch, _conv("exact", weights="matrices"), step, layer=layer)
+    assert {k: v for k, v in cost.flop_terms.items() if k in sizes} == {k: 2 * 6 * n for k, n in sizes.items()}
+    weights = {k: v for k, v in cost.byte_terms.items() if k.startswith("weights/")}
+    assert weights == {f"weights/{k}": 2 * n for k, n in sizes.items()}
+    every = mixer(arch, _conv("exact", weights="all"), step, layer=layer).byte_terms
+    assert every["weights/mixer/dt"] == 2 * (5 * 128 + 128)
+    assert every["weights/mixer/in"] == 2 * 64 * 256 and every["weights/mixer/out"] == 2 * 128 * 64
+    assert every["weights/mixer/conv"] == 2 * (128 * 4 + 128) and every["weights/mixer/ssm"] == 2 * (128 * 8 + 128)
+    none = mixer(arch, _conv("exact", weights="none"), step, layer=layer).byte_terms
+    assert not any(k.startswith("weights/") for k in none)
