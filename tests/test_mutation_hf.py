@@ -640,3 +640,27 @@ def test_mixer_weight_bytes_by_hand():
     assert every["weights/mixer/conv"] == 2 * (128 * 4 + 128) and every["weights/mixer/ssm"] == 2 * (128 * 8 + 128)
     none = mixer(arch, _conv("exact", weights="none"), step, layer=layer).byte_terms
     assert not any(k.startswith("weights/") for k in none)
+
+
+def test_qwen3_next_rotary_factor_sparse_step_and_one_expert():
+    """Qwen3-Next's partial_rotary_factor inside rope_parameters (0.5: int(256·0.5) = 128 rotated dims);
+    decoder_sparse_step 2: MoE where (i + 1) % 2 == 0 (Qwen3NextDecoderLayer), layers 1 and 3 (parameter
+    count of transformers' model)."""
+    import symroof
+
+    _, config, _ = DEFAULTS["qwen3_next"]
+    small = dict(config, linear_num_key_heads=2, linear_num_value_heads=4, num_experts=4, num_experts_per_tok=2)
+    arch, hf = _read("qwen3_next", **small, rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                                             "partial_rotary_factor": 0.5})
+    (a,) = {x.attention for x in _layers(arch) if x.attention is not None}
+    assert a.rotary_dim == int(hf.head_dim * hf.rope_parameters["partial_rotary_factor"]) == 128
+    assert arch.head_dim == hf.head_dim == 256
+    arch, hf = _read("qwen3_next", **small, decoder_sparse_step=2)
+    assert [x.ffn.is_moe for x in _layers(arch)] == [(i + 1) % hf.decoder_sparse_step == 0 for i in range(4)] == [
+        False, True, False, True]
+    assert symroof.total_parameters(arch) == _numel(hf, **MOE)[0]
+    # num_experts 1: transformers builds a one-expert MoE block beside its shared expert, which symroof's FFN
+    # cannot hold (a shared expert needs routed ones); refused in one line rather than read as a dense MLP
+    with pytest.raises(ValueError, match=r"^shared_experts=1 needs experts > 1$"):
+        symroof.models.from_hf_config({"model_type": "qwen3_next", **small, "num_experts": 1,
+                                       "num_experts_per_tok": 1})
