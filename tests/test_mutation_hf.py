@@ -664,3 +664,39 @@ def test_qwen3_next_rotary_factor_sparse_step_and_one_expert():
     with pytest.raises(ValueError, match=r"^shared_experts=1 needs experts > 1$"):
         symroof.models.from_hf_config({"model_type": "qwen3_next", **small, "num_experts": 1,
                                        "num_experts_per_tok": 1})
+
+
+# ---- config.py: dtype names -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["float32", "float", "bfloat16", "float16", "half", "float8_e4m3fn", "float8_e5m2",
+                                  "int8", "torch.bfloat16", " Float16 "])
+def test_hf_dtype_bytes_are_torchs(name):
+    """Every dtype name Hugging Face writes is a torch dtype; its bytes per element are torch's itemsize."""
+    torch = om.require("torch")
+    from symroof.model.hf.config import dtype_bytes
+
+    assert dtype_bytes(name) == getattr(torch, name.strip().lower().removeprefix("torch.")).itemsize
+
+
+def test_torch_dtype_sets_every_byte_width():
+    """``torch_dtype`` (or ``dtype``) sets weights, activations and the KV cache; absent: 2 bytes."""
+    import symroof
+
+    for key in ("torch_dtype", "dtype"):
+        for name, nbytes in (("half", 2), ("float", 4), ("float8_e4m3fn", 1), ("int8", 1)):
+            arch = symroof.models.from_hf_config({**TINY_LLAMA, "torch_dtype": None, key: name})
+            assert (arch.weight_bytes, arch.act_bytes, arch.kv_bytes) == (nbytes, nbytes, nbytes)
+    no_dtype = {k: v for k, v in TINY_LLAMA.items() if k != "torch_dtype"}
+    assert symroof.models.from_hf_config(no_dtype).weight_bytes == 2
+
+
+def test_a_config_of_a_few_megabytes_is_read(tmp_path):
+    """A config.json with a tokenizer's added tokens can pass a megabyte; one of 3 MiB still reads."""
+    import json
+
+    import symroof
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**TINY_LLAMA, "added_tokens": ["x" * 1000] * 3300}))
+    assert path.stat().st_size > 3 * 2**20
+    assert symroof.models.from_hf_config(path).hidden == 64
