@@ -700,3 +700,31 @@ def test_a_config_of_a_few_megabytes_is_read(tmp_path):
     path.write_text(json.dumps({**TINY_LLAMA, "added_tokens": ["x" * 1000] * 3300}))
     assert path.stat().st_size > 3 * 2**20
     assert symroof.models.from_hf_config(path).hidden == 64
+
+
+# ---- DeepSeek-V2/V3: the config classes' defaults of left-out MoE and MLA keys --------------------------------
+
+_DEEPSEEK = dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4, intermediate_size=96,
+                 moe_intermediate_size=32, n_routed_experts=4, num_experts_per_tok=2, kv_lora_rank=16,
+                 qk_nope_head_dim=8, qk_rope_head_dim=8, v_head_dim=8, vocab_size=101)
+
+
+@pytest.mark.parametrize("model_type, extra, shared, dense, q_rank", [
+    # DeepseekV2Config: n_shared_experts 2, first_k_dense_replace 0, q_lora_rank 1536 when left out
+    ("deepseek_v2", {}, 2, 0, 1536),
+    # DeepseekV3Config: n_shared_experts 1, first_k_dense_replace 3
+    ("deepseek_v3", {}, 1, 3, 1536),
+    # an explicit null q_lora_rank: queries not compressed (q_proj straight from H)
+    ("deepseek_v2", {"q_lora_rank": None}, 2, 0, None),
+    ("deepseek_v3", {"q_lora_rank": 24, "n_shared_experts": 3, "first_k_dense_replace": 1}, 3, 1, 24),
+])
+def test_deepseek_left_out_keys_are_the_config_class_defaults(model_type, extra, shared, dense, q_rank):
+    """A real bug before: a left-out q_lora_rank was read as uncompressed queries and DeepSeek-V2's
+    left-out n_shared_experts as none (transformers: 1536 and 2). Checked against transformers' config
+    object and the parameter count of its model on the meta device."""
+    import symroof
+
+    arch, hf = _read(model_type, **_DEEPSEEK, **extra)
+    assert (arch.shared_experts, arch.dense_layers, arch.q_lora_rank) == (
+        hf.n_shared_experts, hf.first_k_dense_replace, hf.q_lora_rank) == (shared, dense, q_rank)
+    assert symroof.total_parameters(arch) == _numel(hf, **MOE)[0]

@@ -177,7 +177,8 @@ def _read(cfg: _Config, model_type: str, fam: Family) -> Reading:
         head_dim = None
         mla = {key: cfg.count(key) for key in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
                                                "v_head_dim")}
-        mla["q_lora_rank"] = cfg.count("q_lora_rank", default=None)     # null: queries not compressed
+        # DeepseekV2Config / DeepseekV3Config: q_lora_rank 1536 when left out; null: queries not compressed
+        mla["q_lora_rank"] = 1536 if "q_lora_rank" not in cfg.data else cfg.count("q_lora_rank", default=None)
     elif head_dim is None and hidden % heads:
         raise ValueError(f"config.json: {heads_key}={heads} must divide {hidden_key}={hidden} "
                          "(or give head_dim)")

@@ -109,7 +109,7 @@ FAMILIES: dict[str, Family] = {
     # n_routed_experts of width moe_intermediate_size and n_shared_experts always active.
     "deepseek_v2": Family("gated", attention_bias="attention_bias", experts="n_routed_experts",
                           expert_ffn="moe_intermediate_size", shared_experts="n_shared_experts",
-                          dense_layers="first_k_dense_replace", mla=True),
+                          shared_default=2, dense_layers="first_k_dense_replace", mla=True),
     "deepseek_v3": Family("gated", attention_bias="attention_bias", experts="n_routed_experts",
                           expert_ffn="moe_intermediate_size", shared_experts="n_shared_experts",
                           shared_default=1, dense_layers="first_k_dense_replace", dense_default=3, mla=True),
