@@ -379,6 +379,9 @@ def _ct(weights, targets=("Linear",)):
     ({"num_bits": 4, "strategy": "group", "group_size": 32, "symmetric": False}, 256, 64, 256 * 64 // 2 + 64 * 8 * 3),
     # blocks of 128x128 (out x in) on 300 -> 200, symmetric 8-bit: ceil(200/128)·ceil(300/128) = 2·3 scales
     ({"num_bits": 8, "type": "float", "strategy": "block", "block_structure": [128, 128]}, 300, 200, 60_000 + 6 * 2),
+    # NVFP4 (tensor_group, groups of 16): weight_packed uint8 [out, in/2], weight_scale float8_e4m3fn
+    # [out, in/16], weight_global_scale float32 [1]: 256·64/2 + 64·16·1 + 4
+    ({"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16}, 256, 64, 8192 + 1024 + 4),
     # the same blocks asymmetric: a zero point per block too
     ({"num_bits": 8, "strategy": "block", "block_structure": [128, 128], "symmetric": False}, 300, 200, 60_000 + 6 * 3),
 ])
@@ -728,3 +731,74 @@ def test_deepseek_left_out_keys_are_the_config_class_defaults(model_type, extra,
     assert (arch.shared_experts, arch.dense_layers, arch.q_lora_rank) == (
         hf.n_shared_experts, hf.first_k_dense_replace, hf.q_lora_rank) == (shared, dense, q_rank)
     assert symroof.total_parameters(arch) == _numel(hf, **MOE)[0]
+
+
+# ---- the generic families: each one's rules against transformers' config object and meta model ----------------
+
+_BASE = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=96,
+             vocab_size=101)
+_SMALL_MOE = dict(num_experts_per_tok=2, moe_intermediate_size=32)
+
+FAMILY_CASES = {
+    # MistralConfig: sliding_window 4096 when left out, on every layer
+    "mistral": ("mistral", {}),
+    "mixtral-window": ("mixtral", dict(sliding_window=4, num_local_experts=4, num_experts_per_tok=2)),
+    # Qwen2: q/k/v biased, o not; use_sliding_window with the default 4096 on layers >= max_window_layers
+    "qwen2-window": ("qwen2", dict(use_sliding_window=True, max_window_layers=1)),
+    # Qwen3: attention_bias on q, k, v and o; per-head q/k norms; sliding layers >= max_window_layers
+    "qwen3-window-bias": ("qwen3", dict(use_sliding_window=True, sliding_window=4, max_window_layers=1,
+                                        attention_bias=True)),
+    # Qwen3-MoE: use_sliding_window slides every layer, at the default 4096; num_experts of moe_intermediate_size
+    "qwen3_moe-window": ("qwen3_moe", dict(use_sliding_window=True, num_experts=4, **_SMALL_MOE)),
+    "qwen3_moe-bias": ("qwen3_moe", dict(attention_bias=True, num_experts=4, **_SMALL_MOE)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAMILY_CASES))
+def test_family_rules_against_transformers(case):
+    """Parameters (biases, q/k norms, experts) against the meta model; each layer's window against the
+    config object's resolved ``layer_types`` (or, without them, its ``sliding_window`` on every layer)."""
+    import symroof
+
+    model_type, extra = FAMILY_CASES[case]
+    arch, hf = _read(model_type, **_BASE, **extra)
+    assert symroof.total_parameters(arch) == _numel(hf, **MOE)[0]
+    kinds = getattr(hf, "layer_types", None) or ["sliding_attention" if hf.sliding_window else "full_attention"] * 2
+    assert [x.attention.window for x in _layers(arch)] == [
+        hf.sliding_window if k == "sliding_attention" else None for k in kinds]
+
+
+_NO_KV = dict(hidden_size=64, num_hidden_layers=2, intermediate_size=96, vocab_size=101)
+
+KV_DEFAULTS = {
+    # model_type: (num_attention_heads, extra keys, transformers' num_key_value_heads when left out)
+    "mistral": (16, {}, 8),
+    "mixtral": (16, dict(num_local_experts=4, num_experts_per_tok=2), 8),
+    "qwen2": (32, {}, 32),
+    "qwen3": (32, {}, 32),
+    "qwen3_moe": (8, dict(num_experts=4, **_SMALL_MOE), 4),
+    "qwen2_moe": (16, dict(num_experts=4, shared_expert_intermediate_size=48, **_SMALL_MOE), 16),
+    "starcoder2": (4, {}, 2),
+    "llama4_text": (16, dict(num_local_experts=4, intermediate_size_mlp=128, head_dim=16), 8),
+    "gpt_oss": (16, dict(num_local_experts=4, num_experts_per_tok=2, head_dim=16), 8),
+}
+
+
+@pytest.mark.parametrize("model_type", sorted(KV_DEFAULTS))
+def test_left_out_num_key_value_heads_is_the_config_class_default(model_type):
+    """A real bug before: the generic reader took a left-out num_key_value_heads as all heads (MHA), but
+    these config classes default it to a number of their own (Mistral 8, Qwen2 32, Qwen3-MoE 4, Starcoder2 2,
+    ...), and Qwen3Config's head_dim to 128 (not hidden/heads = 2). Checked against the config object and
+    the parameter count of transformers' model on the meta device."""
+    import symroof
+
+    heads, extra, kv = KV_DEFAULTS[model_type]
+    arch, hf = _read(model_type, **_NO_KV, num_attention_heads=heads, **extra)
+    assert arch.kv_heads == hf.num_key_value_heads == kv
+    head_dim = getattr(hf, "head_dim", None) or 64 // heads
+    assert arch.head_dim == head_dim == {"qwen3": 128, "llama4_text": 16, "gpt_oss": 16}.get(model_type, 64 // heads)
+    assert symroof.total_parameters(arch) == _numel(hf, **MOE)[0]
+    # an explicit null: all heads, as the config classes' __post_init__ resolve it (those that accept null)
+    if model_type in ("qwen2", "qwen3"):
+        arch, hf = _read(model_type, **_NO_KV, num_attention_heads=heads, num_key_value_heads=None, **extra)
+        assert arch.kv_heads == hf.num_key_value_heads == heads
