@@ -802,3 +802,21 @@ def test_left_out_num_key_value_heads_is_the_config_class_default(model_type):
     if model_type in ("qwen2", "qwen3"):
         arch, hf = _read(model_type, **_NO_KV, num_attention_heads=heads, num_key_value_heads=None, **extra)
         assert arch.kv_heads == hf.num_key_value_heads == heads
+
+
+@pytest.mark.parametrize("model_type", ["gemma", "gemma2", "gemma3_text", "cohere", "cohere2"])
+def test_a_config_of_only_its_model_type_is_the_class_default(model_type):
+    """``{"model_type": X}`` reads as X's config class with every default: the parameter count of
+    transformers' default model (meta device), a tied head, and each layer's window from the class's
+    ``layer_types`` and ``sliding_window`` (Gemma 2: alternating from a sliding layer, 4096; Gemma 3: one
+    full layer in 6, 4096; Cohere 2: one full in 4, 4096; Gemma and Cohere: none)."""
+    import symroof
+
+    arch, hf = _read(model_type)
+    assert symroof.total_parameters(arch) == _numel(hf)[0]
+    assert arch.tied_embeddings is hf.tie_word_embeddings is True
+    kinds = getattr(hf, "layer_types", None) or ["full_attention"] * hf.num_hidden_layers
+    assert [x.attention.window for x in _layers(arch)] == [
+        hf.sliding_window if k == "sliding_attention" else None for k in kinds]
+    assert (arch.kv_heads, arch.head_dim) == (hf.num_key_value_heads, getattr(hf, "head_dim", None)
+                                              or hf.hidden_size // hf.num_attention_heads)
