@@ -820,3 +820,52 @@ def test_a_config_of_only_its_model_type_is_the_class_default(model_type):
         hf.sliding_window if k == "sliding_attention" else None for k in kinds]
     assert (arch.kv_heads, arch.head_dim) == (hf.num_key_value_heads, getattr(hf, "head_dim", None)
                                               or hf.hidden_size // hf.num_attention_heads)
+
+
+def test_jamba_layer_period_offsets_and_conv_keys():
+    """JambaConfig's attn_layer_period 8 at offset 4 over 16 layers: attention at 4 and 12 (not only at 4);
+    an offset of 0 is allowed (attention at 0, 8); mamba_d_conv and mamba_conv_bias read from their keys."""
+    _, config, _ = DEFAULTS["jamba"]
+    arch, hf = _read("jamba", **{**config, "num_hidden_layers": 16})
+    assert [x.attention is not None for x in _layers(arch)] == [k == "attention" for k in hf.layers_block_type]
+    assert [i for i, k in enumerate(hf.layers_block_type) if k == "attention"] == [4, 12]
+    arch, hf = _read("jamba", **{**config, "attn_layer_offset": 0, "expert_layer_offset": 0, "mamba_d_conv": 3,
+                                 "mamba_conv_bias": False})
+    layers = _layers(arch)
+    assert [x.attention is not None for x in layers] == [k == "attention" for k in hf.layers_block_type]
+    assert [x.ffn.experts for x in layers] == hf.layers_num_experts == [4, 1] * 4
+    (m,) = {x.mixer for x in layers if x.mixer is not None}
+    assert (m.conv, m.conv_bias) == (hf.mamba_d_conv, hf.mamba_conv_bias) == (3, False)
+
+
+def test_gptq_default_group_of_128_by_hand():
+    """GPTQConfig's group_size 128 on in = 1288 (a multiple of 8, not of 128): ceil(1288/128) = 11 groups.
+    AutoGPTQ QuantLinear, out = 64, 4 bits: qweight 1288·64/2 = 41,216 B, g_idx 1288·4 = 5,152 B, per group
+    and output an fp16 scale and a 4-bit zero: 11·64·2.5 = 1,760 B."""
+    assert _layout({"quant_method": "gptq", "bits": 4}).matrix_bytes(1288, 64) == 41_216 + 5_152 + 1_760
+
+
+def test_state_space_defaults_are_mamba_ssms():
+    """StateSpace's defaults are mamba_ssm's (``mamba_ssm/modules/mamba2.py`` ``Mamba2.__init__``: ngroups=1,
+    chunk_size=256, d_conv=4, conv_bias=True, bias=False): with one group the conv spans d_inner + 2·d_state
+    channels (FalconH1Mixer's conv_dim with mamba_n_groups 1: 128 + 2·8 = 144); a Mamba2 layer is version 2."""
+    from symroof.model.layers import StateSpace
+
+    _, mixer = _module_parts("falcon_h1", "FalconH1Mixer", hidden_size=64, num_attention_heads=4, mamba_d_ssm=128,
+                             mamba_n_heads=8, mamba_d_state=8)
+    m = StateSpace(inner=128, state=8, heads=8)
+    assert m.conv_channels == mixer.conv1d.weight.shape[0] == 144
+    assert (m.groups, m.chunk, m.conv, m.conv_bias, m.bias, m.out_bias) == (1, 256, 4, True, False, False)
+    assert (m.version, StateSpace(inner=128, state=8, dt_rank=8).version) == (2, 1)
+
+
+def test_state_space_replace_keeps_out_bias_apart():
+    """Falcon-H1's out_proj bias (projectors_bias) apart from in_proj's (mamba_proj_bias): replace() keeps an
+    out_bias given apart, and an explicit out_bias wins over the bias it would follow."""
+    from symroof.model.layers import StateSpace
+
+    apart = StateSpace(inner=128, state=8, heads=8, bias=False, out_bias=True)
+    assert apart.replace(gated_norm=False).out_bias is True
+    follows = StateSpace(inner=128, state=8, heads=8)
+    assert follows.replace(bias=True, out_bias=False).out_bias is False
+    assert follows.replace(bias=True).out_bias is True
