@@ -869,3 +869,19 @@ def test_state_space_replace_keeps_out_bias_apart():
     follows = StateSpace(inner=128, state=8, heads=8)
     assert follows.replace(bias=True, out_bias=False).out_bias is False
     assert follows.replace(bias=True).out_bias is True
+
+
+def test_state_bytes_at_b_kv_without_a_state_dtype():
+    """Without Arch.state_bytes the recurrent state is at b_kv too: B = 3 sequences of 1024 recurrent and
+    512 conv elements at 2 bytes, 3·1536·2 = 9,216 bytes read and written in a decode step."""
+    import symroof
+    from symroof.cost.statespace import state_bytes
+    from symroof.cost.step import Step
+
+    arch = symroof.models.from_hf_config({"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 1,
+                                          "vocab_size": 10, "state_size": 8, "time_step_rank": 8})
+    plain = arch.replace(layout=arch.layout, state_bytes=None)
+    assert plain.state_bytes is None and plain.kv_bytes == 2
+    (m,) = {layer.mixer for layer in _layers(plain)}
+    terms = state_bytes(plain, m, _conv("exact"), Step(3, 1, 9))
+    assert terms["state/read"] == terms["state/write"] == 3 * (128 * 8 + 4 * 128) * 2 == 9_216
