@@ -168,8 +168,12 @@ def _read(cfg: _Config, model_type: str, fam: Family) -> Reading:
     hidden_key, hidden = cfg.named_count("hidden_size", "n_embd", "d_model")
     heads_key, heads = cfg.named_count("num_attention_heads", "n_head")
     layers = cfg.count("num_hidden_layers", "n_layer")
-    kv_heads = cfg.count("num_key_value_heads", default=heads)
+    # left out: the config class's default (fam.kv_default, fam.head_dim_default); null: all heads, hidden/heads
+    kv_absent = "num_key_value_heads" not in cfg.data and fam.kv_default is not None
+    kv_heads = fam.kv_default if kv_absent else cfg.count("num_key_value_heads", default=heads)
     head_dim = cfg.count("head_dim", default=None)          # explicit head_dim wins over hidden/heads
+    if "head_dim" not in cfg.data and fam.head_dim_default is not None:
+        head_dim = fam.head_dim_default
     mla: dict[str, Any] = {}
     if fam.mla:
         # Arch derives the query/key head width, qk_nope_head_dim + qk_rope_head_dim (transformers 5
@@ -177,7 +181,8 @@ def _read(cfg: _Config, model_type: str, fam: Family) -> Reading:
         head_dim = None
         mla = {key: cfg.count(key) for key in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
                                                "v_head_dim")}
-        mla["q_lora_rank"] = cfg.count("q_lora_rank", default=None)     # null: queries not compressed
+        # DeepseekV2Config / DeepseekV3Config: q_lora_rank 1536 when left out; null: queries not compressed
+        mla["q_lora_rank"] = 1536 if "q_lora_rank" not in cfg.data else cfg.count("q_lora_rank", default=None)
     elif head_dim is None and hidden % heads:
         raise ValueError(f"config.json: {heads_key}={heads} must divide {hidden_key}={hidden} "
                          "(or give head_dim)")

@@ -68,6 +68,10 @@ replaces the generic one (the state-space and hybrid families, `symroof.model.hf
     read: Callable[[_Config, str, Family], Reading] | None = field(default=None, compare=False)
     # keys of the FFN width, absent or null: 4·hidden (GPT-J's n_inner, Falcon's ffn_hidden_size)
     ffn_keys: tuple[str, ...] = ()
+    # the config class's num_key_value_heads and head_dim when the key is left out (None: all heads,
+    # hidden / heads); an explicit null is all heads, hidden / heads
+    kv_default: int | None = None
+    head_dim_default: int | None = None
 
 
 @dataclass
@@ -83,15 +87,18 @@ class Reading:
 
 FAMILIES: dict[str, Family] = {
     "llama": Family("gated", attention_bias="attention_bias", mlp_bias="mlp_bias"),
-    "mistral": Family("gated", windows="all", window_default=4096),
-    "mixtral": Family("gated", experts="num_local_experts", windows="all"),
+    # MistralConfig, MixtralConfig: num_key_value_heads 8; Qwen2Config, Qwen3Config 32 (Qwen3: head_dim 128);
+    # Qwen3MoeConfig 4
+    "mistral": Family("gated", windows="all", window_default=4096, kv_default=8),
+    "mixtral": Family("gated", experts="num_local_experts", windows="all", kv_default=8),
     # Qwen2Attention: q/k/v bias=True, o bias=False
-    "qwen2": Family("gated", qkv_bias=True, windows="qwen", window_default=4096, window_flag="use_sliding_window"),
+    "qwen2": Family("gated", qkv_bias=True, windows="qwen", window_default=4096, window_flag="use_sliding_window",
+                    kv_default=32),
     "qwen3": Family("gated", attention_bias="attention_bias", qk_norm="head", windows="qwen", window_default=4096,
-                    window_flag="use_sliding_window"),
+                    window_flag="use_sliding_window", kv_default=32, head_dim_default=128),
     "qwen3_moe": Family("gated", attention_bias="attention_bias", experts=("num_experts", "num_local_experts"),
                         expert_ffn="moe_intermediate_size", qk_norm="head", windows="all",
-                        window_default=4096, window_flag="use_sliding_window"),
+                        window_default=4096, window_flag="use_sliding_window", kv_default=4),
     "gemma": Family("gated", tied=True, attention_bias="attention_bias",
                     defaults=dict(vocab_size=256000, hidden_size=3072, intermediate_size=24576, num_hidden_layers=28,
                                   num_attention_heads=16, num_key_value_heads=16, head_dim=256)),
@@ -109,7 +116,7 @@ FAMILIES: dict[str, Family] = {
     # n_routed_experts of width moe_intermediate_size and n_shared_experts always active.
     "deepseek_v2": Family("gated", attention_bias="attention_bias", experts="n_routed_experts",
                           expert_ffn="moe_intermediate_size", shared_experts="n_shared_experts",
-                          dense_layers="first_k_dense_replace", mla=True),
+                          shared_default=2, dense_layers="first_k_dense_replace", mla=True),
     "deepseek_v3": Family("gated", attention_bias="attention_bias", experts="n_routed_experts",
                           expert_ffn="moe_intermediate_size", shared_experts="n_shared_experts",
                           shared_default=1, dense_layers="first_k_dense_replace", dense_default=3, mla=True),

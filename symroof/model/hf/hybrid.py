@@ -86,10 +86,16 @@ def _kinds(cfg: Config, layers: int, ssm: tuple[str, ...], attention: tuple[str,
     return [k in attention for k in given]
 
 
-def _attention(cfg: Config, hidden: int, **extra: Any) -> Attention:
+def _attention(cfg: Config, hidden: int, *, kv_absent: int | None = None, head_dim_absent: int | None = None,
+               **extra: Any) -> Attention:
+    """The family's attention; ``kv_absent`` / ``head_dim_absent``: the config class's defaults of
+    ``num_key_value_heads`` / ``head_dim`` when the key is left out (None: all heads / ``hidden / heads``);
+    a null key is all heads / ``hidden / heads``."""
     heads = cfg.count("num_attention_heads")
-    kv = cfg.count("num_key_value_heads", default=heads)
+    kv = _kv_heads(cfg, heads, heads if kv_absent is None else kv_absent)
     head_dim = cfg.count("head_dim", default=None)
+    if "head_dim" not in cfg.data and head_dim_absent is not None:
+        head_dim = head_dim_absent
     if head_dim is None:
         if hidden % heads:
             raise ValueError(f"config.json: num_attention_heads={heads} must divide hidden_size={hidden}")
@@ -162,7 +168,7 @@ def _read_jamba(cfg: Config, model_type: str, fam: Family) -> Reading:
     per_token = cfg.count("num_experts_per_tok", default=2)
     if per_token > experts:
         raise ValueError(f"config.json: num_experts_per_tok={per_token} must not exceed num_experts={experts}")
-    attention = _attention(cfg, hidden)
+    attention = _attention(cfg, hidden, kv_absent=8)                # JambaConfig: num_key_value_heads 8
     mixer = StateSpace(inner=cfg.count("mamba_expand", default=2) * hidden,
                        state=cfg.count("mamba_d_state", default=16),
                        conv=cfg.count("mamba_d_conv", default=4), dt_rank=_dt_rank(cfg, "mamba_dt_rank", hidden),
@@ -196,8 +202,10 @@ def _read_qwen3_next(cfg: Config, model_type: str, fam: Family) -> Reading:
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
         raise ValueError(f"config.json: partial_rotary_factor={factor!r} must be in (0, 1]")
     rotary = int(head_dim * factor)
-    attention = _attention(cfg, hidden, qkv_bias=cfg.flag("attention_bias", False),
-                           out_bias=cfg.flag("attention_bias", False), qk_norm="head", gate=True,
+    # Qwen3NextConfig: num_key_value_heads 2, head_dim 256 when left out
+    bias = cfg.flag("attention_bias", False)
+    attention = _attention(cfg, hidden, kv_absent=2, head_dim_absent=head_dim, qkv_bias=bias, out_bias=bias,
+                           qk_norm="head", gate=True,
                            rotary_dim=rotary if rotary != head_dim else None)
     linear = LinearAttention(key_heads=cfg.count("linear_num_key_heads", default=16),
                              value_heads=cfg.count("linear_num_value_heads", default=32),

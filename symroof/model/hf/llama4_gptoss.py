@@ -123,7 +123,7 @@ def _gpt_oss(cfg: _Config, reading: Reading) -> None:
     reading.fields["mlp_bias"] = True
 
 
-_LLAMA4 = Family("gated", attention_bias="attention_bias", adjust=_llama4,
+_LLAMA4 = Family("gated", attention_bias="attention_bias", adjust=_llama4, kv_default=8,
                  not_modelled=("Llama 4's L2 q/k norm and attention temperature tuning (elementwise)",))
 register("llama4_text", _LLAMA4, "Llama4ForCausalLM")
 register("llama4", _LLAMA4, "Llama4ForConditionalGeneration")
@@ -132,6 +132,6 @@ register("llama4", _LLAMA4, "Llama4ForConditionalGeneration")
 # from a sliding layer (the "pattern" rule with a period of 2), MoE in every layer
 register("gpt_oss", Family("gated", attention_bias="attention_bias", bias_default=True,
                            experts=("num_local_experts", "num_experts"), windows="pattern", window_default=128,
-                           pattern_default=2, adjust=_gpt_oss,
+                           pattern_default=2, adjust=_gpt_oss, kv_default=8,
                            not_modelled=("gpt-oss's clamped SwiGLU (elementwise)",)),
          "GptOssForCausalLM")

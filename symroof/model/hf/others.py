@@ -134,13 +134,13 @@ register("granite", Family("gated", attention_bias="attention_bias", mlp_bias="m
     "the embedding, residual, attention and logits multipliers (elementwise scalings, no matmul)",)),
          "GraniteForCausalLM")
 register("starcoder2", Family("dense", norm="layernorm", tied=True, attention_bias="use_bias", bias_default=True,
-                              windows="all", adjust=_starcoder2), "Starcoder2ForCausalLM")
+                              windows="all", adjust=_starcoder2, kv_default=2), "Starcoder2ForCausalLM")
 register("falcon", Family("dense", norm="layernorm", tied=True, attention_bias="bias", mlp_bias="bias",
                           ffn_keys=("ffn_hidden_size",), adjust=_falcon), "FalconForCausalLM")
 register("gptj", Family("dense", norm="layernorm", mlp_bias=True, norms=1, parallel=True, ffn_keys=("n_inner",),
                         adjust=_gptj), "GPTJForCausalLM")
 register("qwen2_moe", Family("gated", qkv_bias=True, experts="num_experts", expert_ffn="moe_intermediate_size",
-                             adjust=_qwen2_moe), "Qwen2MoeForCausalLM")
+                             adjust=_qwen2_moe, kv_default=16), "Qwen2MoeForCausalLM")
 
 
 def _attention(layer: Layer) -> Attention:
