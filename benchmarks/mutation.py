@@ -437,10 +437,7 @@ def build_map(spaces: list[Workspace], paths: list[str], cache: Path | None) -> 
     """Run ``paths`` once, unmutated, under coverage (one shard per workspace), or read the cached map."""
     if cache is not None and cache.is_file():
         print(f"coverage map: {cache} (cached)", flush=True)
-        tmap = TestMap(**json.loads(cache.read_text()))
-        # JSON keys are strings: the line numbers back to ints (else every line of a function looks uncovered)
-        tmap.lines = {mod: {int(n): ids for n, ids in by_line.items()} for mod, by_line in tmap.lines.items()}
-        return tmap
+        return TestMap(**json.loads(cache.read_text()))     # TestMap turns the JSON's line keys back into ints
     t0 = time.monotonic()
     shards = _shards(spaces[0].root, paths, len(spaces))
     procs = []
