@@ -6,6 +6,9 @@ the presets, whose sources they cite) or from a rule the docstrings state; none 
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 import sympy
 
@@ -14,7 +17,7 @@ from symroof.cost import components, conventions
 from symroof.cost.step import Step
 from symroof.model import params
 
-DATA = __import__("pathlib").Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "data"
 EXACT = conventions.get("exact")
 ONE_TOKEN = Step(1, 1, 0)                   # B = 1, one new token, an empty cache
 
@@ -164,7 +167,7 @@ def test_a_bare_arch_by_hand():
 
 def test_an_arch_is_a_frozen_hashable_value():
     arch = symroof.Arch(hidden=64, layers=2, heads=4)
-    with pytest.raises(__import__("dataclasses").FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         arch.hidden = 128  # type: ignore[misc]
     assert arch == symroof.Arch(hidden=64, layers=2, heads=4) and hash(arch) == hash(symroof.Arch(64, 2, 4))
     assert {arch: 1}[symroof.Arch(hidden=64, layers=2, heads=4)] == 1
@@ -303,8 +306,6 @@ def test_tensor_bytes_items_must_be_name_and_bytes_pairs(tensor_bytes):
 def test_result_and_model_types_are_frozen_values():
     """Every value type a user gets back is an immutable dataclass (a frozen instance is also hashable when
     its fields are): changing one in place raises."""
-    import dataclasses
-
     from symroof.analysis import capacity as cap
     from symroof.analysis import roofline as rl
     from symroof.analysis import timing
