@@ -561,36 +561,6 @@ def _candidates(expr: sympy.Expr) -> list[sympy.Expr]:
                 if e > 0:
                     out.append(_shifted(P, i, e) / _shifted(Q, i, e))
     return list(dict.fromkeys(out))  # each form once
-    cancelled = sympy.cancel(sympy.together(expr))
-    p, q = sympy.fraction(cancelled)
-    out.append(_fold([sympy.expand(p)], [sympy.expand(q)], sympy.Integer(1)))
-    cp, fp = sympy.factor_list(p, *free)
-    cq, fq = sympy.factor_list(q, *free)
-    k = sympy.Rational(cp) / sympy.Rational(cq)
-    num = [f**e for f, e in fp]
-    den = [f**e for f, e in fq]
-    out.append(_fold(num, den, k))
-    orders = list(itertools.permutations(free)) if len(free) <= 3 else [tuple(free)]
-    for order in orders:
-        hn = [_horner(f, order) ** e for f, e in fp]
-        hd = [_horner(f, order) ** e for f, e in fq]
-        # fold into the expanded sum first, then Horner it (the folded constants stay exact)
-        folded = _fold([f**e for f, e in fp], [f**e for f, e in fq], k)
-        fn, fd = sympy.fraction(folded)
-        out.append(sympy.Mul(*[_horner(f, order) for f in sympy.Mul.make_args(fn)])
-                   / sympy.Mul(*[_horner(f, order) for f in sympy.Mul.make_args(fd)]))
-        out.append(k * sympy.Mul(*hn) / sympy.Mul(*hd))
-    # numerator and denominator divided by a power of one symbol that divides one of them:
-    # ``B·f(S_c)/(B·g(S_c) + c)`` becomes ``f(S_c)/(g(S_c) + c/B)``, costlier per point when every
-    # input is a full array but cheaper over a B × S_c grid, where f, g and c/B are hoisted
-    if len(free) > 1:
-        for x in free:
-            for e, in_top in ((_lowest_power(p, x), True), (_lowest_power(q, x), False)):
-                if e > 0:
-                    top = sympy.cancel(p / x**e) if in_top else sympy.expand(p / x**e)
-                    bottom = sympy.expand(q / x**e) if in_top else sympy.cancel(q / x**e)
-                    out.append(top / bottom)
-    return out
 
 
 def _choose(expr: sympy.Expr, inputs: tuple[sympy.Symbol, ...]) -> tuple[tuple[sympy.Expr, _Program], ...]:
