@@ -1,0 +1,115 @@
+"""Roofline times of a `Cost`, each value derived by hand in the test.
+
+A made-up GPU (2·10^12 FLOP/s in bf16, 10^12 B/s, 10^11 B/s links) and a cost with
+6·10^12 FLOPs, 4·10^12 bytes of weights, 2·10^12 of KV cache and 10^12 of activations keep the
+arithmetic small enough to check by eye. Over a ``tp = T`` group the FLOPs and every byte but
+the activations are split over the T GPUs (`symroof.analysis.timing.memory_time`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+import symroof
+from symroof.analysis.timing import Comm, combine, latency, memory_time, time_per_output_token, time_to_first_token
+from symroof.symbols import B
+
+GPU = symroof.Hardware("g", {"bf16": 2 * 10**12, "fp8": 4 * 10**12}, 10**12, interconnect_bytes_per_s=10**11)
+COST = symroof.Cost(flops={"matmul": 6 * 10**12},
+                    bytes={"weights": 4 * 10**12, "kv": 2 * 10**12, "activations": 10**12})
+R = sympy.Rational
+
+
+def test_one_gpu_is_memory_bound():
+    t = latency(COST, GPU)
+    assert t.compute_s == 3                     # 6e12 / 2e12
+    assert t.memory_s == 7                      # (4 + 2 + 1)e12 / 1e12
+    assert t.comm_s == 0 and t.total_s == 7 and t.bound == "memory"
+    assert t.tokens == 1 and t.per_token_s == 7 and float(t) == 7.0
+
+
+def test_two_gpus_split_all_but_the_activations():
+    t = latency(COST, GPU, tp=2, comm_s=R(1, 2), tokens=4)
+    assert t.compute_s == R(3, 2)               # 6e12 / (2 · 2e12)
+    assert t.memory_s == 4                      # (4 + 2)e12 / 2 / 1e12 + 1e12 / 1e12
+    assert t.total_s == R(9, 2)                 # max(3/2, 4) + 1/2
+    assert t.per_token_s == R(9, 8)             # 9/2 over 4 tokens
+    assert latency(COST, GPU, tp=2, comm_s=R(1, 2), model="sum").total_s == 6   # 3/2 + 4 + 1/2
+
+
+def test_compute_bound_and_undetermined():
+    heavy = symroof.Cost(flops={"matmul": 30 * 10**12}, bytes={"weights": 10**12})
+    t = latency(heavy, GPU)
+    assert (t.compute_s, t.memory_s, t.total_s, t.bound) == (15, 1, 15, "compute")
+    sym = latency(symroof.Cost(flops={"matmul": B * 2 * 10**12}, bytes={"weights": 5 * 10**12}), GPU)
+    assert sym.bound == "undetermined"
+    assert sym.total_s.subs(B, 1) == 5 and sym.total_s.subs(B, 9) == 9
+
+
+def test_the_dtype_chooses_the_peak():
+    t = latency(COST, GPU, dtype="fp8")
+    assert t.compute_s == R(3, 2)               # 6e12 / 4e12
+    assert memory_time(COST, GPU, dtype="fp8") == 7   # bandwidth does not depend on the dtype
+
+
+def test_a_comm_object_adds_its_total():
+    comm = Comm(latency_s=R(1, 4), throughput_s=R(1, 4), total_s=R(1, 2))
+    assert latency(COST, GPU, comm_s=comm).total_s == R(15, 2)   # 7 + 1/2
+
+
+def test_memory_time_of_one_prefix_over_a_group():
+    assert memory_time(COST, GPU) == 7
+    assert memory_time(COST, GPU, tp=4) == R(5, 2)                  # 6/4 + 1
+    assert memory_time(COST, GPU, tp=4, prefix="weights") == 1      # 4/4
+    assert memory_time(COST, GPU, tp=4, prefix="activations") == 1  # never split
+    assert memory_time(COST, GPU, tp=2, prefix="kv") == 1           # 2/2
+
+
+def test_combine_adds_the_communication_after_the_max():
+    # max(3, 4) + 1 = 5; the communication is not a candidate for the max
+    assert combine(3, 4, 1) == 5 and combine(4, 3, 1) == 5
+    assert combine(3, 4, 1, model="sum") == 8
+    got = combine(np.array([3.0, 6.0]), np.array([4.0, 2.0]), np.array([1.0, 0.5]))
+    assert got.tolist() == [5.0, 6.5]
+    got = combine(np.array([3.0, 6.0]), np.array([4.0, 2.0]), 1.0, model="sum")
+    assert got.tolist() == [8.0, 9.0]
+    assert combine(B, 5) == sympy.Max(B, 5)
+
+
+def test_time_per_output_token_of_several_new_tokens():
+    """``per_token_s`` divides the step by its ``B·S_i`` tokens; ``total_s`` is the step."""
+    llama = symroof.models.get("llama-3-8b")
+    one = time_per_output_token(llama, "exact", GPU, B=2, S_c=100, S_i=1)
+    three = time_per_output_token(llama, "exact", GPU, B=2, S_c=100, S_i=3)
+    assert one.tokens == 2 and three.tokens == 6
+    assert three.per_token_s == three.total_s / 6 and one.per_token_s == one.total_s / 2
+    # this GPU has few FLOP/s: six tokens through 8B parameters (~10^11 FLOPs at 2·10^12 FLOP/s)
+    # outlast reading its 16 GB at 10^12 B/s, so the step is the FLOPs over the peak
+    step = symroof.decode(llama, "exact", B=2, S_c=100, S_i=3)
+    assert step.flops / (2 * 10**12) > step.bytes / 10**12
+    assert three.bound == "compute" and three.total_s == step.flops / (2 * 10**12)
+    assert three.memory_s == step.bytes / 10**12
+    first = time_to_first_token(llama, "exact", GPU, B=2, S=100)
+    assert first.tokens == 2 and first.per_token_s == first.total_s / 2
+
+
+def test_tensor_parallel_step_pays_its_allreduces():
+    """Megatron's 2 all-reduces per layer, ring: 2(T−1)/T · B·S_i·H·b_a bytes over A_c each, and
+    N·2·(6.6 µs + 2(T−1)·0.6 µs) of latency (module docstring)."""
+    llama = symroof.models.get("llama-3-8b")    # N = 32, H = 4096, 2-byte activations
+    t = time_per_output_token(llama, "exact", GPU, B=4, S_c=0, tp=2)
+    message = 4 * 4096 * 2                      # B·S_i·H·b_a
+    throughput = 32 * 2 * R(2 * 1, 2) * message / 10**11
+    lat = 32 * 2 * (R(66, 10**7) + 2 * 1 * R(6, 10**7))
+    assert t.comm_s == throughput + lat
+    assert t.total_s == sympy.Max(t.compute_s, t.memory_s) + throughput + lat
+
+
+@pytest.mark.parametrize("model", ["max", "sum"])
+def test_conventions_choose_the_rule(model):
+    llama = symroof.models.get("llama-3-8b")
+    t = time_per_output_token(llama, "exact", GPU, B=1, S_c=10, model=model)
+    want = sympy.Max(t.compute_s, t.memory_s) if model == "max" else t.compute_s + t.memory_s
+    assert t.total_s == want
