@@ -8,12 +8,22 @@ the activations are split over the T GPUs (`symroof.analysis.timing.memory_time`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import sympy
 
 import symroof
-from symroof.analysis.timing import Comm, combine, latency, memory_time, time_per_output_token, time_to_first_token
+from symroof.analysis.timing import (
+    Comm,
+    combine,
+    kv_capacity,
+    latency,
+    memory_time,
+    time_per_output_token,
+    time_to_first_token,
+)
 from symroof.symbols import B
 
 GPU = symroof.Hardware("g", {"bf16": 2 * 10**12, "fp8": 4 * 10**12}, 10**12, interconnect_bytes_per_s=10**11)
@@ -113,3 +123,68 @@ def test_conventions_choose_the_rule(model):
     t = time_per_output_token(llama, "exact", GPU, B=1, S_c=10, model=model)
     want = sympy.Max(t.compute_s, t.memory_s) if model == "max" else t.compute_s + t.memory_s
     assert t.total_s == want
+
+
+# ---- communication options reach the model they belong to ----------------------------------------------
+
+
+def test_step_latency_goes_to_the_chosen_model():
+    from symroof.analysis.timing import communication
+
+    llama = symroof.models.get("llama-3-8b")    # 32 layers, H = 4096, b_a = 2
+    us = R(1, 10**6)
+    # 003: 4 messages per layer, each step_latency_s: 32·4·1 µs; tokens·N·4·H·b_a / link
+    c = communication(llama, GPU, "exact", tp=2, tokens=3, comm="003", step_latency_s=us)
+    assert c.latency_s == 128 * us and c.throughput_s == R(3 * 32 * 4 * 4096 * 2, 10**11)
+    # allreduce: 64 all-reduces of 6.6 µs plus 64·2(T−1) = 128 ring steps of 1 µs at T = 2
+    a = communication(llama, GPU, "exact", tp=2, tokens=3, comm="allreduce", step_latency_s=us)
+    assert a.latency_s == 64 * R(66, 10**7) + 128 * us
+    assert a.throughput_s == R(64 * (2 * 1 * 3 * 4096 * 2) // 2, 10**11)   # 64 · 2(T−1)/T · B·H·b_a
+    # the same options through the step times: TTFT of B·S tokens, TPOT of B·S_i tokens
+    ttft = time_to_first_token(llama, "exact", GPU, B=1, S=3, tp=2, comm="003", step_latency_s=us,
+                               bytes_per_element=1)
+    assert ttft.comm_s == 128 * us + R(3 * 32 * 4 * 4096, 10**11)
+    tpot = time_per_output_token(llama, "exact", GPU, B=3, S_c=10, tp=2, comm="003", step_latency_s=us,
+                                 bytes_per_element=1, dtype="fp8")
+    assert tpot.comm_s == 128 * us + R(3 * 32 * 4 * 4096, 10**11)
+    step = symroof.decode(llama, "exact", B=3, S_c=10)
+    assert tpot.compute_s == step.flops / (2 * 4 * 10**12)             # fp8 peak, split over 2 GPUs
+
+
+# ---- KV capacity -----------------------------------------------------------------------------------------
+
+ONE_GB = symroof.Hardware("m", {"bf16": 10**12}, 10**12, capacity_bytes=10**9, usable_fraction=1)
+
+
+def test_weights_may_fill_all_but_one_byte():
+    llama = symroof.models.get("llama-3-8b")
+    assert kv_capacity(llama, ONE_GB, weight_bytes=10**9 - 1).free_bytes == 1
+    with pytest.raises(ValueError, match="^weights of 1000000000 bytes do not fit in gpus=1 × 1000000000 usable"):
+        kv_capacity(llama, ONE_GB, weight_bytes=10**9)
+
+
+def test_an_attention_free_model_is_limited_by_its_state():
+    """Mamba-130m (tests/data/mamba-130m-hf.json: 24 layers, intermediate 1536, state 16, conv 4,
+    float32): transformers' cache holds per layer an SSM state of 1536·16 and a conv state of
+    1536·4 values, 4 bytes each: 24 · 30,720 · 4 = 2,949,120 bytes per sequence, and no KV per token."""
+    from symroof.model.hf import from_hf_config
+
+    mamba = from_hf_config(Path(__file__).parent / "data" / "mamba-130m-hf.json")
+    cap = kv_capacity(mamba, ONE_GB, weight_bytes=0)
+    assert cap.state_bytes_per_sequence == 2_949_120 and cap.kv_bytes_per_token == 0
+    assert cap.tokens == sympy.oo
+    assert cap.batch == 10**9 // 2_949_120 == 339
+    assert kv_capacity(mamba, ONE_GB, weight_bytes=0, context=10**6).batch == 339   # no cache grows
+
+
+def test_frozen_results():
+    import dataclasses
+
+    from symroof.analysis.timing import tp_allreduce
+
+    llama = symroof.models.get("llama-3-8b")
+    for value in (latency(COST, GPU), tp_allreduce(llama, tp=2, B=1, S_i=1),
+                  kv_capacity(llama, ONE_GB, weight_bytes=0), Comm(1, 1, 2)):
+        field = dataclasses.fields(value)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, 0)
