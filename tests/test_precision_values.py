@@ -195,7 +195,7 @@ def test_ignore_patterns_must_be_a_tuple_of_strings():
 def test_pattern_length_limit_is_inclusive():
     assert MAX_PATTERN == 1000
     assert not module_pattern("a" * 1000)("model")                    # 1000 characters are matched
-    with pytest.raises(ValueError, match="is 1001 characters; at most 1000 are matched$"):
+    with pytest.raises(ValueError, match=r"is 1001 characters; at most 1000 are matched$"):
         module_pattern("a" * 1001)
 
 
@@ -223,7 +223,7 @@ def test_the_automaton_is_bounded_at_8_mib(capfd):
     ``[^a]{1000}`` compile within 8 MiB (not within 7 MiB or 4 MiB) and 59 do not (they do within
     9 MiB); a refusal logs nothing to stderr."""
     module_pattern("re:" + "[^a]{1000}" * 58)
-    with pytest.raises(ValueError, match="pattern too large - compile failed$"):
+    with pytest.raises(ValueError, match=r"pattern too large - compile failed$"):
         module_pattern("re:" + "[^a]{1000}" * 59)
     assert capfd.readouterr().err == ""
 

@@ -14,8 +14,8 @@ import itertools
 
 import pytest
 import sympy
-
 from symroof.conventions import get
+
 from symroof.cost.step import Step, cached_visible, key_count, query_key_pairs
 from symroof.model.layers import Attention
 from symroof.symbols import S_c, S_i, W

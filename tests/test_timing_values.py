@@ -159,7 +159,7 @@ ONE_GB = symroof.Hardware("m", {"bf16": 10**12}, 10**12, capacity_bytes=10**9, u
 def test_weights_may_fill_all_but_one_byte():
     llama = symroof.models.get("llama-3-8b")
     assert kv_capacity(llama, ONE_GB, weight_bytes=10**9 - 1).free_bytes == 1
-    with pytest.raises(ValueError, match="^weights of 1000000000 bytes do not fit in gpus=1 × 1000000000 usable"):
+    with pytest.raises(ValueError, match=r"^weights of 1000000000 bytes do not fit in gpus=1 × 1000000000 usable"):
         kv_capacity(llama, ONE_GB, weight_bytes=10**9)
 
 
