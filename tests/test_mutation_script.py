@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import sys
-
-import importlib.util
 
 from tests.scripts import ROOT
 
