@@ -156,3 +156,19 @@ def test_results_are_frozen(make):
     assert isinstance(value, (Crossover, Limit))
     with pytest.raises(dataclasses.FrozenInstanceError):
         value.unknown = S_c
+
+
+def test_latex_of_a_crossover_and_of_none():
+    assert crossover(B, sympy.Rational(7, 2)).latex() == r"B^* = \frac{7}{2}"
+    assert crossover(log(B), 50).latex() == r"B^* = \text{none}"
+    assert crossover(B, 3)._repr_latex_() == "$B^* = 3$"
+
+
+def test_a_real_unknown_is_bracketed_from_zero_without_bisection():
+    # a non-integer unknown starts at 0 and doubles from 1: 0, 1, 2, 4, 8 brackets e^2 − 2 = 5.389
+    # in [4, 8], which is not narrowed to integers
+    x = sympy.Symbol("x", positive=True)
+    c = crossover(log(x + 2), 2, x)
+    assert c.bracket == (4, 8) and c.above == "compute"
+    with mpmath.workdps(60):
+        assert digits(c.value) == mpmath.nstr(mpmath.exp(2) - 2, 30)
