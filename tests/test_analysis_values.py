@@ -227,6 +227,15 @@ def test_pipeline_latency_options_by_hand():
     assert float(pp) == float(pp.total_s) and pp.stages == 2
     with pytest.raises(dataclasses.FrozenInstanceError):
         pp.stages = 3
+    # comm= chooses the stage's communication: none, or Megatron's all-reduces in bytes (b_a = 2):
+    # 2 per layer, 4 of 6·64·2 = 768 bytes, each GPU sending 2(T − 1)/T = 1 of each: 3072 B / 10^10,
+    # plus 4 · 6.6 µs + 4 · 2(T − 1) · 0.6 µs = 31.2 µs; a stage has half
+    kw = dict(stages=2, B=3, S_i=2, S_c=0, tp=2, link_bytes_per_s=10**10)
+    assert parallel.pipeline_latency(_tiny(), "003", g, comm="none", **kw).stage.comm_s == 0
+    ar = parallel.pipeline_latency(_tiny(), "003", g, comm="allreduce", **kw)
+    assert ar.stage.comm_s == (R(3072, 10**10) + R(312, 10**7)) / 2
+    # the preset's own model (max): the stage is max(3 ms, 0.5 ms) at bf16 plus its comms
+    assert parallel.pipeline_latency(_tiny(), "003", g, **kw).stage_s == R(3, 1000) + R(40, 10**6) + R(1536, 10**10)
     # the hardware's own link (10^11 B/s) when none is given, no link latency by default
     assert parallel.pipeline_latency(_tiny(), "003", g, stages=2, B=3, S_i=2, S_c=0).transfer_s == R(768, 10**11)
 
@@ -263,3 +272,85 @@ def test_speculative_bad_draft_costs_are_one_line_errors():
         spec.leviathan_speedup(0.5, 2, -1)
     with pytest.raises(ValueError, match=r"^c=-1 must be a non-negative number$"):
         spec.speculative_decoding(_tiny(), "003", g, alpha=0.5, k=2, c=-1, S_c=0)
+
+
+# ---- hardware -------------------------------------------------------------------------------------
+def test_hardware_text_fields_refuse_empty_and_control_characters_in_one_line():
+    from symroof.hardware import Hardware
+    peaks = {"bf16": 10**12}
+    cases = [
+        (dict(name="x\x7f"), r"^Hardware name='x\\x7f' must not contain control characters$"),   # DEL
+        (dict(name="G", source="a\x7fb"), r"^G: source='a\\x7fb' must not contain control characters$"),
+        (dict(name="G", source="a\nb"), r"^G: source='a\\nb' must not contain control characters$"),
+        (dict(name="G", source=3), r"^G: source=3 must be a string, not int$"),
+        (dict(name="G", dtype=""), r"^G: dtype must not be empty$"),
+        (dict(name="G", dtype="  "), r"^G: dtype must not be empty$"),
+        (dict(name="G", aliases=("",)), r"^G: alias must not be empty$"),
+    ]
+    for fields, msg in cases:
+        with pytest.raises(ValueError, match=msg):
+            Hardware(peak_flops_per_s=peaks, bandwidth_bytes_per_s=10**12, **fields)
+    with pytest.raises(ValueError, match=r"^G: a peak_flops_per_s dtype must not be empty$"):
+        Hardware("G", {"": 10**12}, 10**12)
+    with pytest.raises(ValueError, match=r"^G: peak_flops_per_s must map dtype names to FLOP/s$"):
+        Hardware("G", 10**12, 10**12)
+    # printable text is fine: spaces, a hyphen, non-ASCII letters (ord ≥ 128)
+    hw = Hardware("My GPU-1 é", peaks, 10**12, source="datasheet, p. 3 — «dense»", aliases=("mine ü",))
+    assert (hw.name, hw.source, hw.aliases) == ("My GPU-1 é", "datasheet, p. 3 — «dense»", ("mine ü",))
+
+
+def test_source_and_board_power_do_not_make_parts_different():
+    g = _gpu()
+    assert g.replace(source="another datasheet") == g
+    assert g.replace(board_power_w=700) == g and g.replace(board_power_w=700).board_power_w == 700
+    assert g.replace(bandwidth_bytes_per_s=2 * 10**12) != g
+
+
+def test_a_hardware_file_of_one_mebibyte_loads(tmp_path):
+    from symroof import hardware
+    row = '["X"]\npeak_flops_per_s = 1e12\nbandwidth_bytes_per_s = 1e12\n'
+    # the limit is 2^20 bytes (1 MiB): a file of exactly that size loads, one byte more does not
+    path = tmp_path / "hw.toml"
+    path.write_text("#" * (2**20 - len(row) - 1) + "\n" + row, encoding="utf-8")
+    assert path.stat().st_size == 2**20
+    assert hardware.load(path)["X"].balance == 1
+    path.write_text("#" * (2**20 - len(row)) + "\n" + row, encoding="utf-8")
+    with pytest.raises(ValueError, match="at most 1048576"):
+        hardware.load(path)
+
+
+def test_describe_by_hand():
+    from symroof import hardware
+    # 10^12 FLOP/s over 10^12 B/s: balance 1; 80 · 2^30 bytes is 80 GiB, 9/10 of it usable
+    g = hardware.custom("G", 10**12, 10**12, 80 * 2**30)
+    assert str(g) == "G (bf16): 1 TFLOP/s, 1 TB/s, 80 GiB (90% usable), balance 1 FLOP/byte"
+    assert g.efficient
+    # all usable, half the peak FLOP/s achieved: balance 0.5, only the FLOP/s efficiency shown
+    half = g.replace(usable_fraction=1, flops_efficiency=R(1, 2))
+    assert str(half) == "G (bf16): 1 TFLOP/s, 1 TB/s, 80 GiB, balance 0.5 FLOP/byte; achieved 50% of peak FLOP/s"
+    assert not half.efficient
+    # 3 · 2^29 bytes = 1.5 GiB; 99.5 TFLOP/s over 1 TB/s at 1/2 of it: balance 199, three digits
+    odd = hardware.custom("g", 995 * 10**11, 10**12, 3 * 2**29, usable_fraction=1, bandwidth_efficiency=R(1, 2))
+    assert str(odd) == "g (bf16): 99.5 TFLOP/s, 1 TB/s, 1.5 GiB, balance 199 FLOP/byte; achieved 50% of bandwidth"
+    assert not odd.efficient and odd.bandwidth == 5 * 10**11
+    # below 100 FLOP/byte three significant digits: 99.5
+    assert "balance 99.5 FLOP/byte" in str(hardware.custom("h", 995 * 10**11, 10**12))
+    both = g.with_efficiency(flops=R(3, 4), bandwidth=R(1, 4))
+    assert str(both).endswith("balance 3 FLOP/byte; achieved 75% of peak FLOP/s and 25% of bandwidth")
+
+
+def test_custom_keeps_its_aliases():
+    from symroof import hardware
+    g = hardware.custom("G", 10**12, 10**12, aliases=["gee", "g-1"])
+    assert g.aliases == ("gee", "g-1")
+    assert hardware.custom("G", 10**12, 10**12, aliases=("gee",)).aliases == ("gee",)
+
+
+def test_the_catalogue_file_is_read_from_the_package():
+    from symroof import hardware
+    rows = hardware.catalogue.__wrapped__()          # the file itself, not the cached copy
+    # NVIDIA A100 datasheet (80GB SXM): 312 TFLOP/s dense BF16, 2,039 GB/s, 80 GB (80 GiB: 81,920 MiB)
+    a100 = rows["A100-80GB"]
+    assert a100.peak_flops_per_s["bf16"] == 312 * 10**12 and a100.bandwidth == 2039 * 10**9
+    assert a100.capacity == 80 * 2**30
+    assert rows == hardware.catalogue()
