@@ -176,9 +176,6 @@ def test_leviathan_speedup_without_drafts_and_symbols():
     assert spec.expected_tokens(R(1, 2), 0) == 1
     # Theorem 3.8 at α = 1/2, k = 2, c = 1/4: (1 − 1/8)/(1/2) / (1/2 + 1) = (7/4)/(3/2) = 7/6
     assert spec.leviathan_speedup(R(1, 2), 2, R(1, 4)) == R(7, 6)
-    # the symbols carry their ranges: α, c ≥ 0, k a positive integer
-    assert sympy.Abs(spec.ALPHA) == spec.ALPHA and sympy.Abs(spec.C) == spec.C
-    assert (-1) ** (2 * spec.K) == 1 and spec.K.is_positive
 
 
 def test_draft_cost_ratio_at_a_given_context_by_hand():
@@ -202,6 +199,10 @@ def test_speedup_grid_default_batch_and_exact_inputs_by_hand():
     exact = spec.speedup_grid(_tiny(), "003", g, alpha=[R(1, 2), Fraction(1, 2)], k=[sympy.Integer(7), 7],
                               c=[R(0), Fraction(0)], S_c=0)
     assert exact.tolist() == [255 / 128, 255 / 128]
+    # the grid's exact speed-up is built over α, k, c, whose ranges SymPy knows: α, c ≥ 0 (|α| = α),
+    # k a positive integer ((-1)^(2k) = 1)
+    assert sympy.Abs(spec.ALPHA) == spec.ALPHA and sympy.Abs(spec.C) == spec.C
+    assert (-1) ** (2 * spec.K) == 1 and spec.K.is_positive
 
 
 # ---- pipeline parallelism -----------------------------------------------------------------------
