@@ -163,13 +163,13 @@ def test_speculative_step_by_hand():
 
 def test_speculative_decoding_holds_the_cache_fixed_at_s_c():
     from symroof.analysis import speculative as spec
-    # 000 at B = 1, S_c = 1000 (module docstring): the plain step reads 2,000,257,024 bytes
+    # 000 at B = 1, S_c = 1000 (this file's docstring): the plain step reads 2,000,257,024 bytes
     s = spec.speculative_decoding(_tiny(), "000", _gpu(), alpha=R(1, 2), k=2, S_c=1000)
     assert s.decode.total_s == R(2_000_257_024, 10**12)
     assert not s.verify.total_s.free_symbols                 # S_c given to the verification too
 
 
-def test_leviathan_speedup_without_drafts_and_symbols():
+def test_leviathan_speedup_without_drafts_and_by_hand():
     from symroof.analysis import speculative as spec
     # k = 0: one token per step, nothing drafted: speed-up 1 whatever α and c
     assert spec.leviathan_speedup(R(1, 2), 0, 3) == 1
@@ -194,7 +194,8 @@ def test_speedup_grid_default_batch_and_exact_inputs_by_hand():
     # (at B = 2 verification would be compute-bound, 3.2 ms)
     grid = spec.speedup_grid(_tiny(), "003", g, alpha=[0.5, 1.0], k=7, S_c=0)
     assert grid.tolist() == [255 / 128, 8.0]
-    assert spec.speedup_grid(_tiny(), "003", g, alpha=0.5, k=7, B=2, S_c=0).tolist() == 255 / 128 * 2 / 3.2
+    assert spec.speedup_grid(_tiny(), "003", g, alpha=0.5, k=7, B=2, S_c=0).tolist() == pytest.approx(
+        255 / 128 * 2 / 3.2, rel=1e-15)
     # exact numbers (SymPy or Fraction) are accepted as floats
     exact = spec.speedup_grid(_tiny(), "003", g, alpha=[R(1, 2), Fraction(1, 2)], k=[sympy.Integer(7), 7],
                               c=[R(0), Fraction(0)], S_c=0)
