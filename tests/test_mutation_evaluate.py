@@ -191,9 +191,10 @@ X = sympy.Symbol("x", positive=True)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("x", [0.5, Fraction(1, 3), Fraction(7, 2), 2.25])
+@pytest.mark.parametrize("x", [0.5, 3.5, Fraction(1, 3), Fraction(7, 2), 2.25])
 def test_fractional_call_time_scalar(x, backend, path):
-    # x·B/(x·B + 1): the coefficients x and 1 over the normaliser x are 1 and 1/x
+    # x·B/(x·B + 1): the coefficients x and 1 over the normaliser x are 1 and 1/x (a float is
+    # read as the decimal it prints as: 3.5 is 7/2)
     ev = symroof.compile(X * B / (X * B + 1), backend=backend)
     b = [1, 2, 3, 7, 10, 31]
     xf = Fraction(repr(x)) if isinstance(x, float) else x
@@ -346,4 +347,15 @@ def test_one_column_grid_of_a_strided_table(backend, path):
     b = [5, 6, 7, 8]
     got = ev(B=np.array(b)[:, None], S=table[:, :1])
     assert got.shape == (4, 1)
+    close(got, [bi * si + 3 for bi, si in zip(b, [1, 2, 3, 4], strict=True)])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_row_grid_of_a_strided_table(backend, path):
+    # the transpose of the case above: a result of one row, S every other element of a table's row
+    ev = symroof.compile(B * S + 3, backend=backend)
+    table = np.array([[1, 10, 2, 20, 3, 30, 4, 40]])
+    b = [5, 6, 7, 8]
+    got = ev(B=np.array(b)[None, :], S=table[:, ::2])
+    assert got.shape == (1, 4)
     close(got, [bi * si + 3 for bi, si in zip(b, [1, 2, 3, 4], strict=True)])
