@@ -266,9 +266,9 @@ def test_bubble_and_pipeline_time_by_hand():
 def test_speculative_bad_draft_costs_are_one_line_errors():
     from symroof.analysis import speculative as spec
     g = symroof.Hardware("g", {"bf16": 10**13}, 10**12)
-    msg = r"^c must be non-negative draft costs \(a draft step over a target decode step\)$"
-    for bad in (-0.5, [0.0, -1e-9], float("inf")):
-        with pytest.raises(ValueError, match=msg):
+    msg = r"^c must be non-negative draft costs \(a draft step over a target decode step\); c={} is not$"
+    for bad, shown in ((-0.5, r"-0\.5"), ([0.0, -1e-9], r"-1e-09"), (float("inf"), "inf")):
+        with pytest.raises(ValueError, match=msg.format(shown)):
             spec.speedup_grid(_tiny(), "003", g, alpha=0.5, k=2, c=bad, S_c=0)
     with pytest.raises(ValueError, match=r"^c=-1 must be a non-negative number$"):
         spec.leviathan_speedup(0.5, 2, -1)

@@ -173,9 +173,9 @@ def test_bad_input():
         spec.speculative_decoding(LLAMA, "exact", H100, alpha=0.5, k=0, S_c=0)
     with pytest.raises(ValueError, match=r"k=2\.5"):
         spec.expected_tokens(0.5, 2.5)
-    with pytest.raises(ValueError, match="alpha must be acceptance rates"):
+    with pytest.raises(ValueError, match=r"^alpha must be acceptance rates between 0 and 1; alpha=1\.2 is not$"):
         spec.speedup_grid(LLAMA, "exact", H100, alpha=[0.5, 1.2], k=[1], S_c=0)
-    with pytest.raises(ValueError, match="k must be positive integers"):
+    with pytest.raises(ValueError, match=r"^k must be positive integers; k=0 is not$"):
         spec.speedup_grid(LLAMA, "exact", H100, alpha=[0.5], k=[0, 1], S_c=0)
     with pytest.raises(ValueError, match="depends on S_c"):
         spec.speedup_grid(LLAMA, "exact", H100, alpha=[0.5], k=[1], S_c=symroof.symbols.S_c)

@@ -206,12 +206,16 @@ def speedup_grid(arch: Arch, conventions: Conventions | str | None, hardware: Ha
     a = np.asarray(alpha, dtype=np.float64)
     ks = np.asarray(k, dtype=np.float64)
     cs = np.asarray(c, dtype=np.float64)
-    if not (np.isfinite(a).all() and ((a >= 0) & (a <= 1)).all()):
-        raise ValueError("alpha must be acceptance rates between 0 and 1")
-    if not (np.isfinite(ks).all() and ((ks >= 1) & (np.floor(ks) == ks)).all()):
-        raise ValueError("k must be positive integers")
-    if not (np.isfinite(cs).all() and (cs >= 0).all()):
-        raise ValueError("c must be non-negative draft costs (a draft step over a target decode step)")
+    with np.errstate(invalid="ignore"):
+        checks = (("alpha", a, np.isfinite(a) & (a >= 0) & (a <= 1), "acceptance rates between 0 and 1"),
+                  ("k", ks, np.isfinite(ks) & (ks >= 1) & (np.floor(ks) == ks), "positive integers"),
+                  ("c", cs, np.isfinite(cs) & (cs >= 0),
+                   "non-negative draft costs (a draft step over a target decode step)"))
+    for name, values, good, rule in checks:
+        if not good.all():
+            first = float(values[~good].flat[0] if values.ndim else values)
+            shown = repr(int(first)) if first.is_integer() else repr(first)     # as typed: 0, not 0.0
+            raise ValueError(f"{name} must be {rule}; {name}={shown} is not")
     try:
         shape = np.broadcast_shapes(a.shape, ks.shape, cs.shape)
     except ValueError:
