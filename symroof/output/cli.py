@@ -629,7 +629,8 @@ def _sig(value: sympy.Expr, digits: int) -> str:
 def _sci(value: sympy.Expr, digits: int) -> tuple[str, int]:
     """Mantissa (``digits`` significant digits) and exponent of a number beyond float range, exactly
     (integer arithmetic: no float, no decimal string of a huge integer)."""
-    exact = value if value.is_Rational else sympy.Rational(sympy.Float(value, digits + 5))
+    # a Float exactly (its binary value): rounding it to a few digits first would round twice
+    exact = value if value.is_Rational else sympy.Rational(value if value.is_Float else sympy.Float(value, digits + 5))
     r = Fraction(int(exact.p), int(exact.q))
     sign, r = ("-" if r < 0 else ""), abs(r)
     if r == 0:
