@@ -12,15 +12,19 @@ bf16. The H100 SXM: 989 TFLOP/s bf16 dense, 3.35 TB/s, 80 GiB (9/10 usable), 450
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import struct
+import sys
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 import sympy
 
+from symroof.cost.conventions import resolve
 from symroof.output import cli
 
 DATA = Path(__file__).parent / "data"
@@ -171,3 +175,190 @@ def test_conventions_file_longer_than_its_stat_said_is_refused(capsys, tmp_path,
 ])
 def test_sig_of_a_float_beyond_float_range_rounds_once(text, expected):
     assert cli._sig(sympy.Float(text, 30), 4) == expected
+
+
+@pytest.mark.parametrize("value,text", [
+    (0.1234, "0.1234"),         # e = -1: four significant digits are 4 decimals
+    (0.01234, "0.01234"),       # e = -2: 5 decimals
+    (0.001234, "0.001234"),     # e = -3, the smallest written positionally: 6 decimals
+    (0.0012345678, "0.001235"),  # rounded to 4 significant digits: the 5th is 5, up
+    (12.345678, "12.35"),       # e = 1: 2 decimals
+])
+def test_round_keeps_four_significant_digits_below_one(value, text):
+    """`_round`: between 10^-3 and 10^3 a number is written positionally with 4 significant digits, i.e.
+    3 − e decimals for the exponent e = floor(log10 |x|), trailing zeros dropped."""
+    assert cli._round(value) == text
+
+
+# ---- report: the table's time column names the tensor-parallel degree ---------------------------------------
+
+
+@pytest.mark.parametrize("tp,header", [(1, "time"), (2, "time (tp=2)"), (4, "time (tp=4)")])
+def test_report_time_column_names_tp_only_above_one(capsys, tp, header):
+    """GPT-2 has 12 heads (tests/data/gpt2.json: n_head 12), split by 2 and 4; one GPU is the plain time."""
+    code, out, err = run(capsys, "report", "-m", "gpt2", "--tp", str(tp))
+    assert code == 0, err
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("phase ")]
+    assert re.split(r"\s{2,}", line) == ["phase", "sizes", "FLOPs", "bytes", "intensity", "bound", header, "tokens/s"]
+
+
+# ---- crossover: how many GPUs would hold B* ---------------------------------------------------------------------
+
+
+def test_crossover_says_how_many_gpus_would_hold_b_star(capsys):
+    """002 on an A100 80GB changed to 16.65 GiB, S_c = 0 (test_cli_options: B* rounds up to 155 sequences of one
+    token). Llama-3-8B needs the bf16 weights 2·8,030,261,248 = 16,060,522,496 bytes, and per sequence of one token
+    131,072 bytes of KV + the activations 1·(2·4096 + 2·14336)·2 + 128256·4 = 586,752: 717,824 bytes. In all
+    16,060,522,496 + 155·717,824 = 16,171,785,216 bytes over 0.9·16.65·2^30 = 16,090,021,232.64 usable per GPU:
+    ceil(1.005) = 2 GPUs (2 is below the 8 KV heads, so nothing is replicated)."""
+    args = ("crossover", "--gpu", "A100-80GB", "--conventions", "002", "--cached", "0", "--memory-gib", "16.65")
+    need = 2 * 8_030_261_248 + 155 * (131_072 + (2 * 4096 + 2 * 14336) * 2 + 128256 * 4)
+    assert need == 16_171_785_216
+    gpus = math_ceil(Fraction(need) / (Fraction(9, 10) * Fraction(1665, 100) * 2**30))
+    assert gpus == 2
+    r = run_json(capsys, *args)
+    assert (r["ceiling"], r["fits"], r["fit"]["needed_bytes"], r["fit"]["gpus_needed"]) == (155, False, need, gpus)
+    code, out, _ = run(capsys, *args)
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("memory at B = ")]
+    assert line.endswith(f"the largest batch that fits is 41; {gpus} GPUs would hold B*")
+
+
+def math_ceil(x: Fraction) -> int:
+    return -(-x.numerator // x.denominator)
+
+
+# ---- plot: which options each kind takes ------------------------------------------------------------------------
+
+
+def test_plot_intensity_vs_batch_in_prefill_takes_seq_not_cached(capsys, tmp_path):
+    """plot --help: --seq is the prompt length of roofline and intensity-vs-batch --phase prefill; --cached and
+    --new are decode's. So a prefill curve takes --phase, --seq and --max-batch."""
+    out = tmp_path / "p.png"
+    code, printed, err = run(capsys, "plot", "-m", "gpt2", "--kind", "intensity-vs-batch", "--phase", "prefill",
+                             "--seq", "512", "--max-batch", "64", "-o", str(out))
+    assert (code, printed) == (0, f"{out}\n"), err
+    for flag, value in (("--cached", "512"), ("--new", "2")):
+        assert refused(capsys, "plot", "-m", "gpt2", "--kind", "intensity-vs-batch", "--phase", "prefill", flag,
+                       value, "-o", str(out)) == (
+            f"symroof: error: {flag} does not apply to --kind intensity-vs-batch --phase prefill "
+            "(it takes --phase, --seq, --max-batch)")
+
+
+@pytest.mark.parametrize("dpi", ["9.5", "9", "2000.5", "4000"])
+def test_plot_dpi_outside_10_to_2000_is_refused_by_name(capsys, tmp_path, dpi):
+    assert refused(capsys, "plot", "-m", "gpt2", "--dpi", dpi, "-o", str(tmp_path / "x.png")) == (
+        f"symroof: error: --dpi {dpi} must be from 10 to 2000 dots per inch")
+
+
+@pytest.fixture
+def plotted(monkeypatch):
+    """The keyword arguments each plot function of symroof.output.plot was called with (the real function
+    still draws the figure the command writes)."""
+    from symroof.output import plot
+
+    calls: dict[str, dict] = {}
+    for name in ("roofline", "intensity_vs_batch", "time_per_token"):
+        real = getattr(plot, name)
+
+        def record(*args, _real=real, _name=name, **kwargs):
+            calls[_name] = kwargs
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(plot, name, record)
+    return calls
+
+
+@pytest.mark.parametrize("kind,function,options,passed", [
+    ("roofline", "roofline", ["--batch", "4", "--seq", "256", "--cached", "512"],
+     {"batch": 4, "seq": 256, "context": 512}),
+    ("intensity-vs-batch", "intensity_vs_batch", ["--cached", "512", "--new", "4", "--max-batch", "64"],
+     {"context": 512, "new_tokens": 4, "max_batch": 64, "phase": "decode"}),
+    ("time-per-token", "time_per_token", ["--cached", "512", "--new", "4", "--max-batch", "64", "--tp", "2"],
+     {"context": 512, "new_tokens": 4, "max_batch": 64, "tp": 2}),
+])
+def test_plot_passes_its_options_on(capsys, tmp_path, plotted, kind, function, options, passed):
+    """Each size, the conventions (002) and the resolution (50 dpi: a 6.4 x 4.8 in figure of 320 x 240 pixels)
+    reach the plot function; none falls back to its default (1024 cached tokens, 1 new, exact, 200 dpi)."""
+    out = tmp_path / "p.png"
+    code, printed, err = run(capsys, "plot", "-m", "gpt2", "--kind", kind, "--conventions", "002", "--dpi", "50",
+                             *options, "-o", str(out))
+    assert (code, printed) == (0, f"{out}\n"), err
+    kwargs = plotted[function]
+    assert {k: kwargs[k] for k in passed} == passed
+    assert kwargs["conventions"] == resolve("002") and kwargs["dpi"] == 50      # 002 is roofline-notes
+    assert struct.unpack(">II", out.read_bytes()[16:24]) == (320, 240)
+
+
+def test_plot_time_per_token_checks_the_heads_and_the_link(capsys, tmp_path):
+    """GPT-2's 12 heads do not split 5 ways; the H100 PCIe has no GPU-to-GPU link in symroof/data/hardware.toml."""
+    out = str(tmp_path / "t.png")
+    assert refused(capsys, "plot", "-m", "gpt2", "--kind", "time-per-token", "--tp", "5", "-o", out) == (
+        "symroof: error: --tp 5 must divide the 12 attention heads of gpt2")
+    assert refused(capsys, "plot", "-m", "gpt2", "--kind", "time-per-token", "--tp", "2", "--gpu", "H100-PCIe",
+                   "-o", out) == (
+        "symroof: error: --tp 2: H100-PCIe has no GPU-to-GPU bandwidth for the communication; give "
+        "--interconnect-gbs (or --comm none)")
+
+
+# ---- models: the table ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config,ffn", [
+    ("llama-3-8b.json", "14336 gated"),                    # intermediate_size 14336, SwiGLU, no experts
+    ("mixtral-8x7b.json", "14336 gated 2/8 experts"),      # num_experts_per_tok 2 of num_local_experts 8
+])
+def test_models_table_names_experts_only_for_a_mixture(capsys, config, ffn):
+    code, out, _ = run(capsys, "models", "--hf-config", str(DATA / config))
+    header, row = out.splitlines()[:2]
+    assert code == 0 and re.split(r"\s{2,}", header)[4] == "FFN" and re.split(r"\s{2,}", row)[4] == ffn
+
+
+def test_models_table_fits_in_120_columns_cutting_the_sources(capsys):
+    """As the hardware table: at most 120 characters a line, the sources column cut with "…"."""
+    code, out, _ = run(capsys, "models")
+    lines = out.splitlines()
+    assert code == 0 and max(map(len, lines)) <= 120
+    assert any(line.endswith("…") and len(line) == 120 for line in lines)
+
+
+# ---- exit statuses -------------------------------------------------------------------------------------------
+
+
+class _Failing:
+    """A stdout whose write raises ``error``."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def write(self, text):
+        raise self.error
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("error,reason", [
+    (OSError(errno.ENOSPC, ""), "ENOSPC"),                  # no strerror: the errno module's name of errno 28
+    (OSError(errno.EIO, "Input/output error"), "Input/output error"),
+    (OSError("no errno"), "OSError"),                       # neither: the exception's name
+])
+def test_output_that_cannot_be_written_is_ex_ioerr_and_one_line(capsys, error, reason):
+    """sysexits.h's EX_IOERR is 74 (os.EX_IOERR on Unix); the line says why, by the first of strerror, the errno's
+    symbolic name, the exception's type that is there."""
+    assert cli._emit("text\n", _Failing(error), 0) == os.EX_IOERR == 74
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"symroof: cannot write the output: {reason}\n")
+
+
+def test_main_with_a_full_stdout_exits_ex_ioerr(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", _Failing(OSError(errno.ENOSPC, "No space left on device")))
+    assert cli.main(["hardware"]) == os.EX_IOERR
+    assert capsys.readouterr().err == "symroof: cannot write the output: No space left on device\n"
+
+
+def test_too_deeply_nested_input_exits_2_with_one_line(capsys, monkeypatch):
+    """The module's docstring: bad input exits with status 2 and one line on stderr (a RecursionError is input
+    nested too deeply to compute with, e.g. a config's expression)."""
+    def deep(args):
+        raise RecursionError("maximum recursion depth exceeded")
+    monkeypatch.setitem(cli._COMMANDS, "models", deep)
+    assert refused(capsys, "models") == "symroof: error: the input is too deeply nested to compute with"

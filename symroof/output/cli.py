@@ -1257,7 +1257,8 @@ def _plot(args: argparse.Namespace) -> int:
         raise UsageError("plot needs a model with numbers (a preset or --hf-config), not 'symbolic'")
     dpi = None if args.dpi is None else float(args.dpi)
     if dpi is not None and not 10 <= dpi <= 2000:
-        raise UsageError(f"--dpi {args.dpi} must be from 10 to 2000 dots per inch")
+        shown = args.dpi if args.dpi.is_Integer else dpi      # as typed: 9.5, not the exact 19/2
+        raise UsageError(f"--dpi {shown} must be from 10 to 2000 dots per inch")
     tp = args.tp or 1
     if args.kind == "time-per-token":
         _check_tp(arch, tp)
