@@ -629,7 +629,7 @@ def _sig(value: sympy.Expr, digits: int) -> str:
 def _sci(value: sympy.Expr, digits: int) -> tuple[str, int]:
     """Mantissa (``digits`` significant digits) and exponent of a number beyond float range, exactly
     (integer arithmetic: no float, no decimal string of a huge integer)."""
-    exact = value if value.is_Rational else sympy.Rational(sympy.Float(value, digits + 5))
+    exact = value if value.is_Rational else sympy.Rational(value if value.is_Float else sympy.Float(value, digits + 5))
     r = Fraction(int(exact.p), int(exact.q))
     sign, r = ("-" if r < 0 else ""), abs(r)
     if r == 0:
@@ -1256,7 +1256,7 @@ def _plot(args: argparse.Namespace) -> int:
         raise UsageError("plot needs a model with numbers (a preset or --hf-config), not 'symbolic'")
     dpi = None if args.dpi is None else float(args.dpi)
     if dpi is not None and not 10 <= dpi <= 2000:
-        raise UsageError(f"--dpi {args.dpi} must be from 10 to 2000 dots per inch")
+        raise UsageError(f"--dpi {args.dpi if args.dpi.is_Integer else dpi} must be from 10 to 2000 dots per inch")
     tp = args.tp or 1
     if args.kind == "time-per-token":
         _check_tp(arch, tp)
