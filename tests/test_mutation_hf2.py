@@ -1,0 +1,218 @@
+"""More places the Hugging Face config ingest (``symroof.model.hf``: the generic reader, the config access,
+the family table and the Gemma/Cohere, Llama 4/gpt-oss and other family hooks) left untested, found by
+mutation testing (``benchmarks/mutation.py``): each test kills mutants that survived the rest of the suite.
+
+Every expected value is independent of symroof: transformers 5.24 itself (its config object, which fills
+in every key a file leaves out, and its model built on the meta device, counted by ``numel``; or the
+oracle of `tests.oracle_models`), a config class default (cited), or a hand derivation written out.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import oracle_models as om
+
+MOE = {"experts_implementation": "batched_mm"}
+
+
+def _layers(arch):
+    """One `Layer` per layer, in model order."""
+    return [layer for n, layer in arch.groups for _ in range(int(n))]
+
+
+def _read(model_type, **config):
+    """symroof's reading of ``config`` and transformers' config object of the same keys."""
+    import symroof
+
+    transformers = om.require("transformers")
+    return (symroof.models.from_hf_config({"model_type": model_type, **config}),
+            transformers.AutoConfig.for_model(model_type, **config))
+
+
+def _numel(hf, **load):
+    """transformers' parameter count of the model of config ``hf``, built on the meta device, and the model."""
+    torch = om.require("torch")
+    transformers = om.require("transformers")
+    with torch.device("meta"):
+        lm = transformers.AutoModelForCausalLM.from_config(hf, **load)
+    return sum(p.numel() for p in lm.parameters()), lm
+
+
+def _error(config, **kwargs):
+    """The one-line message symroof refuses ``config`` with."""
+    import symroof
+
+    with pytest.raises(ValueError) as err:
+        symroof.models.from_hf_config(config, **kwargs)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+_LLAMA = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+              intermediate_size=96, vocab_size=101)
+
+
+# ---- the generic reader (symroof/model/hf/__init__.py) -----------------------------------------------------
+
+
+def test_top_level_hidden_size_wins_over_a_text_config():
+    """Only a wrapper without its own ``hidden_size`` is read through ``text_config``: LlamaConfig takes the
+    top-level keys and keeps an unknown ``text_config`` key as a plain attribute."""
+    arch, hf = _read("llama", **_LLAMA, text_config={**_LLAMA, "hidden_size": 128})
+    assert arch.hidden == hf.hidden_size == 64
+
+
+def test_source_names_the_family_a_model_type_is_read_as():
+    """``family=`` reads an unknown model_type as a known layout, and the source says so (the docstring's
+    format: "; model_type 'X' read as 'Y'")."""
+    import symroof
+
+    arch = symroof.models.from_hf_config({"model_type": "my_llama", **_LLAMA}, family="llama")
+    assert arch.source == "Hugging Face config.json (a config dict); model_type 'my_llama' read as 'llama'"
+    assert arch.hidden == 64
+
+
+def test_source_lists_what_a_family_does_not_model():
+    """GPT-NeoX's parallel residual is its one not-modelled item, after "; not modelled: "."""
+    import symroof
+
+    arch = symroof.models.from_hf_config({"model_type": "gpt_neox", **_LLAMA})
+    assert arch.source == ("Hugging Face config.json (a config dict); not modelled: parallel residual "
+                           "(no change to FLOPs or bytes)")
+
+
+def test_qwen3_explicit_head_dim_wins_over_the_class_default():
+    """Qwen3Config's head_dim default (128) applies only when the key is left out: an explicit 24 (neither 128
+    nor hidden/heads = 64/4 = 16) is what transformers builds (the oracle: parameters, FLOPs, cache)."""
+    arch = om.check_family("qwen3", {**_LLAMA, "head_dim": 24})
+    assert arch.head_dim == 24
+
+
+def test_gpt2_left_out_n_positions_is_1024():
+    """GPT2Config: n_positions 1024 when left out (the learned position table, wpe, of 1024·n_embd)."""
+    import symroof
+
+    arch, hf = _read("gpt2", n_embd=64, n_layer=2, n_head=4, vocab_size=101)
+    assert arch.max_positions == hf.n_positions == 1024
+    numel, lm = _numel(hf)
+    assert tuple(lm.transformer.wpe.weight.shape) == (1024, 64)
+    assert symroof.total_parameters(arch) == numel
+
+
+def test_every_expert_active_is_allowed():
+    """num_experts_per_tok may equal the expert count (Mixtral with 2 of 2 experts builds and runs)."""
+    arch = om.check_family("mixtral", {**_LLAMA, "num_local_experts": 2, "num_experts_per_tok": 2}, load=MOE)
+    assert (arch.experts, arch.experts_per_token) == (2, 2)
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors is a no-op:UserWarning")
+def test_deepseek_zero_shared_experts_and_no_dense_layers():
+    """n_shared_experts 0 and first_k_dense_replace 0 are allowed: DeepseekV3MoE builds a shared MLP of width
+    moe_intermediate_size·0 = 0 (no parameters) and every layer is MoE."""
+    import symroof
+
+    arch, hf = _read("deepseek_v3", hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=96, moe_intermediate_size=32, n_routed_experts=4, num_experts_per_tok=2,
+                     kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=8, v_head_dim=8, vocab_size=101,
+                     n_shared_experts=0, first_k_dense_replace=0, n_group=1, topk_group=1)
+    assert (arch.shared_experts, arch.dense_layers) == (hf.n_shared_experts, hf.first_k_dense_replace) == (0, 0)
+    assert [x.ffn.is_moe for x in _layers(arch)] == [True, True]
+    assert symroof.total_parameters(arch) == _numel(hf, **MOE)[0]
+
+
+@pytest.mark.parametrize("only", [[1.0], [True], "1"])
+def test_bad_mlp_only_layers(only):
+    config = {"model_type": "qwen3_moe", **_LLAMA, "num_experts": 4, "num_experts_per_tok": 2,
+              "moe_intermediate_size": 32, "mlp_only_layers": only}
+    assert _error(config) == f"config.json: mlp_only_layers={only!r} must be a list of layer indices"
+
+
+def test_decoder_sparse_step_of_three():
+    """Qwen3MoeDecoderLayer: a sparse MoE block where ``(layer_idx + 1) % decoder_sparse_step == 0`` and the
+    layer is not in mlp_only_layers: of 6 layers with step 3, layers 2 and 5 (0-based); here mlp_only_layers
+    [5] leaves only layer 2. Checked against the meta model's own modules and its parameter count."""
+    import symroof
+
+    arch, hf = _read("qwen3_moe", **{**_LLAMA, "num_hidden_layers": 6}, num_experts=4, num_experts_per_tok=2,
+                     moe_intermediate_size=32, decoder_sparse_step=3, mlp_only_layers=[5])
+    numel, lm = _numel(hf, **MOE)
+    sparse = [type(layer.mlp).__name__ == "Qwen3MoeSparseMoeBlock" for layer in lm.model.layers]
+    assert [x.ffn.is_moe for x in _layers(arch)] == sparse == [False, False, True, False, False, False]
+    assert symroof.total_parameters(arch) == numel
+
+
+def test_window_field_only_when_every_layer_slides():
+    """``Arch.window`` is the window of every layer: Qwen2 with use_sliding_window and max_window_layers 1
+    slides layer 1 only (Qwen2Config.layer_types), so the field stays None and the layers carry it; Mistral
+    slides both layers over its sliding_window."""
+    arch, hf = _read("qwen2", **_LLAMA, use_sliding_window=True, sliding_window=8, max_window_layers=1)
+    assert hf.layer_types == ["full_attention", "sliding_attention"]
+    assert (arch.window, [x.attention.window for x in _layers(arch)]) == (None, [None, 8])
+    arch, hf = _read("mistral", **_LLAMA, sliding_window=8)
+    assert (arch.window, [x.attention.window for x in _layers(arch)]) == (hf.sliding_window, [8, 8]) == (8, [8, 8])
+
+
+_TINY = dict(hidden_size=16, num_attention_heads=2, num_key_value_heads=2, intermediate_size=8, vocab_size=11)
+
+
+@pytest.mark.parametrize("layers, extra", [(30, {}), (3, {"max_window_layers": 0})])
+def test_qwen2_max_window_layers_default_and_zero(layers, extra):
+    """Qwen2Config: max_window_layers 28 when left out, and layer_types slide the layers i >= it (of 30:
+    layers 28 and 29); 0 is allowed and slides every layer."""
+    arch, hf = _read("qwen2", **_TINY, num_hidden_layers=layers, use_sliding_window=True, sliding_window=8, **extra)
+    expected = [8 if i >= extra.get("max_window_layers", 28) else None for i in range(layers)]
+    assert [x.attention.window for x in _layers(arch)] == [
+        hf.sliding_window if k == "sliding_attention" else None for k in hf.layer_types] == expected
+
+
+def test_a_family_without_windows_ignores_sliding_window():
+    """LlamaConfig takes no sliding_window (not a parameter of its __init__) and LlamaModel builds its mask with
+    create_causal_mask only, so a stray key leaves every layer full attention. (transformers' DynamicCache does
+    read a stray config.sliding_window and keeps a sliding cache while the mask stays full; symroof follows
+    the model's attention, not that quirk, so the oracle's cache check does not apply here.)"""
+    import inspect
+
+    arch, hf = _read("llama", **_LLAMA, sliding_window=4)
+    assert "sliding_window" not in inspect.signature(type(hf).__init__).parameters
+    assert [x.attention.window for x in _layers(arch)] == [None, None]
+
+
+def test_mistral_null_sliding_window_is_full_attention():
+    """A real bug before: an explicit ``"sliding_window": null`` (as Mistral-7B-Instruct-v0.2 and v0.3 publish
+    it) was read as MistralConfig's default 4096 on every layer; transformers keeps None, full attention
+    (the oracle: parameters, FLOPs of a prefill and of decode steps, the cache of all 11 prompt tokens)."""
+    arch = om.check_family("mistral", {**_LLAMA, "sliding_window": None})
+    assert (arch.window, [x.attention.window for x in _layers(arch)]) == (None, [None, None])
+
+
+def test_qwen3_moe_null_sliding_window_with_use_sliding_window():
+    """Qwen3MoeConfig keeps an explicit null sliding_window as None even with use_sliding_window: no layer
+    slides (the oracle, as above)."""
+    arch = om.check_family("qwen3_moe", {**_LLAMA, "sliding_window": None, "use_sliding_window": True,
+                                         "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32},
+                           load=MOE)
+    assert [x.attention.window for x in _layers(arch)] == [None, None]
+
+
+def test_empty_name_or_path_falls_back_to_the_model_type():
+    """``name`` defaults to ``_name_or_path`` only when it is a non-empty string, else (for a dict) the
+    model_type."""
+    import symroof
+
+    assert symroof.models.from_hf_config({"model_type": "llama", **_LLAMA, "_name_or_path": ""}).name == "llama"
+    assert symroof.models.from_hf_config({"model_type": "llama", **_LLAMA, "_name_or_path": "org/m"}).name == "org/m"
+
+
+@pytest.mark.parametrize("types", [["full_attention"], "full_attention", ["full_attention", "local"]])
+def test_bad_layer_types(types):
+    config = {"model_type": "qwen2", **_LLAMA, "layer_types": types}
+    assert _error(config) == (f"config.json: layer_types={types!r} must list 2 of full_attention, sliding_attention, "
+                              "chunked_attention")
+
+
+def test_sliding_layer_types_need_a_window():
+    config = {"model_type": "qwen2", **_LLAMA, "use_sliding_window": True, "sliding_window": None,
+              "layer_types": ["sliding_attention", "full_attention"]}
+    assert _error(config) == "config.json: layer_types has sliding layers but sliding_window is null"
