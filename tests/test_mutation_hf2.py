@@ -216,3 +216,153 @@ def test_sliding_layer_types_need_a_window():
     config = {"model_type": "qwen2", **_LLAMA, "use_sliding_window": True, "sliding_window": None,
               "layer_types": ["sliding_attention", "full_attention"]}
     assert _error(config) == "config.json: layer_types has sliding layers but sliding_window is null"
+
+
+# ---- reading the file and naming keys (symroof/model/hf/config.py) -----------------------------------------
+
+
+def test_a_file_of_exactly_16_mib_is_read_and_one_byte_more_is_not(tmp_path):
+    """read_config reads at most 16 MiB = 16·1024·1024 = 16777216 bytes (the module's stated limit): a file
+    of exactly that size is read, one of 16777217 is refused, naming its size and the limit."""
+    import json
+
+    import symroof
+
+    body = json.dumps({"model_type": "llama", **_LLAMA, "pad": ""})
+    path = tmp_path / "config.json"
+    path.write_text(body[:-2] + "x" * (16777216 - len(body)) + '"}')
+    assert path.stat().st_size == 16777216
+    assert symroof.models.from_hf_config(path).hidden == 64
+    path.write_text(body[:-2] + "x" * (16777217 - len(body)) + '"}')
+    assert _error(path) == (f"config file {str(path)!r} has 16777217 bytes; at most 16777216 are read")
+
+
+def test_an_empty_config_path():
+    from symroof.model.hf.config import read_config
+
+    with pytest.raises(ValueError) as err:
+        read_config("")
+    assert str(err.value) == "config path '' is empty"
+
+
+def test_parse_config_names_config_json_by_default():
+    from symroof.model.hf.config import parse_config
+
+    with pytest.raises(ValueError) as err:
+        parse_config("[1]")
+    assert str(err.value) == "config file 'config.json' must hold a JSON object, not an array"
+
+
+def _nested(depth, kind):
+    """A JSON object holding arrays (or objects) nested ``depth`` deep in all, the outer object included."""
+    if kind == "array":
+        return '{"x": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+    return '{"a": ' * (depth - 1) + "{}" + "}" * (depth - 1)
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+def test_nesting_depth_64_is_read_and_65_is_not(kind):
+    """At most 64 nested arrays or objects (MAX_DEPTH): 64 read, 65 refused with the depth it found."""
+    from symroof.model.hf.config import parse_config
+
+    assert isinstance(parse_config(_nested(64, kind)), dict)
+    with pytest.raises(ValueError) as err:
+        parse_config(_nested(65, kind))
+    assert str(err.value) == "config file 'config.json' nests 65 arrays or objects deep; at most 64 are read"
+
+
+def test_brackets_in_strings_and_sibling_containers_do_not_nest():
+    """Depth counts open brackets less closed ones outside strings: 100 brackets inside a string value add
+    nothing, nor do 100 sibling empty objects and arrays (each closed before the next opens: depth 2)."""
+    from symroof.model.hf.config import parse_config
+
+    text = '{"s": "' + "[{" * 100 + '", "o": [' + ", ".join(["{}"] * 100) + '], "a": [' + ", ".join(["[]"] * 100) + "]}"
+    data = parse_config(text)
+    assert (data["s"], len(data["o"]), len(data["a"])) == ("[{" * 100, 100, 100)
+
+
+@pytest.mark.parametrize("length, shown", [
+    # repr of 78 x's is 80 characters: shown whole
+    (78, "'" + "x" * 78 + "'"),
+    # repr of 79 x's is 81 characters: the first 77 and "..." (80 in all)
+    (79, "'" + "x" * 76 + "..."),
+])
+def test_a_long_value_is_cut_to_80_characters(length, shown):
+    config = {"model_type": "llama", **_LLAMA, "hidden_size": "x" * length}
+    assert _error(config) == f"config.json: hidden_size={shown} must be a positive integer, not a string"
+
+
+@pytest.mark.parametrize("drop, message", [
+    ("vocab_size", "config.json has no vocab_size"),
+    ("hidden_size", "config.json has no hidden_size (nor n_embd, d_model)"),
+])
+def test_a_missing_key_names_its_alternatives_only_when_it_has_some(drop, message):
+    config = {k: v for k, v in {"model_type": "llama", **_LLAMA}.items() if k != drop}
+    assert _error(config) == message
+
+
+# ---- the family table (symroof/model/hf/families.py and the groups' registrations) ---------------------------
+#
+# Each config gives only sizes and leaves the rest to the config class: the number of KV heads, the biases,
+# the tied head, the norms, the windows and which layers slide are all its defaults (MistralConfig
+# sliding_window 4096, Qwen2Config max_window_layers 28, Gemma2Config one full layer in 2, Gemma3TextConfig
+# in 6, Cohere2Config in 4, GptOssConfig sliding_window 128 alternating, Starcoder2Config 2 KV heads and
+# use_bias true, ...). transformers' config object and its meta model are the expected values.
+
+_SIZES = dict(hidden_size=64, vocab_size=101, intermediate_size=96)
+_MLA = dict(moe_intermediate_size=32, n_routed_experts=4, num_experts_per_tok=2, kv_lora_rank=16, qk_nope_head_dim=8,
+            qk_rope_head_dim=8, v_head_dim=8)
+
+LEFT_OUT = {
+    "llama": dict(num_hidden_layers=2, num_attention_heads=4),
+    "mistral": dict(num_hidden_layers=2, num_attention_heads=16),
+    "mixtral": dict(num_hidden_layers=2, num_attention_heads=16, num_local_experts=4, num_experts_per_tok=2),
+    "qwen2": dict(num_hidden_layers=30, num_attention_heads=32, use_sliding_window=True),
+    "qwen2-no-flag": dict(num_hidden_layers=30, num_attention_heads=32, sliding_window=8),
+    "qwen3": dict(num_hidden_layers=30, num_attention_heads=32, use_sliding_window=True),
+    "qwen3_moe": dict(num_hidden_layers=2, num_attention_heads=8, num_experts=4, num_experts_per_tok=2,
+                      moe_intermediate_size=32),
+    "gemma": dict(num_hidden_layers=2, num_attention_heads=16, head_dim=16),
+    "gemma2": dict(num_hidden_layers=4, num_attention_heads=8, head_dim=16),
+    "gemma3_text": dict(num_hidden_layers=7, num_attention_heads=8, head_dim=16),
+    "cohere": dict(num_hidden_layers=2, num_attention_heads=4),
+    "cohere2": dict(num_hidden_layers=5, num_attention_heads=4),
+    "gpt2": dict(n_embd=64, n_layer=2, n_head=4, intermediate_size=None, hidden_size=None),
+    "gpt_neox": dict(num_hidden_layers=2, num_attention_heads=4),
+    "deepseek_v2": dict(num_hidden_layers=2, num_attention_heads=4, **_MLA),
+    "deepseek_v3": dict(num_hidden_layers=4, num_attention_heads=4, n_group=1, topk_group=1, **_MLA),
+    "llama4_text": dict(num_hidden_layers=4, num_attention_heads=16, num_local_experts=4, num_experts_per_tok=2,
+                        intermediate_size_mlp=128, head_dim=16),
+    "gpt_oss": dict(num_hidden_layers=2, num_attention_heads=16, num_local_experts=4, num_experts_per_tok=2,
+                    head_dim=16),
+    "phi3": dict(num_hidden_layers=2, num_attention_heads=4, pad_token_id=0),
+    "olmo2": dict(num_hidden_layers=2, num_attention_heads=4),
+    "granite": dict(num_hidden_layers=2, num_attention_heads=4),
+    "starcoder2": dict(num_hidden_layers=2, num_attention_heads=4),
+    "falcon": dict(num_hidden_layers=2, num_attention_heads=4),
+    "gptj": dict(n_embd=64, n_layer=2, n_head=4, rotary_dim=8, intermediate_size=None, hidden_size=None),
+    "qwen2_moe": dict(num_hidden_layers=30, num_attention_heads=16, num_experts=4, num_experts_per_tok=2,
+                      moe_intermediate_size=32, shared_expert_intermediate_size=48, use_sliding_window=True,
+                      sliding_window=8),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("case", sorted(LEFT_OUT))
+def test_left_out_keys_of_every_family(case):
+    """Parameters against the meta model's ``numel``; KV heads against the config object (not for MLA, whose
+    heads are not grouped, nor where the class has no such key); the tied head; each layer's window against
+    the config object's ``layer_types`` (a sliding layer: its ``sliding_window``), or without them its
+    ``sliding_window`` on every layer (None: full attention)."""
+    import symroof
+
+    model_type = case.split("-")[0]
+    config = {k: v for k, v in {**_SIZES, **LEFT_OUT[case]}.items() if v is not None}
+    arch, hf = _read(model_type, **config)
+    assert symroof.total_parameters(arch) == _numel(hf, **MOE)[0]
+    if getattr(hf, "num_key_value_heads", None) is not None and arch.kv_lora_rank is None:
+        assert arch.kv_heads == hf.num_key_value_heads
+    assert arch.tied_embeddings is hf.tie_word_embeddings
+    window = getattr(hf, "sliding_window", None)
+    kinds = getattr(hf, "layer_types", None) or ["sliding_attention" if window else "full_attention"] * arch.layers
+    assert [x.attention.window for x in _layers(arch)] == [window if k == "sliding_attention" else None for k in kinds]
