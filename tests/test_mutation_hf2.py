@@ -366,3 +366,102 @@ def test_left_out_keys_of_every_family(case):
     window = getattr(hf, "sliding_window", None)
     kinds = getattr(hf, "layer_types", None) or ["sliding_attention" if window else "full_attention"] * arch.layers
     assert [x.attention.window for x in _layers(arch)] == [window if k == "sliding_attention" else None for k in kinds]
+
+
+@pytest.mark.parametrize("model_type", ["gemma", "gemma2", "gemma3_text", "cohere", "cohere2"])
+def test_only_a_model_type_reads_the_config_class_sizes(model_type):
+    """A file of only its model_type: every size is the config class's (GemmaConfig 3072 wide, 28 layers,
+    16 heads of 256, FFN 24576, vocab 256000; Gemma2Config and Gemma3TextConfig 2304, 26, 8 over 4 KV heads
+    of 256, 9216, vocab 256000 and 262208; CohereConfig and Cohere2Config 8192, 40, 64 heads, 22528, 256000),
+    read from transformers' config object (no model is built)."""
+    arch, hf = _read(model_type)
+    head_dim = getattr(hf, "head_dim", None) or hf.hidden_size // hf.num_attention_heads
+    assert (arch.hidden, arch.layers, arch.heads, arch.kv_heads, arch.head_dim, arch.ffn_dim, arch.vocab) == (
+        hf.hidden_size, hf.num_hidden_layers, hf.num_attention_heads, hf.num_key_value_heads, head_dim,
+        hf.intermediate_size, hf.vocab_size)
+
+
+def test_an_unknown_family_is_refused_naming_the_known_ones():
+    from symroof.model.hf import FAMILIES
+
+    message = _error({"model_type": "my_llama", **_LLAMA}, family="nope")
+    assert message == f"family='nope' is not a known layout; known: {', '.join(FAMILIES)}"
+    assert message.startswith("family='nope' is not a known layout; known: llama, mistral, mixtral, qwen2, ")
+
+
+def test_an_integer_too_long_to_print_is_named_by_its_bits():
+    """10**5000 has more digits than Python prints (4300); its bit length is floor(5000·log2 10) + 1 =
+    floor(16609.64) + 1 = 16610."""
+    config = {"model_type": "llama", **_LLAMA, "hidden_size": -(10**5000)}
+    assert _error(config) == "config.json: hidden_size=<an integer of 16610 bits> must be a positive integer"
+
+
+# ---- the family hooks (gemma_cohere.py, llama4_gptoss.py, others.py) against transformers ---------------------
+
+_L4 = dict(num_hidden_layers=4, num_attention_heads=16, head_dim=16)
+_L4_MOE = dict(_L4, num_local_experts=4, num_experts_per_tok=2, intermediate_size_mlp=128)
+
+RULES = {
+    # Gemma3TextConfig.__post_init__: use_bidirectional_attention keeps sliding_window // 2 + 1 = 4096 // 2 + 1
+    "gemma3_text-bidirectional": dict(num_hidden_layers=7, num_attention_heads=8, head_dim=16,
+                                      use_bidirectional_attention=True),
+    # ... and on every layer when layer_types makes them all sliding: 10 // 2 + 1 = 6
+    "gemma3_text-bidirectional-all": dict(num_hidden_layers=2, num_attention_heads=8, head_dim=16,
+                                          use_bidirectional_attention=True, sliding_window=10,
+                                          layer_types=["sliding_attention"] * 2),
+    # a pattern of 1: no sliding layer, so a null sliding_window is allowed
+    "gemma3_text-pattern-1": dict(num_hidden_layers=2, num_attention_heads=8, head_dim=16, sliding_window=None,
+                                  sliding_window_pattern=1),
+    # Cohere2: one full layer in sliding_window_pattern; the full ones without rotary positions
+    "cohere2-pattern-2": dict(num_hidden_layers=4, num_attention_heads=4, sliding_window_pattern=2, sliding_window=6),
+    # Llama4TextConfig: a NoPE layer every no_rope_layer_interval, chunked on the RoPE layers, MoE every
+    # interleave_moe_layer_step-th layer
+    "llama4_text-intervals": dict(_L4_MOE, no_rope_layer_interval=2, interleave_moe_layer_step=2, attention_chunk_size=4),
+    # attention_chunk_size null: no chunking
+    "llama4_text-no-chunk": dict(_L4_MOE, attention_chunk_size=None),
+    "llama4_text-lists": dict(_L4_MOE, moe_layers=[0], no_rope_layers=[1, 0, 1, 1]),
+    # Llama4TextConfig: 16 experts, 1 per token, intermediate_size_mlp 16384, chunk 8192, interval 4, step 1
+    "llama4_text-defaults": _L4,
+    "gpt_oss-no-bias": dict(num_hidden_layers=2, num_attention_heads=16, num_local_experts=4, num_experts_per_tok=2,
+                            head_dim=16, attention_bias=False),
+    "starcoder2-no-bias": dict(num_hidden_layers=2, num_attention_heads=4, use_bias=False),
+    "falcon-new-architecture": dict(num_hidden_layers=2, num_attention_heads=4, new_decoder_architecture=True,
+                                    num_kv_heads=2),
+    "falcon-sequential": dict(num_hidden_layers=2, num_attention_heads=4, parallel_attn=False, multi_query=False,
+                              bias=True),
+    "falcon-alibi": dict(num_hidden_layers=2, num_attention_heads=4, alibi=True, ffn_hidden_size=40),
+    "qwen2_moe-sparse-step": dict(num_hidden_layers=4, num_attention_heads=16, num_experts=4, num_experts_per_tok=2,
+                                  moe_intermediate_size=32, qkv_bias=False, decoder_sparse_step=2),
+    # Qwen2MoeConfig: shared_expert_intermediate_size 5632 when left out
+    "qwen2_moe-shared-default": dict(num_hidden_layers=2, num_attention_heads=16, num_experts=4, num_experts_per_tok=2,
+                                     moe_intermediate_size=32),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("case", sorted(RULES))
+def test_family_hooks_against_transformers(case):
+    """Parameters against the meta model's ``numel``; which layers are MoE against its modules (an ``experts``
+    parameter); each layer's window and chunk against the config object's ``layer_types`` (its
+    ``sliding_window`` and ``attention_chunk_size``); Llama 4's rotary layers against ``no_rope_layers``
+    (1: RoPE), Cohere 2's against its sliding layers; KV heads against ``num_key_value_heads``."""
+    import symroof
+
+    model_type = case.split("-")[0]
+    arch, hf = _read(model_type, **_SIZES, **RULES[case])
+    numel, lm = _numel(hf, **MOE)
+    assert symroof.total_parameters(arch) == numel
+    layers = _layers(arch)
+    blocks = lm.model.layers if hasattr(lm, "model") else lm.transformer.h
+    assert [x.ffn.is_moe for x in layers] == [any("experts" in n for n, _ in b.named_parameters()) for b in blocks]
+    kinds = getattr(hf, "layer_types", None) or ["full_attention"] * arch.layers
+    assert [x.attention.window for x in layers] == [hf.sliding_window if k == "sliding_attention" else None
+                                                    for k in kinds]
+    assert [x.attention.chunk for x in layers] == [hf.attention_chunk_size if k == "chunked_attention" else None
+                                                   for k in kinds]
+    if model_type == "llama4_text":
+        assert [x.attention.rope for x in layers] == [bool(r) for r in hf.no_rope_layers]
+    if model_type == "cohere2":
+        assert [x.attention.rope for x in layers] == [k == "sliding_attention" for k in kinds] == [True, False] * 2
+    if getattr(hf, "num_key_value_heads", None) is not None:
+        assert arch.kv_heads == hf.num_key_value_heads
