@@ -322,6 +322,8 @@ LEFT_OUT = {
     "qwen3": dict(num_hidden_layers=30, num_attention_heads=32, use_sliding_window=True),
     "qwen3_moe": dict(num_hidden_layers=2, num_attention_heads=8, num_experts=4, num_experts_per_tok=2,
                       moe_intermediate_size=32),
+    "qwen3_moe-window": dict(num_hidden_layers=2, num_attention_heads=8, num_experts=4, num_experts_per_tok=2,
+                             moe_intermediate_size=32, use_sliding_window=True),
     "gemma": dict(num_hidden_layers=2, num_attention_heads=16, head_dim=16),
     "gemma2": dict(num_hidden_layers=4, num_attention_heads=8, head_dim=16),
     "gemma3_text": dict(num_hidden_layers=7, num_attention_heads=8, head_dim=16),
@@ -465,3 +467,48 @@ def test_family_hooks_against_transformers(case):
         assert [x.attention.rope for x in layers] == [k == "sliding_attention" for k in kinds] == [True, False] * 2
     if getattr(hf, "num_key_value_heads", None) is not None:
         assert arch.kv_heads == hf.num_key_value_heads
+    if arch.is_moe:
+        assert arch.experts_per_token == hf.num_experts_per_tok
+
+
+def test_llama4_moe_fields_and_notes():
+    """Llama4TextConfig: 16 experts of intermediate_size, 1 per token (left out here: 2 and 48 given), a
+    shared expert; the note on eager transformers' all-expert product only when a layer is MoE
+    (``moe_layers`` [] makes none: every layer a dense FFN of intermediate_size_mlp)."""
+    arch, hf = _read("llama4_text", **{**_SIZES, **_L4, "num_experts_per_tok": 2, "intermediate_size": 48})
+    assert (arch.experts, arch.experts_per_token, arch.expert_ffn_dim, arch.shared_experts) == (
+        hf.num_local_experts, hf.num_experts_per_tok, hf.intermediate_size, 1) == (16, 2, 48, 1)
+    arch, hf = _read("llama4_text", **_SIZES, **_L4_MOE, moe_layers=[])
+    assert arch.source == ("Hugging Face config.json (a config dict); not modelled: Llama 4's L2 q/k norm and "
+                           "attention temperature tuning (elementwise)")
+    assert [x.ffn.width for x in _layers(arch)] == [hf.intermediate_size_mlp] * 4 == [128] * 4
+
+
+def test_gpt_oss_source_names_its_clamped_swiglu():
+    import symroof
+
+    arch = symroof.models.from_hf_config({"model_type": "gpt_oss", **_SIZES, **LEFT_OUT["gpt_oss"]})
+    assert arch.source == "Hugging Face config.json (a config dict); not modelled: gpt-oss's clamped SwiGLU (elementwise)"
+
+
+def test_gemma3_layer_types_decide_whether_a_null_window_is_allowed():
+    """A null sliding_window is refused only when some layer slides: an all-full layer_types reads (every
+    layer full attention, as Gemma3TextConfig keeps it); one sliding layer is refused."""
+    config = dict(_SIZES, num_hidden_layers=2, num_attention_heads=8, head_dim=16, sliding_window=None)
+    arch, hf = _read("gemma3_text", **config, layer_types=["full_attention"] * 2)
+    assert [x.attention.window for x in _layers(arch)] == [None, None] and hf.layer_types == ["full_attention"] * 2
+    message = _error({"model_type": "gemma3_text", **config, "layer_types": ["sliding_attention", "full_attention"]})
+    assert message == "config.json: layer_types has sliding layers but sliding_window is null"
+
+
+def test_gemma3_bidirectional_window_of_every_layer():
+    """With every layer sliding, the model-level window is the halved one too: 10 // 2 + 1 = 6 (the config
+    object's sliding_window)."""
+    arch, hf = _read("gemma3_text", **_SIZES, **RULES["gemma3_text-bidirectional-all"])
+    assert arch.window == hf.sliding_window == 6
+
+
+@pytest.mark.parametrize("factor", [0, 1.5, True, "0.5", -0.25])
+def test_bad_partial_rotary_factor(factor):
+    config = {"model_type": "phi3", **_LLAMA, "partial_rotary_factor": factor}
+    assert _error(config) == f"config.json: partial_rotary_factor={factor!r} must be a number in (0, 1]"
