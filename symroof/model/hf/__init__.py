@@ -256,6 +256,8 @@ def _attention_kinds(cfg: _Config, fam: Family, layers: int) -> tuple[list[str],
     """Each layer's attention kind as transformers resolves it, and the window of the sliding ones."""
     key, window = cfg.named_count("sliding_window", default=fam.window_default, zero=True)
     window = window or None                      # 0: none (Qwen2-MoE writes 0 without use_sliding_window)
+    if key in cfg.data and cfg.data[key] is None:
+        window = None                            # null: none, not the default (MistralConfig keeps None)
     given = cfg.data.get("layer_types")
     if fam.window_flag is not None and not cfg.flag(fam.window_flag, False):
         window = None                            # Qwen: sliding_window only with use_sliding_window
