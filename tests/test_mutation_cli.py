@@ -218,7 +218,7 @@ def test_crossover_says_how_many_gpus_would_hold_b_star(capsys):
     assert gpus == 2
     r = run_json(capsys, *args)
     assert (r["ceiling"], r["fits"], r["fit"]["needed_bytes"], r["fit"]["gpus_needed"]) == (155, False, need, gpus)
-    code, out, _ = run(capsys, *args)
+    _code, out, _ = run(capsys, *args)
     (line,) = [ln for ln in out.splitlines() if ln.startswith("memory at B = ")]
     assert line.endswith(f"the largest batch that fits is 41; {gpus} GPUs would hold B*")
 

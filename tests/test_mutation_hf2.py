@@ -418,7 +418,8 @@ RULES = {
     "cohere2-pattern-2": dict(num_hidden_layers=4, num_attention_heads=4, sliding_window_pattern=2, sliding_window=6),
     # Llama4TextConfig: a NoPE layer every no_rope_layer_interval, chunked on the RoPE layers, MoE every
     # interleave_moe_layer_step-th layer
-    "llama4_text-intervals": dict(_L4_MOE, no_rope_layer_interval=2, interleave_moe_layer_step=2, attention_chunk_size=4),
+    "llama4_text-intervals": dict(_L4_MOE, no_rope_layer_interval=2, interleave_moe_layer_step=2,
+                                  attention_chunk_size=4),
     # attention_chunk_size null: no chunking
     "llama4_text-no-chunk": dict(_L4_MOE, attention_chunk_size=None),
     "llama4_text-lists": dict(_L4_MOE, moe_layers=[0], no_rope_layers=[1, 0, 1, 1]),
@@ -488,7 +489,8 @@ def test_gpt_oss_source_names_its_clamped_swiglu():
     import symroof
 
     arch = symroof.models.from_hf_config({"model_type": "gpt_oss", **_SIZES, **LEFT_OUT["gpt_oss"]})
-    assert arch.source == "Hugging Face config.json (a config dict); not modelled: gpt-oss's clamped SwiGLU (elementwise)"
+    assert arch.source == ("Hugging Face config.json (a config dict); not modelled: gpt-oss's clamped SwiGLU "
+                           "(elementwise)")
 
 
 def test_gemma3_layer_types_decide_whether_a_null_window_is_allowed():

@@ -32,7 +32,7 @@ from typing import Any
 
 import sympy
 
-from symroof._values import as_count
+from symroof._values import as_amount, as_count
 from symroof.analysis.timing import kv_replication
 from symroof.hardware import Hardware, hardware_of
 from symroof.model import params as _params
@@ -132,7 +132,7 @@ def fit(arch: Arch, hardware: Hardware | str, *, batch: Any, context: Any, gpus:
     G = as_count(gpus, "gpus")
     B = as_count(batch, "batch")
     tokens = as_count(context, "context", allow_zero=True)
-    weights = model_bytes(arch) if weight_bytes is None else sympy.sympify(weight_bytes)
+    weights = model_bytes(arch) if weight_bytes is None else as_amount(weight_bytes, "weight_bytes", allow_zero=True)
     per_sequence = arch.kv_cache_elements(tokens) * arch.kv_bytes * kv_replication(arch, G)
     kv = B * per_sequence
     acts = activation_bytes(arch, B, new)
