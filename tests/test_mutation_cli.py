@@ -362,3 +362,9 @@ def test_too_deeply_nested_input_exits_2_with_one_line(capsys, monkeypatch):
         raise RecursionError("maximum recursion depth exceeded")
     monkeypatch.setitem(cli._COMMANDS, "models", deep)
     assert refused(capsys, "models") == "symroof: error: the input is too deeply nested to compute with"
+
+
+def test_sig_of_an_irrational_beyond_float_range():
+    """√2 = 1.41421356...: to 4 significant digits 1.414; π = 3.14159265...: 3.142 (the 5th digit, 5, rounds up)."""
+    assert cli._sig(sympy.sqrt(2) * 10**400, 4) == "1.414e+400"
+    assert cli._sig(sympy.pi / 10**400, 4) == "3.142e-400"

@@ -629,7 +629,7 @@ def _sig(value: sympy.Expr, digits: int) -> str:
 def _sci(value: sympy.Expr, digits: int) -> tuple[str, int]:
     """Mantissa (``digits`` significant digits) and exponent of a number beyond float range, exactly
     (integer arithmetic: no float, no decimal string of a huge integer)."""
-    exact = value if value.is_Rational else sympy.Rational(value if value.is_Float else sympy.Float(value, digits + 5))
+    exact = value if value.is_Rational else sympy.Rational(value if value.is_Float else value.evalf(digits + 5))
     r = Fraction(int(exact.p), int(exact.q))
     sign, r = ("-" if r < 0 else ""), abs(r)
     if r == 0:
