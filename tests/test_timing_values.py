@@ -188,3 +188,23 @@ def test_frozen_results():
         field = dataclasses.fields(value)[0].name
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(value, field, 0)
+
+
+def test_time_to_first_token_uses_the_dtype_peak():
+    llama = symroof.models.get("llama-3-8b")
+    t = time_to_first_token(llama, "exact", GPU, B=1, S=8, dtype="fp8")
+    assert t.compute_s == symroof.prefill(llama, "exact", B=1, S=8).flops / (4 * 10**12)   # the fp8 peak
+
+
+def test_a_tied_head_is_not_read_when_no_logits_are_computed():
+    """Gemma-3-1B ties its LM head to the embedding (tests/data/gemma-3-1b-it.json,
+    tie_word_embeddings): with ``lm_head="none"`` no logits are computed, so no head rows are read;
+    with the last position's logits the whole 262,144 × 1152 table is read once."""
+    from symroof.cost.components import lm_head
+    from symroof.cost.step import Step
+    from symroof.model.hf import from_hf_config
+
+    gemma = from_hf_config(Path(__file__).parent / "data" / "gemma-3-1b-it.json")
+    conv = symroof.conventions.get("exact")
+    assert "weights/lm_head" not in lm_head(gemma, conv.replace(lm_head="none"), Step(1, 1, 0)).byte_terms
+    assert lm_head(gemma, conv, Step(1, 1, 0)).byte_terms["weights/lm_head"] == 262144 * 1152 * 2
