@@ -13,7 +13,6 @@ bf16. The H100 SXM: 989 TFLOP/s bf16 dense, 3.35 TB/s, 80 GiB (9/10 usable), 450
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import struct
@@ -26,21 +25,10 @@ import sympy
 
 from symroof.cost.conventions import resolve
 from symroof.output import cli
+from tests.test_cli import run, run_json
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
-
-
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys, *argv):
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def refused(capsys, *argv) -> str:
