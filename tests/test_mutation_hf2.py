@@ -538,3 +538,19 @@ def test_gptj_rotary_dim_default_is_64():
     rotary_dim is config.rotary_dim)."""
     arch, hf = _read("gptj", n_embd=256, n_layer=1, n_head=2, vocab_size=101)
     assert {x.attention.rotary_dim for x in _layers(arch)} == {hf.rotary_dim} == {64}
+
+
+def test_a_config_without_model_type_is_read_by_its_architecture():
+    """Without model_type, ``architectures[0]`` names the family: for every model_type symroof reads, the
+    causal-LM class transformers maps it to (``MODEL_FOR_CAUSAL_LM_MAPPING_NAMES``) is read as that model_type's
+    layout (Llama4ForCausalLM serves llama4_text and llama4, one layout)."""
+    om.require("transformers")
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as CAUSAL
+
+    from symroof.model.hf import FAMILIES
+    from symroof.model.hf.config import Config
+    from symroof.model.hf.families import family_of
+
+    for model_type, family in FAMILIES.items():
+        _, found = family_of(Config({"architectures": [CAUSAL[model_type]]}))
+        assert found is family, model_type
