@@ -435,6 +435,12 @@ RULES = {
     "falcon-alibi": dict(num_hidden_layers=2, num_attention_heads=4, alibi=True, ffn_hidden_size=40),
     "qwen2_moe-sparse-step": dict(num_hidden_layers=4, num_attention_heads=16, num_experts=4, num_experts_per_tok=2,
                                   moe_intermediate_size=32, qkv_bias=False, decoder_sparse_step=2),
+    # Qwen2MoeConfig: sliding_window 4096 and max_window_layers 28 when left out; with use_sliding_window the
+    # even layers below 28 slide (of 30: 0, 2, ..., 26; not 28)
+    "qwen2_moe-window-defaults": dict(num_hidden_layers=30, num_attention_heads=16, num_experts=4,
+                                      num_experts_per_tok=2, moe_intermediate_size=32,
+                                      shared_expert_intermediate_size=48, use_sliding_window=True),
+    "cohere-bias": dict(num_hidden_layers=2, num_attention_heads=4, attention_bias=True),
     # Qwen2MoeConfig: shared_expert_intermediate_size 5632 when left out
     "qwen2_moe-shared-default": dict(num_hidden_layers=2, num_attention_heads=16, num_experts=4, num_experts_per_tok=2,
                                      moe_intermediate_size=32),
@@ -514,3 +520,39 @@ def test_gemma3_bidirectional_window_of_every_layer():
 def test_bad_partial_rotary_factor(factor):
     config = {"model_type": "phi3", **_LLAMA, "partial_rotary_factor": factor}
     assert _error(config) == f"config.json: partial_rotary_factor={factor!r} must be a number in (0, 1]"
+
+
+def test_falcon_head_dim_is_hidden_over_heads_whatever_the_file_says():
+    """FalconConfig.head_dim is a property, hidden_size // num_attention_heads = 64 // 4 = 16: a head_dim key
+    in the file changes nothing (transformers builds the model of the same config without it)."""
+    import symroof
+
+    config = dict(_SIZES, num_hidden_layers=2, num_attention_heads=4)
+    arch = symroof.models.from_hf_config({"model_type": "falcon", **config, "head_dim": 8})
+    _, hf = _read("falcon", **config)
+    assert arch.head_dim == hf.head_dim == 16
+    assert {x.attention.head_dim for x in _layers(arch)} == {16}
+    assert symroof.total_parameters(arch) == _numel(hf)[0]
+
+
+def test_gptj_rotary_dim_default_is_64():
+    """GPTJConfig: rotary_dim 64 when left out, rotated in each head of 256 // 2 = 128 (GPTJAttention's
+    rotary_dim is config.rotary_dim)."""
+    arch, hf = _read("gptj", n_embd=256, n_layer=1, n_head=2, vocab_size=101)
+    assert {x.attention.rotary_dim for x in _layers(arch)} == {hf.rotary_dim} == {64}
+
+
+def test_a_config_without_model_type_is_read_by_its_architecture():
+    """Without model_type, ``architectures[0]`` names the family: for every model_type symroof reads, the
+    causal-LM class transformers maps it to (``MODEL_FOR_CAUSAL_LM_MAPPING_NAMES``) is read as that model_type's
+    layout (Llama4ForCausalLM serves llama4_text and llama4, one layout)."""
+    om.require("transformers")
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as CAUSAL
+
+    from symroof.model.hf import FAMILIES
+    from symroof.model.hf.config import Config
+    from symroof.model.hf.families import family_of
+
+    for model_type, family in FAMILIES.items():
+        _, found = family_of(Config({"architectures": [CAUSAL[model_type]]}))
+        assert found is family, model_type
