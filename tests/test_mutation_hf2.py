@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests import oracle_models as om
+from tests.test_mutation_hf import _numel
 
 MOE = {"experts_implementation": "batched_mm"}
 
@@ -28,15 +29,6 @@ def _read(model_type, **config):
     transformers = om.require("transformers")
     return (symroof.models.from_hf_config({"model_type": model_type, **config}),
             transformers.AutoConfig.for_model(model_type, **config))
-
-
-def _numel(hf, **load):
-    """transformers' parameter count of the model of config ``hf``, built on the meta device, and the model."""
-    torch = om.require("torch")
-    transformers = om.require("transformers")
-    with torch.device("meta"):
-        lm = transformers.AutoModelForCausalLM.from_config(hf, **load)
-    return sum(p.numel() for p in lm.parameters()), lm
 
 
 def _error(config, **kwargs):
